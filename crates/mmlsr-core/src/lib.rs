@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod error;
+mod qrels;
+mod sparse;
+mod term_sets;
+
+pub use crate::{
+    error::{Error, Result},
+    qrels::Qrels,
+    sparse::{CsrMatrix, SparseRow, SparseVec},
+    term_sets::TermSets,
+};

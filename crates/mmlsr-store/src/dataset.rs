@@ -1,0 +1,180 @@
+//! A data folder in the lsr42 layout, joined and validated: metadata plus the two embedding
+//! tables, every id in the metadata backed by a row, dimensions in agreement.
+
+use std::path::{Path, PathBuf};
+
+use crate::{DatasetMeta, EmbeddingTable, Error, RestvalPolicy, Result, Split, files};
+
+/// Which embedding files of a data folder to join with the metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasetFiles {
+    /// Image table file name.
+    pub images: &'static str,
+    /// Caption table file name.
+    pub texts: &'static str,
+}
+
+impl DatasetFiles {
+    /// The projected dense embeddings (`img_embs.parquet`, `text_embs.parquet`; lsr42).
+    pub const PROJECTED: Self = Self {
+        images: files::IMG_EMBS,
+        texts: files::TEXT_EMBS,
+    };
+    /// The pre-projection features (holi-lab; `*_embs_before_proj.parquet`).
+    pub const BEFORE_PROJ: Self = Self {
+        images: files::IMG_EMBS_BEFORE_PROJ,
+        texts: files::TEXT_EMBS_BEFORE_PROJ,
+    };
+}
+
+/// Metadata and embedding tables of one data folder, validated on construction.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    dir: PathBuf,
+    /// The parsed `dataset_meta.json`.
+    pub meta: DatasetMeta,
+    /// Image embeddings (ids are `imgid`s).
+    pub images: EmbeddingTable,
+    /// Caption embeddings (ids are `sentid`s).
+    pub texts: EmbeddingTable,
+}
+
+/// Row indices of one split inside a [`Dataset`]'s tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitView {
+    /// The split.
+    pub split: Split,
+    /// Rows of the image table, in metadata order.
+    pub image_rows: Vec<usize>,
+    /// Rows of the caption table, in metadata order (image by image).
+    pub caption_rows: Vec<usize>,
+    /// For each caption, the position of its image in `image_rows`.
+    pub caption_image: Vec<usize>,
+}
+
+impl Dataset {
+    /// Open `dir` with the projected embeddings (`img_embs.parquet`, `text_embs.parquet`).
+    pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, DatasetFiles::PROJECTED)
+    }
+
+    /// Open `dir` with the given embedding files.
+    pub fn open_with(dir: &Path, files: DatasetFiles) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::io(
+                dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "data folder not found"),
+            ));
+        }
+        let meta_path = dir.join(files::META);
+        if !meta_path.is_file() {
+            return Err(Error::invalid(
+                dir,
+                format!("no {} in this data folder (expected the lsr42 layout: {}, {}, {})",
+                    files::META, files::META, files.images, files.texts),
+            ));
+        }
+        let meta = DatasetMeta::read_json(&meta_path)?;
+        let images = EmbeddingTable::read_parquet(&dir.join(files.images), None)?;
+        let texts = EmbeddingTable::read_parquet(&dir.join(files.texts), None)?;
+        let ds = Self {
+            dir: dir.to_path_buf(),
+            meta,
+            images,
+            texts,
+        };
+        ds.validate(files)?;
+        Ok(ds)
+    }
+
+    /// Join in-memory parts (validated as [`Dataset::open_with`] does, `dir` naming them).
+    pub fn from_parts(
+        dir: &Path,
+        meta: DatasetMeta,
+        images: EmbeddingTable,
+        texts: EmbeddingTable,
+        files: DatasetFiles,
+    ) -> Result<Self> {
+        let ds = Self {
+            dir: dir.to_path_buf(),
+            meta,
+            images,
+            texts,
+        };
+        ds.validate(files)?;
+        Ok(ds)
+    }
+
+    fn validate(&self, files: DatasetFiles) -> Result<()> {
+        let meta_path = self.dir.join(files::META);
+        let img_path = self.dir.join(files.images);
+        let txt_path = self.dir.join(files.texts);
+        if self.images.dim() == 0 || self.images.is_empty() {
+            return Err(Error::invalid(&img_path, "the table has no embeddings"));
+        }
+        if self.texts.dim() != self.images.dim() {
+            return Err(Error::DimensionMismatch {
+                what: format!(
+                    "{} vs {}",
+                    txt_path.display(),
+                    img_path.display()
+                ),
+                expected: self.images.dim(),
+                found: self.texts.dim(),
+            });
+        }
+        for img in &self.meta.images {
+            if self.images.ids().row(&img.imgid).is_none() {
+                return Err(Error::MissingEmbedding {
+                    table: img_path,
+                    meta: meta_path,
+                    role: "image",
+                    id: img.imgid.clone(),
+                });
+            }
+            for s in &img.sentences {
+                if self.texts.ids().row(&s.sentid).is_none() {
+                    return Err(Error::MissingEmbedding {
+                        table: txt_path,
+                        meta: meta_path,
+                        role: "caption",
+                        id: s.sentid.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.images.dim()
+    }
+
+    /// Table rows of a split (`Train` includes `restval` under
+    /// [`RestvalPolicy::MergeIntoTrain`]).
+    pub fn split(&self, split: Split, restval: RestvalPolicy) -> SplitView {
+        let mut view = SplitView {
+            split,
+            image_rows: Vec::new(),
+            caption_rows: Vec::new(),
+            caption_image: Vec::new(),
+        };
+        for img in self.meta.images_in(split, restval) {
+            let pos = view.image_rows.len();
+            view.image_rows
+                .push(self.images.ids().row(&img.imgid).expect("validated"));
+            for s in &img.sentences {
+                view.caption_rows
+                    .push(self.texts.ids().row(&s.sentid).expect("validated"));
+                view.caption_image.push(pos);
+            }
+        }
+        view
+    }
+}
