@@ -3,7 +3,9 @@
 #[non_exhaustive]
 pub enum Error {
     /// Term ids of a sparse row are not strictly increasing (unsorted or duplicated).
-    #[error("row {row}: term ids must be strictly increasing, but position {position} holds {id} after {previous}")]
+    #[error(
+        "row {row}: term ids must be strictly increasing, but position {position} holds {id} after {previous}"
+    )]
     UnsortedIndices {
         /// Row of the matrix (0 for a single vector).
         row: usize,

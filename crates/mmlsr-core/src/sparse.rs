@@ -182,12 +182,7 @@ impl CsrMatrix {
             if w[1] < w[0] {
                 return Err(Error::BadIndptr(format!("indptr decreases at row {row}")));
             }
-            check_row(
-                row,
-                &indices[w[0]..w[1]],
-                &values[w[0]..w[1]],
-                Some(n_cols),
-            )?;
+            check_row(row, &indices[w[0]..w[1]], &values[w[0]..w[1]], Some(n_cols))?;
         }
         Ok(Self {
             n_cols,

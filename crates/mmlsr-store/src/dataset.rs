@@ -70,8 +70,13 @@ impl Dataset {
         if !meta_path.is_file() {
             return Err(Error::invalid(
                 dir,
-                format!("no {} in this data folder (expected the lsr42 layout: {}, {}, {})",
-                    files::META, files::META, files.images, files.texts),
+                format!(
+                    "no {} in this data folder (expected the lsr42 layout: {}, {}, {})",
+                    files::META,
+                    files::META,
+                    files.images,
+                    files.texts
+                ),
             ));
         }
         let meta = DatasetMeta::read_json(&meta_path)?;
@@ -114,11 +119,7 @@ impl Dataset {
         }
         if self.texts.dim() != self.images.dim() {
             return Err(Error::DimensionMismatch {
-                what: format!(
-                    "{} vs {}",
-                    txt_path.display(),
-                    img_path.display()
-                ),
+                what: format!("{} vs {}", txt_path.display(), img_path.display()),
                 expected: self.images.dim(),
                 found: self.texts.dim(),
             });

@@ -16,8 +16,8 @@ use arrow_array::{
     ListArray, RecordBatch,
     cast::AsArray,
     types::{
-        Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-        UInt16Type, UInt32Type, UInt64Type,
+        Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+        UInt32Type, UInt64Type,
     },
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -283,13 +283,17 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn reserve(&mut self, dim: usize) -> Result<()> {
-        let want = self.n_rows.checked_mul(dim).ok_or_else(|| {
-            Error::invalid(self.path, "row count × dimension overflows")
-        })?;
+        let want = self
+            .n_rows
+            .checked_mul(dim)
+            .ok_or_else(|| Error::invalid(self.path, "row count × dimension overflows"))?;
         self.data.try_reserve_exact(want).map_err(|_| {
             Error::invalid(
                 self.path,
-                format!("cannot allocate {want} floats for {} rows of dimension {dim}", self.n_rows),
+                format!(
+                    "cannot allocate {want} floats for {} rows of dimension {dim}",
+                    self.n_rows
+                ),
             )
         })
     }
@@ -338,12 +342,14 @@ impl Loader<'_> {
             ($iter:expr, $push:ident) => {
                 for v in $iter {
                     let v = v.expect("nulls checked above");
-                    self.ids.$push(v).map_err(|(first, row)| Error::DuplicateId {
-                        path: self.path.to_path_buf(),
-                        id: self.ids.id(first).to_string(),
-                        first_row: first,
-                        row,
-                    })?;
+                    self.ids
+                        .$push(v)
+                        .map_err(|(first, row)| Error::DuplicateId {
+                            path: self.path.to_path_buf(),
+                            id: self.ids.id(first).to_string(),
+                            first_row: first,
+                            row,
+                        })?;
                 }
             };
         }
@@ -441,7 +447,13 @@ impl Loader<'_> {
     }
 }
 
-fn check_finite(path: &Path, ids: &IdIndex, dim: usize, data: &[f32], first_row: usize) -> Result<()> {
+fn check_finite(
+    path: &Path,
+    ids: &IdIndex,
+    dim: usize,
+    data: &[f32],
+    first_row: usize,
+) -> Result<()> {
     if let Some(p) = data.iter().position(|x| !x.is_finite()) {
         let row = p / dim.max(1);
         return Err(Error::NonFinite {
@@ -546,7 +558,10 @@ impl EmbeddingWriter {
                     parsed.push(id.parse::<i64>().map_err(|_| {
                         Error::invalid(
                             &self.path,
-                            format!("row {}: id {id:?} is not an integer, but the id column is int64", self.rows + i),
+                            format!(
+                                "row {}: id {id:?} is not an integer, but the id column is int64",
+                                self.rows + i
+                            ),
                         )
                     })?);
                 }

@@ -76,7 +76,9 @@ pub enum Error {
         found: usize,
     },
     /// An embedding value is NaN or infinite.
-    #[error("{path}: row {row} (id {id}): value {index} of the embedding is {value}, expected a finite number")]
+    #[error(
+        "{path}: row {row} (id {id}): value {index} of the embedding is {value}, expected a finite number"
+    )]
     NonFinite {
         /// The file.
         path: PathBuf,

@@ -85,9 +85,8 @@ impl IdIndex {
             return Err((first as usize, row));
         }
         let hasher = &self.hasher;
-        self.table.insert_unique(hash, row as u32, |&r| {
-            hasher.hash_one(slice(r))
-        });
+        self.table
+            .insert_unique(hash, row as u32, |&r| hasher.hash_one(slice(r)));
         self.ends.push(self.buf.len());
         Ok(row)
     }

@@ -142,12 +142,11 @@ impl DatasetMeta {
     /// Read and check a `dataset_meta.json` (ids unique across images and across captions).
     pub fn read_json(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let meta: DatasetMeta = serde_json::from_reader(BufReader::new(file)).map_err(|source| {
-            Error::Json {
+        let meta: DatasetMeta =
+            serde_json::from_reader(BufReader::new(file)).map_err(|source| Error::Json {
                 path: path.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         meta.check_unique_ids(path)?;
         Ok(meta)
     }
@@ -164,13 +163,19 @@ impl DatasetMeta {
         let mut captions = std::collections::HashSet::new();
         for img in &self.images {
             if !images.insert(img.imgid.as_str()) {
-                return Err(Error::invalid(path, format!("imgid {} appears twice", img.imgid)));
+                return Err(Error::invalid(
+                    path,
+                    format!("imgid {} appears twice", img.imgid),
+                ));
             }
             for s in &img.sentences {
                 if !captions.insert(s.sentid.as_str()) {
                     return Err(Error::invalid(
                         path,
-                        format!("sentid {} appears twice (second time under imgid {})", s.sentid, img.imgid),
+                        format!(
+                            "sentid {} appears twice (second time under imgid {})",
+                            s.sentid, img.imgid
+                        ),
                     ));
                 }
             }
@@ -259,7 +264,10 @@ mod tests {
         let m = sample();
         assert_eq!(m.images[1].imgid, "x1");
         assert_eq!(m.images[0].sentences[1].sentid, "1");
-        assert_eq!(m.training_pairs(RestvalPolicy::MergeIntoTrain), vec![("s2", "x1"), ("3", "2")]);
+        assert_eq!(
+            m.training_pairs(RestvalPolicy::MergeIntoTrain),
+            vec![("s2", "x1"), ("3", "2")]
+        );
         assert_eq!(m.training_pairs(RestvalPolicy::Drop), vec![("3", "2")]);
         let t2i = m.qrels_text_to_image(Split::Test);
         assert_eq!(t2i.n_queries(), 2);
@@ -284,7 +292,11 @@ mod tests {
     fn bad_metadata_names_file_and_problem() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.json");
-        std::fs::write(&p, r#"{"images": [{"imgid": 0, "split": "holdout", "sentences": []}]}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"images": [{"imgid": 0, "split": "holdout", "sentences": []}]}"#,
+        )
+        .unwrap();
         let msg = DatasetMeta::read_json(&p).unwrap_err().to_string();
         assert!(msg.contains("bad.json") && msg.contains("holdout"), "{msg}");
         std::fs::write(&p, r#"{"images": [{"imgid": 0, "split": "test", "sentences": [{"sentid": 1, "raw": "a"}]},
@@ -292,6 +304,9 @@ mod tests {
         let msg = DatasetMeta::read_json(&p).unwrap_err().to_string();
         assert!(msg.contains("sentid 1 appears twice"), "{msg}");
         std::fs::write(&p, r#"{"images": [{"imgid": 0, "split": "test""#).unwrap();
-        assert!(matches!(DatasetMeta::read_json(&p), Err(Error::Json { .. })));
+        assert!(matches!(
+            DatasetMeta::read_json(&p),
+            Err(Error::Json { .. })
+        ));
     }
 }

@@ -15,10 +15,11 @@ pub fn write_tensors_f32(path: &Path, tensors: &[(&str, &[usize], &[f32])]) -> R
         .collect();
     let mut views = Vec::with_capacity(tensors.len());
     for ((name, shape, _), b) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, shape.to_vec(), b).map_err(|e| Error::Safetensors {
-            path: path.to_path_buf(),
-            message: format!("tensor {name}: {e}"),
-        })?;
+        let view =
+            TensorView::new(Dtype::F32, shape.to_vec(), b).map_err(|e| Error::Safetensors {
+                path: path.to_path_buf(),
+                message: format!("tensor {name}: {e}"),
+            })?;
         views.push((name.to_string(), view));
     }
     let out = safetensors::serialize(views, None).map_err(|e| Error::Safetensors {
@@ -63,11 +64,17 @@ impl<'p> TensorFile<'p> {
         let view = st.tensor(name).map_err(|_| {
             let mut names = st.names();
             names.sort();
-            err(format!("no tensor named {name:?} (found: {})", names.join(", ")))
+            err(format!(
+                "no tensor named {name:?} (found: {})",
+                names.join(", ")
+            ))
         })?;
         let shape = view.shape().to_vec();
         let shape_ok = shape.len() == expected.len()
-            && shape.iter().zip(expected).all(|(s, e)| e.is_none_or(|e| e == *s));
+            && shape
+                .iter()
+                .zip(expected)
+                .all(|(s, e)| e.is_none_or(|e| e == *s));
         if !shape_ok {
             let want: Vec<String> = expected
                 .iter()
@@ -239,7 +246,10 @@ impl WordVectors {
 
     /// Write atomically under the name `word_vectors`.
     pub fn write(&self, path: &Path) -> Result<()> {
-        write_tensors_f32(path, &[("word_vectors", &[self.vocab_size, self.dim], &self.data)])
+        write_tensors_f32(
+            path,
+            &[("word_vectors", &[self.vocab_size, self.dim], &self.data)],
+        )
     }
 
     /// The vector of entry `k`.
@@ -287,11 +297,19 @@ mod tests {
         )
         .unwrap();
         let msg = Projections::read(&p).unwrap_err().to_string();
-        assert!(msg.contains("bad.safetensors") && msg.contains("vision_proj is 4→2"), "{msg}");
+        assert!(
+            msg.contains("bad.safetensors") && msg.contains("vision_proj is 4→2"),
+            "{msg}"
+        );
         let msg = WordVectors::read(&p).unwrap_err().to_string();
         assert!(msg.contains("no tensor named \"word_vectors\""), "{msg}");
         std::fs::write(&p, b"garbage").unwrap();
-        assert!(Projections::read(&p).unwrap_err().to_string().contains("not a valid safetensors"));
+        assert!(
+            Projections::read(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid safetensors")
+        );
     }
 
     #[test]

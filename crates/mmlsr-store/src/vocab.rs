@@ -5,12 +5,9 @@ use std::path::{Path, PathBuf};
 
 use mmlsr_core::TermSets;
 use tokenizers::{
-    AddedToken, Tokenizer,
-    decoders::wordpiece::WordPiece as WordPieceDecoder,
-    models::wordpiece::WordPiece,
-    normalizers::bert::BertNormalizer,
-    pre_tokenizers::bert::BertPreTokenizer,
-    processors::bert::BertProcessing,
+    AddedToken, Tokenizer, decoders::wordpiece::WordPiece as WordPieceDecoder,
+    models::wordpiece::WordPiece, normalizers::bert::BertNormalizer,
+    pre_tokenizers::bert::BertPreTokenizer, processors::bert::BertProcessing,
 };
 
 use crate::{Error, Result, atomic, files};
@@ -31,6 +28,7 @@ pub struct Vocabulary {
 impl Vocabulary {
     /// Load from a `tokenizer.json` (any file ending in `.json`) or a BERT `vocab.txt`
     /// (anything else; it is given BERT uncased normalisation and pre-tokenisation).
+    /// Padding and truncation settings in a `tokenizer.json` are switched off.
     pub fn from_file(path: &Path) -> Result<Self> {
         let tok_err = |message: String| Error::Tokenizer {
             path: path.to_path_buf(),
@@ -83,7 +81,16 @@ impl Vocabulary {
         Self::wrap(tokenizer, source)
     }
 
-    fn wrap(tokenizer: Tokenizer, source: PathBuf) -> Result<Self> {
+    fn wrap(mut tokenizer: Tokenizer, source: PathBuf) -> Result<Self> {
+        // A caption's term set must see every token: no padding, no truncation (a
+        // tokenizer.json exported for a model often carries both).
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Tokenizer {
+                path: source.clone(),
+                message: e.to_string(),
+            })?;
         let size = tokenizer.get_vocab_size(true);
         let special_ids = SPECIAL_TOKENS
             .iter()
@@ -139,7 +146,10 @@ impl Vocabulary {
                 None => {
                     return Err(Error::Tokenizer {
                         path: self.source.clone(),
-                        message: format!("token {tok:?} has id {id}, beyond the vocabulary size {}", self.size),
+                        message: format!(
+                            "token {tok:?} has id {id}, beyond the vocabulary size {}",
+                            self.size
+                        ),
                     });
                 }
             }
@@ -222,7 +232,11 @@ fn bert_tokenizer(vocab_txt: &[u8]) -> std::result::Result<Tokenizer, String> {
         return Err("the vocabulary is empty".into());
     }
     let id = |t: &str| vocab.get(t).copied();
-    let unk = if id("[UNK]").is_some() { "[UNK]" } else { return Err("the vocabulary has no [UNK] token".into()) };
+    let unk = if id("[UNK]").is_some() {
+        "[UNK]"
+    } else {
+        return Err("the vocabulary has no [UNK] token".into());
+    };
     let (cls, sep) = (id("[CLS]"), id("[SEP]"));
     let specials: Vec<AddedToken> = SPECIAL_TOKENS
         .iter()
@@ -256,11 +270,16 @@ mod tests {
     #[test]
     fn small_vocabulary_round_trips_through_files() {
         let mut tokens: Vec<&str> = SPECIAL_TOKENS.to_vec();
-        tokens.extend(["a", "dog", "puppy", "runs", "##s", "on", "the", "beach", "."]);
+        tokens.extend([
+            "a", "dog", "puppy", "runs", "##s", "on", "the", "beach", ".",
+        ]);
         let v = Vocabulary::from_tokens(&tokens).unwrap();
         assert_eq!(v.len(), 14);
         assert_eq!(v.token_id("dog"), Some(6));
-        assert_eq!(v.encode("A Dog runs on the beach.").unwrap(), vec![5, 6, 8, 10, 11, 12, 13]);
+        assert_eq!(
+            v.encode("A Dog runs on the beach.").unwrap(),
+            vec![5, 6, 8, 10, 11, 12, 13]
+        );
         assert_eq!(v.encode("dogs").unwrap(), vec![6, 9]);
         // Out-of-vocabulary words become [UNK], which term_ids drops; duplicates collapse.
         assert_eq!(v.term_ids("a dog, a zebra").unwrap(), vec![5, 6]);
@@ -270,7 +289,10 @@ mod tests {
         let from_txt = Vocabulary::from_file(&dir.path().join("vocab.txt")).unwrap();
         for other in [&from_json, &from_txt] {
             assert_eq!(other.tokens().unwrap(), v.tokens().unwrap());
-            assert_eq!(other.encode("a puppy runs").unwrap(), v.encode("a puppy runs").unwrap());
+            assert_eq!(
+                other.encode("a puppy runs").unwrap(),
+                v.encode("a puppy runs").unwrap()
+            );
         }
         let sets = v.term_sets(&["a dog", "the dog", "a puppy"]).unwrap();
         let df = sets.document_frequency();
@@ -285,7 +307,10 @@ mod tests {
         let p = dir.path().join("tokenizer.json");
         std::fs::write(&p, "{not json").unwrap();
         let msg = Vocabulary::from_file(&p).unwrap_err().to_string();
-        assert!(msg.contains("tokenizer.json") && msg.contains("tokenizer"), "{msg}");
+        assert!(
+            msg.contains("tokenizer.json") && msg.contains("tokenizer"),
+            "{msg}"
+        );
         let p = dir.path().join("vocab.txt");
         std::fs::write(&p, "a\nb\n").unwrap();
         let msg = Vocabulary::from_file(&p).unwrap_err().to_string();
