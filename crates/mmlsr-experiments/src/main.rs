@@ -1,1 +1,35 @@
-fn main() {}
+//! `mmlsr`: the command line of the mmlsr workspace.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+/// Multimodal learned sparse retrieval: train sparse heads on dense vision-language vectors,
+/// index them, search, evaluate, and reproduce the D2S and joint sparse–dense papers.
+#[derive(Debug, Parser)]
+#[command(name = "mmlsr", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Synth(commands::synth::SynthArgs),
+    Inspect(commands::inspect::InspectArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Synth(args) => commands::synth::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

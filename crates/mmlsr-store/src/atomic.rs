@@ -15,11 +15,12 @@ pub(crate) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    tempfile::Builder::new()
-        .prefix(".mmlsr-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, e))
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".mmlsr-").suffix(".tmp");
+    // Temporary files are private (0600) by default; the final file should be an ordinary one.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    builder.tempfile_in(dir).map_err(|e| Error::io(path, e))
 }
 
 /// Sync a finished temporary file and rename it to `path`.

@@ -1,0 +1,670 @@
+//! Writing the synthetic data folders in the lsr42 / holi-lab layout.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use mmlsr_store::{
+    DatasetMeta, EmbeddingWriter, Linear, MetaImage, MetaSentence, Projections, SPECIAL_TOKENS,
+    Split, Vocabulary, WordVectors, WriteOptions, files,
+};
+use rayon::prelude::*;
+
+use crate::{
+    Error, Result,
+    encoder::{
+        Backbone, BackboneKind, EMBED_DIM, FEATURE_DIM, LATENT_DIM, MeaningNoise, World,
+        scene_latent,
+    },
+    eval::{DenseEval, text_to_image},
+    lexicon::Lexicon,
+    linalg::{matmul_bt, ridge},
+    rng::{fill_normal, normalize, stream},
+    scene::{Caption, Scene, SceneSampler},
+};
+
+/// Captions per image (as in MSCOCO and Flickr30k).
+pub const CAPTIONS_PER_IMAGE: usize = 5;
+/// Dimension of the static word vectors (BERT's 768).
+pub const WORD_VECTOR_DIM: usize = 768;
+/// Rows per chunk when streaming features to Parquet.
+const CHUNK_ROWS: usize = 4096;
+
+/// Generation size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scale {
+    /// Small training splits (the default; the Table-2 reproduction runs on it), full-size
+    /// test splits.
+    #[default]
+    Small,
+    /// Karpathy sizes (synth-coco: 113,287 / 5,000 / 5,000 images).
+    Full,
+}
+
+/// Images per split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitSizes {
+    /// `train` images.
+    pub train: usize,
+    /// `restval` images (MSCOCO only; merged into training by default).
+    pub restval: usize,
+    /// `val` images.
+    pub val: usize,
+    /// `test` images.
+    pub test: usize,
+}
+
+impl SplitSizes {
+    /// All images.
+    pub fn total(&self) -> usize {
+        self.train + self.restval + self.val + self.test
+    }
+
+    fn split_of(&self, i: usize) -> Split {
+        if i < self.train {
+            Split::Train
+        } else if i < self.train + self.restval {
+            Split::Restval
+        } else if i < self.train + self.restval + self.val {
+            Split::Val
+        } else {
+            Split::Test
+        }
+    }
+}
+
+/// Which synthetic data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DatasetKind {
+    /// MSCOCO-shaped: 5,000 test images.
+    Coco,
+    /// Flickr30k-shaped: 1,000 test images.
+    Flickr,
+}
+
+impl DatasetKind {
+    /// Folder prefix (`synth-coco`, `synth-flickr`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Coco => "synth-coco",
+            DatasetKind::Flickr => "synth-flickr",
+        }
+    }
+
+    /// Split sizes at a scale.
+    pub fn sizes(self, scale: Scale) -> SplitSizes {
+        match (self, scale) {
+            (DatasetKind::Coco, Scale::Small) => SplitSizes {
+                train: 6_000,
+                restval: 2_000,
+                val: 1_000,
+                test: 5_000,
+            },
+            (DatasetKind::Coco, Scale::Full) => SplitSizes {
+                train: 82_783,
+                restval: 30_504,
+                val: 5_000,
+                test: 5_000,
+            },
+            (DatasetKind::Flickr, Scale::Small) => SplitSizes {
+                train: 4_000,
+                restval: 0,
+                val: 500,
+                test: 1_000,
+            },
+            (DatasetKind::Flickr, Scale::Full) => SplitSizes {
+                train: 29_000,
+                restval: 0,
+                val: 1_014,
+                test: 1_000,
+            },
+        }
+    }
+}
+
+/// Everything that determines the generated data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthConfig {
+    /// Size.
+    pub scale: Scale,
+    /// Master seed.
+    pub seed: u64,
+    /// A `vocab.txt` or `tokenizer.json` to use instead of the built-in small vocabulary
+    /// (e.g. BERT's, so the data lives in the real 30,522-term space).
+    pub vocab: Option<PathBuf>,
+    /// Data sets to write.
+    pub datasets: Vec<DatasetKind>,
+    /// Backbones to write.
+    pub backbones: Vec<BackboneKind>,
+    /// Irreducible noise of images and captions.
+    pub noise: MeaningNoise,
+    /// Training images the "pretrained" projections are fitted on (the first ones).
+    pub fit_images: usize,
+    /// Ridge strength of that fit (relative to the mean feature variance).
+    pub ridge_alpha: f64,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        Self {
+            scale: Scale::Small,
+            seed: 42,
+            vocab: None,
+            datasets: vec![DatasetKind::Coco, DatasetKind::Flickr],
+            backbones: vec![BackboneKind::Strong, BackboneKind::Weak],
+            noise: MeaningNoise::default(),
+            fit_images: 3_000,
+            ridge_alpha: 0.05,
+        }
+    }
+}
+
+/// Progress of a generation run, for a progress bar.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A stage starts: `total` units of work follow as [`Progress::Advance`].
+    Stage {
+        /// Folder (or data set) being written.
+        folder: String,
+        /// What is happening.
+        stage: &'static str,
+        /// Units of work in the stage.
+        total: u64,
+    },
+    /// Units of work done.
+    Advance(u64),
+}
+
+/// What one folder holds, as written to its dataset card.
+#[derive(Debug, Clone)]
+pub struct FolderReport {
+    /// Folder name, e.g. `synth-coco-strong`.
+    pub name: String,
+    /// Its path.
+    pub dir: PathBuf,
+    /// Images per split.
+    pub sizes: SplitSizes,
+    /// Number of captions.
+    pub captions: usize,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Mean caption length in words.
+    pub mean_caption_words: f64,
+    /// Dense text→image effectiveness on the test split.
+    pub dense: DenseEval,
+    /// Seconds spent on this folder (its backbone's part).
+    pub seconds: f64,
+}
+
+/// Scenes and captions of one data set, shared by its backbones.
+struct Corpus {
+    kind: DatasetKind,
+    sizes: SplitSizes,
+    scenes: Vec<Scene>,
+    /// `CAPTIONS_PER_IMAGE` per image, image by image.
+    captions: Vec<Caption>,
+    meta: DatasetMeta,
+}
+
+/// Generate every configured folder under `out` (created if missing). Each file is written
+/// atomically and each folder's `README.md` last, so a folder with a card is complete.
+pub fn generate(
+    config: &SynthConfig,
+    out: &Path,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<FolderReport>> {
+    std::fs::create_dir_all(out).map_err(|e| Error::Io {
+        path: out.to_path_buf(),
+        source: e,
+    })?;
+    let lex = Lexicon::builtin();
+    let vocab = build_vocabulary(&lex, config.vocab.as_deref())?;
+    let world = World::new(&lex, config.seed);
+    let word_vectors = word_vectors(&lex, &world, &vocab, config.seed)?;
+    let mut reports = Vec::new();
+    for &kind in &config.datasets {
+        let corpus = build_corpus(&lex, kind, config, progress);
+        for &bk in &config.backbones {
+            let start = Instant::now();
+            let name = format!("{}-{}", kind.name(), bk.name());
+            let dir = out.join(&name);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
+                path: dir.clone(),
+                source: e,
+            })?;
+            // A stale card would claim the folder is complete while it is being rewritten.
+            let card = dir.join("README.md");
+            if card.exists() {
+                std::fs::remove_file(&card).map_err(|e| Error::Io {
+                    path: card.clone(),
+                    source: e,
+                })?;
+            }
+            corpus.meta.write_json(&dir.join(files::META))?;
+            vocab.write_files(&dir)?;
+            word_vectors.write(&dir.join(files::WORD_VECTORS))?;
+            let backbone = Backbone::new(bk, &world, config.seed);
+            let dense = write_backbone(&corpus, &world, &backbone, config, &dir, &name, progress)?;
+            let report = FolderReport {
+                name,
+                dir: dir.clone(),
+                sizes: corpus.sizes,
+                captions: corpus.captions.len(),
+                vocab_size: vocab.len(),
+                mean_caption_words: corpus
+                    .captions
+                    .iter()
+                    .map(|c| c.tokens.len())
+                    .sum::<usize>() as f64
+                    / corpus.captions.len().max(1) as f64,
+                dense,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            crate::card::write_card(&report, config, &backbone.kind.profile(), &lex)?;
+            reports.push(report);
+        }
+    }
+    Ok(reports)
+}
+
+/// The vocabulary: the built-in one (special tokens, punctuation, function words, lexicon
+/// forms) or a user's, which must contain every caption word as a whole token.
+fn build_vocabulary(lex: &Lexicon, path: Option<&Path>) -> Result<Vocabulary> {
+    let words: Vec<&str> = [".", ","].into_iter().chain(lex.caption_words()).collect();
+    match path {
+        None => {
+            let tokens: Vec<&str> = SPECIAL_TOKENS.iter().copied().chain(words).collect();
+            Ok(Vocabulary::from_tokens(&tokens)?)
+        }
+        Some(p) => {
+            let vocab = Vocabulary::from_file(p)?;
+            let missing: Vec<String> = words
+                .iter()
+                .filter(|w| {
+                    vocab
+                        .token_id(w)
+                        .is_none_or(|id| vocab.encode(w).ok() != Some(vec![id]))
+                })
+                .map(|w| w.to_string())
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::VocabularyMissingWords {
+                    path: p.to_path_buf(),
+                    missing,
+                });
+            }
+            Ok(vocab)
+        }
+    }
+}
+
+/// A static vector per vocabulary entry: lexicon forms map their latent through a fixed
+/// random linear map (so synonyms and category mates are close), other entries are random.
+/// Rows have unit norm.
+fn word_vectors(
+    lex: &Lexicon,
+    world: &World,
+    vocab: &Vocabulary,
+    seed: u64,
+) -> Result<WordVectors> {
+    let d = WORD_VECTOR_DIM;
+    let mut map = vec![0.0; d * LATENT_DIM];
+    fill_normal(&mut stream(seed, "word-vector-map", 0), &mut map, 1.0);
+    let mut data = vec![0.0f32; vocab.len() * d];
+    let form_of: std::collections::HashMap<&str, usize> =
+        lex.forms.iter().enumerate().map(|(i, f)| (*f, i)).collect();
+    let tokens = vocab.tokens()?;
+    data.par_chunks_mut(d).enumerate().for_each(|(k, row)| {
+        let mut rng = stream(seed, "word-vector-noise", k as u64);
+        fill_normal(&mut rng, row, 1.0);
+        if let Some(&f) = form_of.get(tokens[k].as_str()) {
+            let z = world.form(f);
+            let mut signal = vec![0.0f32; d];
+            for (o, s) in signal.iter_mut().enumerate() {
+                *s = map[o * LATENT_DIM..][..LATENT_DIM]
+                    .iter()
+                    .zip(z)
+                    .map(|(a, b)| a * b)
+                    .sum();
+            }
+            normalize(&mut signal);
+            normalize(row);
+            row.iter_mut()
+                .zip(&signal)
+                .for_each(|(r, s)| *r = 0.95 * s + 0.3 * *r);
+        }
+        normalize(row);
+    });
+    Ok(WordVectors {
+        vocab_size: vocab.len(),
+        dim: d,
+        data,
+    })
+}
+
+fn build_corpus(
+    lex: &Lexicon,
+    kind: DatasetKind,
+    config: &SynthConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Corpus {
+    let sizes = kind.sizes(config.scale);
+    let n = sizes.total();
+    progress(Progress::Stage {
+        folder: kind.name().to_string(),
+        stage: "scenes and captions",
+        total: n as u64,
+    });
+    let sampler = SceneSampler::new(lex);
+    let seed = dataset_seed(config.seed, kind);
+    let per_image: Vec<(Scene, Vec<Caption>)> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = stream(seed, "scene", i as u64);
+            let scene = sampler.scene(&mut rng);
+            let caps = (0..CAPTIONS_PER_IMAGE)
+                .map(|_| sampler.caption(&mut rng, &scene))
+                .collect();
+            (scene, caps)
+        })
+        .collect();
+    progress(Progress::Advance(n as u64));
+    let mut scenes = Vec::with_capacity(n);
+    let mut captions = Vec::with_capacity(n * CAPTIONS_PER_IMAGE);
+    let mut images = Vec::with_capacity(n);
+    for (i, (scene, caps)) in per_image.into_iter().enumerate() {
+        images.push(MetaImage {
+            imgid: i.to_string(),
+            split: sizes.split_of(i),
+            filename: format!("{}_{i:06}.jpg", kind.name()),
+            sentences: caps
+                .iter()
+                .enumerate()
+                .map(|(k, c)| MetaSentence {
+                    sentid: (i * CAPTIONS_PER_IMAGE + k).to_string(),
+                    raw: c.raw.clone(),
+                    tokens: c.tokens.iter().map(|t| t.to_string()).collect(),
+                })
+                .collect(),
+        });
+        scenes.push(scene);
+        captions.extend(caps);
+    }
+    Corpus {
+        kind,
+        sizes,
+        scenes,
+        captions,
+        meta: DatasetMeta {
+            images,
+            dataset: Some(kind.name().to_string()),
+        },
+    }
+}
+
+fn dataset_seed(seed: u64, kind: DatasetKind) -> u64 {
+    use rand::RngCore;
+    stream(seed, kind.name(), 0).next_u64()
+}
+
+/// Target of the "pretrained" projections: a fixed random linear image of the scene's true
+/// latent, plus the tower's modality offset.
+struct TargetSpace {
+    /// `EMBED_DIM × LATENT_DIM`.
+    map: Vec<f32>,
+    image_offset: Vec<f32>,
+    text_offset: Vec<f32>,
+}
+
+impl TargetSpace {
+    fn new(seed: u64) -> Self {
+        let mut map = vec![0.0; EMBED_DIM * LATENT_DIM];
+        fill_normal(
+            &mut stream(seed, "target-map", 0),
+            &mut map,
+            1.0 / (LATENT_DIM as f32).sqrt(),
+        );
+        let offset = |tag| {
+            let mut v = vec![0.0; EMBED_DIM];
+            fill_normal(&mut stream(seed, tag, 0), &mut v, 1.0);
+            normalize(&mut v);
+            v.iter_mut().for_each(|x| *x *= 1.5);
+            v
+        };
+        Self {
+            map,
+            image_offset: offset("image-gap"),
+            text_offset: offset("text-gap"),
+        }
+    }
+
+    fn targets(&self, latents: &[f32], offset: &[f32]) -> Vec<f32> {
+        let rows = latents.len() / LATENT_DIM;
+        let mut out = vec![0.0; rows * EMBED_DIM];
+        matmul_bt(latents, rows, LATENT_DIM, &self.map, EMBED_DIM, &mut out);
+        for row in out.chunks_exact_mut(EMBED_DIM) {
+            row.iter_mut().zip(offset).for_each(|(x, o)| *x += o);
+        }
+        out
+    }
+}
+
+/// Latents of images `range` as the backbone perceives them (with clutter).
+fn image_latents(
+    corpus: &Corpus,
+    backbone: &Backbone,
+    seed: u64,
+    noise: &MeaningNoise,
+    range: std::ops::Range<usize>,
+) -> Vec<f32> {
+    let mut out = vec![0.0; range.len() * LATENT_DIM];
+    out.par_chunks_mut(LATENT_DIM)
+        .zip(range)
+        .for_each(|(z, i)| {
+            let mut clutter = [0.0f32; LATENT_DIM];
+            fill_normal(
+                &mut stream(seed, "clutter", i as u64),
+                &mut clutter,
+                noise.clutter / (LATENT_DIM as f32).sqrt(),
+            );
+            backbone.image_latent(&corpus.scenes[i], &clutter, z);
+        });
+    out
+}
+
+/// Latents of captions `range` as the backbone perceives them (with caption noise).
+fn caption_latents(
+    corpus: &Corpus,
+    backbone: &Backbone,
+    seed: u64,
+    noise: &MeaningNoise,
+    range: std::ops::Range<usize>,
+) -> Vec<f32> {
+    let mut out = vec![0.0; range.len() * LATENT_DIM];
+    out.par_chunks_mut(LATENT_DIM)
+        .zip(range)
+        .for_each(|(z, c)| {
+            let mut n = [0.0f32; LATENT_DIM];
+            fill_normal(
+                &mut stream(seed, "caption-noise", c as u64),
+                &mut n,
+                noise.caption / (LATENT_DIM as f32).sqrt(),
+            );
+            backbone.caption_latent(&corpus.captions[c], &n, z);
+        });
+    out
+}
+
+/// `normalize(W x + b)` for each feature row.
+fn project(linear: &Linear, features: &[f32]) -> Vec<f32> {
+    let rows = features.len() / FEATURE_DIM;
+    let mut out = vec![0.0; rows * EMBED_DIM];
+    matmul_bt(
+        features,
+        rows,
+        FEATURE_DIM,
+        &linear.weight,
+        EMBED_DIM,
+        &mut out,
+    );
+    out.par_chunks_mut(EMBED_DIM).for_each(|row| {
+        row.iter_mut().zip(&linear.bias).for_each(|(x, b)| *x += b);
+        normalize(row);
+    });
+    out
+}
+
+/// Fit one backbone's projections, stream its four tables, and evaluate dense retrieval.
+fn write_backbone(
+    corpus: &Corpus,
+    world: &World,
+    backbone: &Backbone,
+    config: &SynthConfig,
+    dir: &Path,
+    name: &str,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<DenseEval> {
+    let seed = dataset_seed(config.seed, corpus.kind);
+    let noise = &config.noise;
+    let target = TargetSpace::new(config.seed);
+
+    // 1. "Pretraining": fit each tower's projection on the first training images.
+    let fit = config.fit_images.clamp(1, corpus.sizes.train.max(1));
+    progress(Progress::Stage {
+        folder: name.to_string(),
+        stage: "fit projections",
+        total: 2,
+    });
+    let mut clean = vec![0.0; fit * LATENT_DIM];
+    for (i, z) in clean.chunks_exact_mut(LATENT_DIM).enumerate() {
+        scene_latent(world, &corpus.scenes[i], z);
+    }
+    let mut clean_per_caption = Vec::with_capacity(fit * CAPTIONS_PER_IMAGE * LATENT_DIM);
+    for z in clean.chunks_exact(LATENT_DIM) {
+        for _ in 0..CAPTIONS_PER_IMAGE {
+            clean_per_caption.extend_from_slice(z);
+        }
+    }
+    let fit_linear = |image: bool| {
+        let (latents, targets) = if image {
+            (
+                image_latents(corpus, backbone, seed, noise, 0..fit),
+                target.targets(&clean, &target.image_offset),
+            )
+        } else {
+            (
+                caption_latents(corpus, backbone, seed, noise, 0..fit * CAPTIONS_PER_IMAGE),
+                target.targets(&clean_per_caption, &target.text_offset),
+            )
+        };
+        let rows = latents.len() / LATENT_DIM;
+        let mut feats = vec![0.0; rows * FEATURE_DIM];
+        backbone.features(image, &latents, 0, &mut feats);
+        let (weight, bias) = ridge(
+            &feats,
+            &targets,
+            rows,
+            FEATURE_DIM,
+            EMBED_DIM,
+            config.ridge_alpha,
+        );
+        progress(Progress::Advance(1));
+        Linear {
+            in_dim: FEATURE_DIM,
+            out_dim: EMBED_DIM,
+            weight,
+            bias,
+        }
+    };
+    let projections = Projections {
+        vision: fit_linear(true),
+        text: fit_linear(false),
+    };
+    projections.write(&dir.join(files::PROJECTIONS))?;
+
+    // 2. Stream images, then captions, into the projected and pre-projection tables.
+    let opts = WriteOptions::default();
+    let test_start = corpus.sizes.total() - corpus.sizes.test;
+    let mut test_images = Vec::with_capacity(corpus.sizes.test * EMBED_DIM);
+    let mut test_texts = Vec::with_capacity(corpus.sizes.test * CAPTIONS_PER_IMAGE * EMBED_DIM);
+    for image in [true, false] {
+        let (rows, proj_file, feat_file, linear) = if image {
+            (
+                corpus.scenes.len(),
+                files::IMG_EMBS,
+                files::IMG_EMBS_BEFORE_PROJ,
+                &projections.vision,
+            )
+        } else {
+            (
+                corpus.captions.len(),
+                files::TEXT_EMBS,
+                files::TEXT_EMBS_BEFORE_PROJ,
+                &projections.text,
+            )
+        };
+        progress(Progress::Stage {
+            folder: name.to_string(),
+            stage: if image { "images" } else { "captions" },
+            total: rows as u64,
+        });
+        let mut proj_writer = EmbeddingWriter::create(&dir.join(proj_file), EMBED_DIM, opts)?;
+        let mut feat_writer = EmbeddingWriter::create(&dir.join(feat_file), FEATURE_DIM, opts)?;
+        let test_first_row = if image {
+            test_start
+        } else {
+            test_start * CAPTIONS_PER_IMAGE
+        };
+        for start in (0..rows).step_by(CHUNK_ROWS) {
+            let end = (start + CHUNK_ROWS).min(rows);
+            let latents = if image {
+                image_latents(corpus, backbone, seed, noise, start..end)
+            } else {
+                caption_latents(corpus, backbone, seed, noise, start..end)
+            };
+            let mut feats = vec![0.0; (end - start) * FEATURE_DIM];
+            backbone.features(image, &latents, start as u64, &mut feats);
+            let embs = project(linear, &feats);
+            let ids: Vec<String> = (start..end).map(|r| r.to_string()).collect();
+            feat_writer.write(&ids, &feats)?;
+            proj_writer.write(&ids, &embs)?;
+            if end > test_first_row {
+                let from = test_first_row.max(start) - start;
+                let keep = &embs[from * EMBED_DIM..];
+                if image {
+                    &mut test_images
+                } else {
+                    &mut test_texts
+                }
+                .extend_from_slice(keep);
+            }
+            progress(Progress::Advance((end - start) as u64));
+        }
+        feat_writer.finish()?;
+        proj_writer.finish()?;
+    }
+
+    // 3. Dense text→image retrieval on the test split.
+    progress(Progress::Stage {
+        folder: name.to_string(),
+        stage: "evaluate dense",
+        total: 1,
+    });
+    let ids: Vec<String> = (test_start..corpus.sizes.total())
+        .map(|i| i.to_string())
+        .collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let caption_image: Vec<usize> = (0..corpus.sizes.test * CAPTIONS_PER_IMAGE)
+        .map(|c| c / CAPTIONS_PER_IMAGE)
+        .collect();
+    let dense = text_to_image(
+        &test_images,
+        &id_refs,
+        &test_texts,
+        &caption_image,
+        EMBED_DIM,
+    );
+    progress(Progress::Advance(1));
+    Ok(dense)
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the synthetic data: what `mmlsr synth` writes is read back through
+//! `mmlsr-store` (the real-data path) and checked independently of the generator.
+
+mod calibration;
+mod files;
