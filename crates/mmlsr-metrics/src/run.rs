@@ -1,0 +1,317 @@
+//! Runs: for each query, a ranked list of (document, score), ordered as trec_eval orders
+//! them: score descending, ties by document id descending in string order.
+
+use std::cmp::Ordering;
+
+use hashbrown::HashMap;
+
+use crate::{Error, Result};
+
+/// Document ids interned to `u32`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Interner {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    pub(crate) fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// trec_eval's order: higher score first; equal scores by document id descending (string).
+fn trec_order(docs: &Interner, a: &(u32, f64), b: &(u32, f64)) -> Ordering {
+    b.1.partial_cmp(&a.1)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| docs.name(b.0).cmp(docs.name(a.0)))
+}
+
+/// A retrieval run: queries in insertion order, each with its documents in trec_eval order.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    pub(crate) docs: Interner,
+    pub(crate) queries: Vec<String>,
+    pub(crate) query_index: HashMap<String, usize>,
+    pub(crate) lists: Vec<Vec<(u32, f64)>>,
+}
+
+/// Collects `(query, document, score)` triples; [`RunBuilder::build`] sorts each list.
+#[derive(Debug, Default)]
+pub struct RunBuilder {
+    run: Run,
+}
+
+impl RunBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add one scored document. A document listed twice for a query, or a NaN score, is an
+    /// error.
+    pub fn push(&mut self, query: &str, doc: &str, score: f64) -> Result<()> {
+        if score.is_nan() {
+            return Err(Error::NanScore {
+                query: query.into(),
+                doc: doc.into(),
+            });
+        }
+        let run = &mut self.run;
+        let q = match run.query_index.get(query) {
+            Some(&q) => q,
+            None => {
+                run.queries.push(query.to_string());
+                run.lists.push(Vec::new());
+                run.query_index
+                    .insert(query.to_string(), run.lists.len() - 1);
+                run.lists.len() - 1
+            }
+        };
+        let d = run.docs.intern(doc);
+        run.lists[q].push((d, score));
+        Ok(())
+    }
+
+    /// Sort every list in trec_eval order, rejecting duplicate documents.
+    pub fn build(mut self) -> Result<Run> {
+        let run = &mut self.run;
+        for (q, list) in run.lists.iter_mut().enumerate() {
+            list.sort_unstable_by(|a, b| trec_order(&run.docs, a, b));
+            let mut seen: Vec<u32> = list.iter().map(|e| e.0).collect();
+            seen.sort_unstable();
+            if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+                return Err(Error::DuplicateDocument {
+                    query: run.queries[q].clone(),
+                    doc: run.docs.name(w[0]).to_string(),
+                });
+            }
+        }
+        Ok(self.run)
+    }
+}
+
+impl Run {
+    /// The top `k` documents of each query from a dense score matrix (`queries × docs`,
+    /// row-major), in trec_eval order. NaN scores rank last.
+    ///
+    /// # Panics
+    /// If `scores.len() != query_ids.len() * doc_ids.len()`.
+    pub fn from_score_matrix<Q: AsRef<str>, D: AsRef<str>>(
+        query_ids: &[Q],
+        doc_ids: &[D],
+        scores: &[f32],
+        k: usize,
+    ) -> Self {
+        let n_docs = doc_ids.len();
+        assert_eq!(scores.len(), query_ids.len() * n_docs, "score matrix shape");
+        let mut run = Run::default();
+        for d in doc_ids {
+            run.docs.intern(d.as_ref());
+        }
+        let k = k.min(n_docs);
+        let mut order: Vec<(u32, f64)> = Vec::with_capacity(n_docs);
+        for (q, row) in query_ids.iter().zip(scores.chunks_exact(n_docs.max(1))) {
+            order.clear();
+            order.extend(row.iter().enumerate().map(|(d, &s)| {
+                (
+                    d as u32,
+                    if s.is_nan() {
+                        f64::NEG_INFINITY
+                    } else {
+                        s as f64
+                    },
+                )
+            }));
+            let docs = &run.docs;
+            if k > 0 && k < order.len() {
+                order.select_nth_unstable_by(k - 1, |a, b| trec_order(docs, a, b));
+            }
+            order.truncate(k);
+            order.sort_unstable_by(|a, b| trec_order(docs, a, b));
+            run.push_sorted(q.as_ref(), order.clone());
+        }
+        run
+    }
+
+    /// A run from per-query top-k lists of `(document index into doc_ids, score)`, e.g. the
+    /// index's results. Lists are re-sorted in trec_eval order.
+    pub fn from_ranked_lists<Q: AsRef<str>, D: AsRef<str>>(
+        query_ids: &[Q],
+        doc_ids: &[D],
+        lists: &[Vec<(u32, f32)>],
+    ) -> Result<Self> {
+        if query_ids.len() != lists.len() {
+            return Err(Error::Mismatch(format!(
+                "{} query ids for {} ranked lists",
+                query_ids.len(),
+                lists.len()
+            )));
+        }
+        let mut b = RunBuilder::new();
+        for (q, list) in query_ids.iter().zip(lists) {
+            for &(d, s) in list {
+                let doc = doc_ids.get(d as usize).ok_or_else(|| {
+                    Error::Mismatch(format!(
+                        "query {}: document index {d} is beyond the {} document ids",
+                        q.as_ref(),
+                        doc_ids.len()
+                    ))
+                })?;
+                b.push(q.as_ref(), doc.as_ref(), s as f64)?;
+            }
+        }
+        b.build()
+    }
+
+    fn push_sorted(&mut self, query: &str, list: Vec<(u32, f64)>) {
+        self.query_index
+            .insert(query.to_string(), self.queries.len());
+        self.queries.push(query.to_string());
+        self.lists.push(list);
+    }
+
+    /// Number of queries.
+    pub fn len(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// True when no query has results.
+    pub fn is_empty(&self) -> bool {
+        self.queries.is_empty()
+    }
+
+    /// Query ids in insertion order.
+    pub fn query_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.queries.iter().map(String::as_str)
+    }
+
+    /// The ranking of a query: `(document id, score)` in trec_eval order.
+    pub fn ranking(&self, query: &str) -> Option<impl ExactSizeIterator<Item = (&str, f64)> + '_> {
+        let q = *self.query_index.get(query)?;
+        Some(self.lists[q].iter().map(|&(d, s)| (self.docs.name(d), s)))
+    }
+
+    /// Read a TREC run file (`query Q0 doc rank score tag`; rank and tag are ignored, as
+    /// trec_eval ignores them).
+    pub fn read_trec(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut b = RunBuilder::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let bad = |message: String| Error::Parse {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            };
+            if f.len() != 6 {
+                return Err(bad(format!(
+                    "expected 6 fields `query Q0 doc rank score tag`, found {}",
+                    f.len()
+                )));
+            }
+            let score: f64 = f[4]
+                .parse()
+                .map_err(|_| bad(format!("score {:?} is not a number", f[4])))?;
+            b.push(f[0], f[2], score).map_err(|e| bad(e.to_string()))?;
+        }
+        b.build()
+    }
+
+    /// Write a TREC run file atomically, ranks from 1, scores in round-trip precision.
+    pub fn write_trec(&self, path: &std::path::Path, tag: &str) -> Result<()> {
+        use std::io::Write;
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(".".as_ref());
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        {
+            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+            for (q, list) in self.queries.iter().zip(&self.lists) {
+                for (rank, &(d, s)) in list.iter().enumerate() {
+                    writeln!(w, "{q} Q0 {} {} {s} {tag}", self.docs.name(d), rank + 1)
+                        .map_err(io)?;
+                }
+            }
+            w.flush().map_err(io)?;
+        }
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trec_tie_break_and_top_k_selection() {
+        // Docs "9", "10", "100" tie; string order descending puts "9" first, then "100", "10".
+        let scores = [1.0, 1.0, 1.0, 2.0, 0.5f32];
+        let docs = ["10", "100", "9", "x", "a"];
+        let run = Run::from_score_matrix(&["q"], &docs, &scores, 3);
+        let got: Vec<_> = run.ranking("q").unwrap().map(|(d, _)| d).collect();
+        assert_eq!(got, ["x", "9", "100"]);
+        let mut b = RunBuilder::new();
+        for (d, s) in docs.iter().zip(scores) {
+            b.push("q", d, s as f64).unwrap();
+        }
+        let built = b.build().unwrap();
+        let full: Vec<_> = built.ranking("q").unwrap().map(|(d, _)| d).collect();
+        assert_eq!(full, ["x", "9", "100", "10", "a"]);
+    }
+
+    #[test]
+    fn duplicates_and_nan_are_rejected() {
+        let mut b = RunBuilder::new();
+        b.push("q", "d", 1.0).unwrap();
+        b.push("q", "d", 2.0).unwrap();
+        assert!(matches!(b.build(), Err(Error::DuplicateDocument { .. })));
+        assert!(RunBuilder::new().push("q", "d", f64::NAN).is_err());
+    }
+
+    #[test]
+    fn trec_file_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.trec");
+        let run =
+            Run::from_score_matrix(&["a", "b"], &["x", "y"], &[0.1, 0.3000001, 1e-8, -2.5], 2);
+        run.write_trec(&p, "test").unwrap();
+        let back = Run::read_trec(&p).unwrap();
+        for q in ["a", "b"] {
+            assert_eq!(
+                run.ranking(q).unwrap().collect::<Vec<_>>(),
+                back.ranking(q).unwrap().collect::<Vec<_>>()
+            );
+        }
+        std::fs::write(&p, "a Q0 x 1 oops t\n").unwrap();
+        let msg = Run::read_trec(&p).unwrap_err().to_string();
+        assert!(msg.contains("run.trec:1") && msg.contains("oops"), "{msg}");
+    }
+}

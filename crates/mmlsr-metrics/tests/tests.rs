@@ -1,0 +1,4 @@
+//! Integration tests of mmlsr-metrics.
+
+mod crosscheck;
+mod sparsity;
