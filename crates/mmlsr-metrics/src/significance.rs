@@ -145,4 +145,29 @@ mod tests {
         assert_eq!(significance_mark(0.01, 4, 0.05), "†");
         assert_eq!(significance_mark(0.02, 4, 0.05), "");
     }
+
+    #[test]
+    fn evaluations_on_different_queries_are_refused() {
+        let e = |queries: &[&str]| Evaluation {
+            measures: vec![Measure::Recall(1)],
+            queries: queries.iter().map(|q| q.to_string()).collect(),
+            values: (0..queries.len()).map(|i| i as f64).collect(),
+            queries_without_results: 0,
+        };
+        let msg = paired_t_test(&e(&["a", "b"]), &e(&["a", "c"]), Measure::Recall(1))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("query a") || msg.contains("query b"), "{msg}");
+        assert!(paired_t_test(&e(&["a", "b"]), &e(&["a"]), Measure::Recall(1)).is_err());
+        assert!(paired_t_test(&e(&["a", "b"]), &e(&["a", "b"]), Measure::RR(10)).is_err());
+        // Same queries in another order are aligned by id: identical values, p = 1.
+        let mut swapped = e(&["b", "a"]);
+        swapped.values = vec![1.0, 0.0];
+        assert_eq!(
+            paired_t_test(&e(&["a", "b"]), &swapped, Measure::Recall(1))
+                .unwrap()
+                .p_value,
+            1.0
+        );
+    }
 }
