@@ -209,60 +209,26 @@ impl Run {
     /// Read a TREC run file (`query Q0 doc rank score tag`; rank and tag are ignored, as
     /// trec_eval ignores them).
     pub fn read_trec(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
         let mut b = RunBuilder::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let bad = |message: String| Error::Parse {
-                path: path.to_path_buf(),
-                line: i + 1,
-                message,
-            };
-            if f.len() != 6 {
-                return Err(bad(format!(
-                    "expected 6 fields `query Q0 doc rank score tag`, found {}",
-                    f.len()
-                )));
-            }
+        crate::trec::for_each_row(path, &["query", "Q0", "doc", "rank", "score", "tag"], |f| {
             let score: f64 = f[4]
                 .parse()
-                .map_err(|_| bad(format!("score {:?} is not a number", f[4])))?;
-            b.push(f[0], f[2], score).map_err(|e| bad(e.to_string()))?;
-        }
+                .map_err(|_| format!("score {:?} is not a number", f[4]))?;
+            b.push(f[0], f[2], score).map_err(|e| e.to_string())
+        })?;
         b.build()
     }
 
     /// Write a TREC run file atomically, ranks from 1, scores in round-trip precision.
     pub fn write_trec(&self, path: &std::path::Path, tag: &str) -> Result<()> {
-        use std::io::Write;
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(".".as_ref());
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        {
-            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        crate::trec::write_atomically(path, |w| {
             for (q, list) in self.queries.iter().zip(&self.lists) {
                 for (rank, &(d, s)) in list.iter().enumerate() {
-                    writeln!(w, "{q} Q0 {} {} {s} {tag}", self.docs.name(d), rank + 1)
-                        .map_err(io)?;
+                    writeln!(w, "{q} Q0 {} {} {s} {tag}", self.docs.name(d), rank + 1)?;
                 }
             }
-            w.flush().map_err(io)?;
-        }
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+            Ok(())
+        })
     }
 }
 
