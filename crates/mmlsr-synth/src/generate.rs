@@ -450,48 +450,36 @@ impl TargetSpace {
     }
 }
 
-/// Latents of images `range` as the backbone perceives them (with clutter).
-fn image_latents(
+/// Latents of images (`image`) or captions in `range` as the backbone perceives them, with
+/// the data set's image clutter or caption noise.
+fn latents(
     corpus: &Corpus,
     backbone: &Backbone,
     seed: u64,
     noise: &MeaningNoise,
+    image: bool,
     range: std::ops::Range<usize>,
 ) -> Vec<f32> {
+    let (tag, std) = if image {
+        ("clutter", noise.clutter)
+    } else {
+        ("caption-noise", noise.caption)
+    };
     let mut out = vec![0.0; range.len() * LATENT_DIM];
     out.par_chunks_mut(LATENT_DIM)
         .zip(range)
         .for_each(|(z, i)| {
-            let mut clutter = [0.0f32; LATENT_DIM];
-            fill_normal(
-                &mut stream(seed, "clutter", i as u64),
-                &mut clutter,
-                noise.clutter / (LATENT_DIM as f32).sqrt(),
-            );
-            backbone.image_latent(&corpus.scenes[i], &clutter, z);
-        });
-    out
-}
-
-/// Latents of captions `range` as the backbone perceives them (with caption noise).
-fn caption_latents(
-    corpus: &Corpus,
-    backbone: &Backbone,
-    seed: u64,
-    noise: &MeaningNoise,
-    range: std::ops::Range<usize>,
-) -> Vec<f32> {
-    let mut out = vec![0.0; range.len() * LATENT_DIM];
-    out.par_chunks_mut(LATENT_DIM)
-        .zip(range)
-        .for_each(|(z, c)| {
             let mut n = [0.0f32; LATENT_DIM];
             fill_normal(
-                &mut stream(seed, "caption-noise", c as u64),
+                &mut stream(seed, tag, i as u64),
                 &mut n,
-                noise.caption / (LATENT_DIM as f32).sqrt(),
+                std / (LATENT_DIM as f32).sqrt(),
             );
-            backbone.caption_latent(&corpus.captions[c], &n, z);
+            if image {
+                backbone.image_latent(&corpus.scenes[i], &n, z);
+            } else {
+                backbone.caption_latent(&corpus.captions[i], &n, z);
+            }
         });
     out
 }
@@ -549,12 +537,19 @@ fn write_backbone(
     let fit_linear = |image: bool| {
         let (latents, targets) = if image {
             (
-                image_latents(corpus, backbone, seed, noise, 0..fit),
+                latents(corpus, backbone, seed, noise, true, 0..fit),
                 target.targets(&clean, &target.image_offset),
             )
         } else {
             (
-                caption_latents(corpus, backbone, seed, noise, 0..fit * CAPTIONS_PER_IMAGE),
+                latents(
+                    corpus,
+                    backbone,
+                    seed,
+                    noise,
+                    false,
+                    0..fit * CAPTIONS_PER_IMAGE,
+                ),
                 target.targets(&clean_per_caption, &target.text_offset),
             )
         };
@@ -618,11 +613,7 @@ fn write_backbone(
         };
         for start in (0..rows).step_by(CHUNK_ROWS) {
             let end = (start + CHUNK_ROWS).min(rows);
-            let latents = if image {
-                image_latents(corpus, backbone, seed, noise, start..end)
-            } else {
-                caption_latents(corpus, backbone, seed, noise, start..end)
-            };
+            let latents = latents(corpus, backbone, seed, noise, image, start..end);
             let mut feats = vec![0.0; (end - start) * FEATURE_DIM];
             backbone.features(image, &latents, start as u64, &mut feats);
             let embs = project(linear, &feats);
