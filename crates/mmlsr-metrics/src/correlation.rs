@@ -3,12 +3,12 @@
 
 use crate::{Error, Result, Run};
 
-/// Pearson's r between paired values. Unequal lengths, fewer than two pairs, NaN, or zero
-/// variance on either side (r undefined) are errors.
-pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
+/// Check that `x` and `y` are paired samples: equal lengths, at least two pairs, no NaN.
+/// Returns the number of pairs.
+pub(crate) fn check_pairs(what: &str, x: &[f64], y: &[f64]) -> Result<usize> {
     if x.len() != y.len() {
         return Err(Error::Mismatch(format!(
-            "pearson: lengths {} and {}",
+            "{what} needs equal lengths, got {} and {}",
             x.len(),
             y.len()
         )));
@@ -16,9 +16,16 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
     let n = x.len();
     if n < 2 || x.iter().chain(y).any(|v| v.is_nan()) {
         return Err(Error::Undefined(format!(
-            "pearson: need ≥ 2 pairs without NaN, got {n}"
+            "{what} needs at least 2 pairs without NaN, got {n}"
         )));
     }
+    Ok(n)
+}
+
+/// Pearson's r between paired values. Unequal lengths, fewer than two pairs, NaN, or zero
+/// variance on either side (r undefined) are errors.
+pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
+    let n = check_pairs("pearson", x, y)?;
     let mx = x.iter().sum::<f64>() / n as f64;
     let my = y.iter().sum::<f64>() / n as f64;
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
@@ -40,19 +47,7 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
 /// `scipy.stats.kendalltau`'s default). O(n²): meant for per-query lists and tables, not
 /// millions of items. Undefined (error) when either side is constant.
 pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> Result<f64> {
-    if x.len() != y.len() {
-        return Err(Error::Mismatch(format!(
-            "kendall: lengths {} and {}",
-            x.len(),
-            y.len()
-        )));
-    }
-    let n = x.len();
-    if n < 2 || x.iter().chain(y).any(|v| v.is_nan()) {
-        return Err(Error::Undefined(format!(
-            "kendall: need ≥ 2 pairs without NaN, got {n}"
-        )));
-    }
+    let n = check_pairs("kendall", x, y)?;
     let (mut concordant, mut discordant, mut tie_x, mut tie_y) = (0i64, 0i64, 0i64, 0i64);
     for i in 0..n {
         for j in i + 1..n {

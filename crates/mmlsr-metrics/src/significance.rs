@@ -28,22 +28,7 @@ pub struct TTest {
 /// p there, and NaN for identical inputs). Fewer than two pairs, unequal lengths or NaN values
 /// are errors.
 pub fn paired_t_test_values(a: &[f64], b: &[f64]) -> Result<TTest> {
-    if a.len() != b.len() {
-        return Err(Error::Mismatch(format!(
-            "paired t-test needs equal lengths, got {} and {}",
-            a.len(),
-            b.len()
-        )));
-    }
-    let n = a.len();
-    if n < 2 {
-        return Err(Error::Undefined(format!(
-            "paired t-test needs at least 2 pairs, got {n}"
-        )));
-    }
-    if a.iter().chain(b).any(|v| v.is_nan()) {
-        return Err(Error::Undefined("paired t-test: a value is NaN".into()));
-    }
+    let n = crate::correlation::check_pairs("paired t-test", a, b)?;
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
     let mean = d.iter().sum::<f64>() / n as f64;
     let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;

@@ -111,7 +111,7 @@ impl EmbeddingTable {
                 ),
             ));
         }
-        check_finite(&origin, &ids, dim, &data, 0)?;
+        check_finite(&origin, &ids, dim, &data)?;
         Ok(Self { ids, dim, data })
     }
 
@@ -447,18 +447,12 @@ impl Loader<'_> {
     }
 }
 
-fn check_finite(
-    path: &Path,
-    ids: &IdIndex,
-    dim: usize,
-    data: &[f32],
-    first_row: usize,
-) -> Result<()> {
+fn check_finite(path: &Path, ids: &IdIndex, dim: usize, data: &[f32]) -> Result<()> {
     if let Some(p) = data.iter().position(|x| !x.is_finite()) {
         let row = p / dim.max(1);
         return Err(Error::NonFinite {
             path: path.to_path_buf(),
-            row: first_row + row,
+            row,
             id: ids.id(row).to_string(),
             index: p % dim.max(1),
             value: data[p] as f64,

@@ -113,6 +113,17 @@ fn extra_columns_are_ignored() {
     assert_eq!(t.data(), &[1.0, 2.0]);
 }
 
+/// Write one record batch of `columns` to `dir/name` and return its path.
+fn table<const N: usize>(
+    dir: &tempfile::TempDir,
+    name: &str,
+    columns: [(&str, ArrayRef); N],
+) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    write_batch(&path, RecordBatch::try_from_iter(columns).unwrap());
+    path
+}
+
 fn expect_err(path: &std::path::Path, expected_dim: Option<usize>) -> (Error, String) {
     let err = EmbeddingTable::read_parquet(path, expected_dim).unwrap_err();
     let msg = err.to_string();
@@ -132,10 +143,10 @@ fn malformed_tables_give_clear_errors() {
         ])
     };
 
-    let p = dir.path().join("missing.parquet");
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", ids()), ("vec", good_emb())]).unwrap(),
+    let p = table(
+        &dir,
+        "missing.parquet",
+        [("id", ids()), ("vec", good_emb())],
     );
     let (e, msg) = expect_err(&p, None);
     assert!(
@@ -144,46 +155,30 @@ fn malformed_tables_give_clear_errors() {
     );
     assert!(msg.contains("found columns: id, vec"), "{msg}");
 
-    let p = dir.path().join("wrongtype.parquet");
     let ints: ArrayRef = Arc::new(Int32Array::from(vec![1, 2]));
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", ids()), ("emb", ints)]).unwrap(),
-    );
+    let p = table(&dir, "wrongtype.parquet", [("id", ids()), ("emb", ints)]);
     let (e, msg) = expect_err(&p, None);
     assert!(
         matches!(e, Error::ColumnType { column: "emb", .. }),
         "{msg}"
     );
 
-    let p = dir.path().join("idtype.parquet");
     let fl: ArrayRef = Arc::new(Float32Array::from(vec![1.0, 2.0]));
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", fl), ("emb", good_emb())]).unwrap(),
-    );
+    let p = table(&dir, "idtype.parquet", [("id", fl), ("emb", good_emb())]);
     assert!(matches!(
         expect_err(&p, None).0,
         Error::ColumnType { column: "id", .. }
     ));
 
-    let p = dir.path().join("ragged.parquet");
     let ragged = f32_list(&[Some(vec![Some(1.0), Some(2.0)]), Some(vec![Some(3.0)])]);
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", ids()), ("emb", ragged)]).unwrap(),
-    );
+    let p = table(&dir, "ragged.parquet", [("id", ids()), ("emb", ragged)]);
     let (e, msg) = expect_err(&p, None);
     assert!(
         matches!(&e, Error::RaggedDimension { row: 1, id, expected: 2, found: 1, .. } if id == "b"),
         "{msg}"
     );
-    let (e, _) = expect_err(
-        &dir.path()
-            .join("wrongtype.parquet")
-            .with_file_name("ragged.parquet"),
-        Some(3),
-    );
+    // The same file against an expected dimension that no row has.
+    let (e, _) = expect_err(&p, Some(3));
     assert!(matches!(
         e,
         Error::RaggedDimension {
@@ -194,15 +189,11 @@ fn malformed_tables_give_clear_errors() {
         }
     ));
 
-    let p = dir.path().join("nan.parquet");
     let nan = f32_list(&[
         Some(vec![Some(1.0), Some(2.0)]),
         Some(vec![Some(3.0), Some(f32::NAN)]),
     ]);
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", ids()), ("emb", nan)]).unwrap(),
-    );
+    let p = table(&dir, "nan.parquet", [("id", ids()), ("emb", nan)]);
     let (e, msg) = expect_err(&p, None);
     assert!(
         matches!(
@@ -217,28 +208,20 @@ fn malformed_tables_give_clear_errors() {
     );
     assert!(msg.contains("id b"), "{msg}");
 
-    let p = dir.path().join("inf64.parquet");
     let mut b = ListBuilder::new(Float64Builder::new());
     b.values().append_slice(&[1.0, 1e300]);
     b.append(true);
     let big: ArrayRef = Arc::new(b.finish());
     let one: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", one), ("emb", big)]).unwrap(),
-    );
+    let p = table(&dir, "inf64.parquet", [("id", one), ("emb", big)]);
     let (e, msg) = expect_err(&p, None);
     assert!(
         matches!(e, Error::NonFinite { index: 1, .. }),
         "f64 overflowing f32: {msg}"
     );
 
-    let p = dir.path().join("nullrow.parquet");
     let nulls = f32_list(&[None, Some(vec![Some(3.0), Some(4.0)])]);
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", ids()), ("emb", nulls)]).unwrap(),
-    );
+    let p = table(&dir, "nullrow.parquet", [("id", ids()), ("emb", nulls)]);
     assert!(matches!(
         expect_err(&p, None).0,
         Error::Null {
@@ -248,15 +231,11 @@ fn malformed_tables_give_clear_errors() {
         }
     ));
 
-    let p = dir.path().join("nullvalue.parquet");
     let nulls = f32_list(&[
         Some(vec![Some(1.0), Some(2.0)]),
         Some(vec![None, Some(4.0)]),
     ]);
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", ids()), ("emb", nulls)]).unwrap(),
-    );
+    let p = table(&dir, "nullvalue.parquet", [("id", ids()), ("emb", nulls)]);
     assert!(matches!(
         expect_err(&p, None).0,
         Error::Null {
@@ -266,11 +245,11 @@ fn malformed_tables_give_clear_errors() {
         }
     ));
 
-    let p = dir.path().join("nullid.parquet");
     let null_ids: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), None]));
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", null_ids), ("emb", good_emb())]).unwrap(),
+    let p = table(
+        &dir,
+        "nullid.parquet",
+        [("id", null_ids), ("emb", good_emb())],
     );
     assert!(matches!(
         expect_err(&p, None).0,
@@ -281,12 +260,8 @@ fn malformed_tables_give_clear_errors() {
         }
     ));
 
-    let p = dir.path().join("dup.parquet");
     let dup: ArrayRef = Arc::new(StringArray::from(vec!["a", "a"]));
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", dup), ("emb", good_emb())]).unwrap(),
-    );
+    let p = table(&dir, "dup.parquet", [("id", dup), ("emb", good_emb())]);
     let (e, msg) = expect_err(&p, None);
     assert!(
         matches!(
@@ -368,12 +343,8 @@ fn list_with_sliced_child_offsets_reads_correctly() {
     let list = sliced.as_any().downcast_ref::<ListArray>().unwrap();
     assert_eq!(list.value_offsets()[0], 2);
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("sliced.parquet");
     let ids: ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
-    write_batch(
-        &p,
-        RecordBatch::try_from_iter([("id", ids), ("emb", sliced)]).unwrap(),
-    );
+    let p = table(&dir, "sliced.parquet", [("id", ids), ("emb", sliced)]);
     let t = EmbeddingTable::read_parquet(&p, None).unwrap();
     assert_eq!(t.data(), &[1.0, 2.0, 3.0, 4.0]);
 }

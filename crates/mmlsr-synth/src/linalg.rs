@@ -38,29 +38,31 @@ pub fn matmul_bt(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, c: &mut [f3
         });
 }
 
-/// `XᵀX` (`p × p`) of a row-major `n × p` float64 matrix.
-fn gram(x: &[f64], n: usize, p: usize) -> Vec<f64> {
-    let mut g = vec![0.0; p * p];
-    // SAFETY: x is n×p row-major, read as its transpose (p×n) with strides (1, p); g is p×p.
+/// `AᵀB` (`p × q`) of row-major float64 matrices `a` (`n × p`) and `b` (`n × q`).
+fn at_b(a: &[f64], b: &[f64], n: usize, p: usize, q: usize) -> Vec<f64> {
+    assert!(a.len() == n * p && b.len() == n * q);
+    let mut c = vec![0.0; p * q];
+    // SAFETY: a is n×p row-major, read as its transpose (p×n) with strides (1, p); b is n×q
+    // row-major; c is p×q row-major; the lengths are checked above.
     unsafe {
         matrixmultiply::dgemm(
             p,
             n,
-            p,
+            q,
             1.0,
-            x.as_ptr(),
+            a.as_ptr(),
             1,
             p as isize,
-            x.as_ptr(),
-            p as isize,
+            b.as_ptr(),
+            q as isize,
             1,
             0.0,
-            g.as_mut_ptr(),
-            p as isize,
+            c.as_mut_ptr(),
+            q as isize,
             1,
         );
     }
-    g
+    c
 }
 
 /// In-place Cholesky factorisation `A = L Lᵀ` of a symmetric positive definite `p × p`
@@ -153,32 +155,12 @@ pub fn ridge(
         .chunks_exact(q)
         .flat_map(|r| r.iter().zip(&my).map(|(&v, m)| v as f64 - m))
         .collect();
-    let mut g = gram(&xc, n, p);
+    let mut g = at_b(&xc, &xc, n, p, p);
     let lambda = alpha * (0..p).map(|i| g[i * p + i]).sum::<f64>() / p as f64;
     for i in 0..p {
         g[i * p + i] += lambda.max(1e-12);
     }
-    // XcᵀYc (p × q).
-    let mut xty = vec![0.0f64; p * q];
-    // SAFETY: xc is n×p read transposed (p×n, strides 1, p); yc is n×q; xty is p×q.
-    unsafe {
-        matrixmultiply::dgemm(
-            p,
-            n,
-            q,
-            1.0,
-            xc.as_ptr(),
-            1,
-            p as isize,
-            yc.as_ptr(),
-            q as isize,
-            1,
-            0.0,
-            xty.as_mut_ptr(),
-            q as isize,
-            1,
-        );
-    }
+    let mut xty = at_b(&xc, &yc, n, p, q);
     cholesky(&mut g, p).expect("XᵀX + λI with λ > 0 is positive definite");
     cholesky_solve(&g, p, &mut xty, q);
     // xty now holds W (p × q); transpose to q × p and compute the bias.
