@@ -3,21 +3,26 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::{BatchMask, Error, Result, RowMask};
 
 /// The four expansion variants of D2S Table 2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Variant {
     /// `exp=0`: caption vectors keep only the caption's own terms, always.
+    #[serde(rename = "exp=0")]
     None,
     /// `exp=1`: no restriction.
+    #[serde(rename = "exp=1")]
     Always,
     /// `exp=c`: caption-level control; with probability `1 − p_c` a caption is restricted to
     /// its own terms.
+    #[serde(rename = "exp=c")]
     Caption,
     /// `exp=c+w`: caption-level control, and where expansion is allowed, word-level control
     /// over which terms may expand (see [`WordControl`]).
+    #[serde(rename = "exp=c+w")]
     CaptionWord,
 }
 
@@ -49,7 +54,8 @@ impl std::str::FromStr for Variant {
 }
 
 /// How `p_c` (the probability that a caption may expand) moves over the epochs.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Schedule {
     /// The paper's eq. (6): `p_c` rises by equal steps from `p_c0` after each epoch, and each
     /// `p_k` from `1 − df_k` by steps proportional to `df_k`. The paper's step is `1/#epochs`;
@@ -65,7 +71,8 @@ pub enum Schedule {
 }
 
 /// Whether a Bernoulli draw is shared by the whole batch or made for each caption.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DrawLevel {
     /// One draw per batch (the released code's caption-level control).
     #[default]
@@ -75,7 +82,8 @@ pub enum DrawLevel {
 }
 
 /// What the word-level draws `e_k ~ Ber(p_k)` govern under `exp=c+w`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WordControl {
     /// The paper's text: word-level control decides which *expansion* terms (terms not in the
     /// caption) may be active; the caption's own terms are always kept. Frequent terms (small
@@ -89,7 +97,8 @@ pub enum WordControl {
 
 /// Settings of expansion control. Every draw is a function of `(seed, epoch, batch)`, so a
 /// resumed run draws the same masks as an uninterrupted one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ExpansionConfig {
     /// Which Table-2 variant.
     pub variant: Variant,

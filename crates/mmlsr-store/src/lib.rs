@@ -7,6 +7,7 @@ mod embeddings;
 mod error;
 mod ids;
 mod meta;
+mod sparse;
 mod tensors;
 mod vocab;
 
@@ -17,6 +18,7 @@ pub use crate::{
     error::{Error, Result},
     ids::IdIndex,
     meta::{DatasetMeta, MetaImage, MetaSentence, RestvalPolicy, Split},
+    sparse::SparseTable,
     tensors::{Linear, Projections, WordVectors, read_tensor_f32, write_tensors_f32},
     vocab::{SPECIAL_TOKENS, Vocabulary},
 };

@@ -3,6 +3,7 @@
 mod bert_vocab;
 mod dataset;
 mod embeddings;
+mod sparse;
 
 /// Write an arbitrary record batch to Parquet (to build inputs the store's writer never
 /// produces: other id types, bad columns, ragged rows, nulls).

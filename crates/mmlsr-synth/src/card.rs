@@ -19,6 +19,7 @@ pub(crate) fn write_card(
     let scale = match config.scale {
         Scale::Small => "small",
         Scale::Full => "full",
+        Scale::Tiny => "tiny",
     };
     let vocab = config
         .vocab

@@ -40,6 +40,9 @@ pub enum Scale {
     Small,
     /// Karpathy sizes (synth-coco: 113,287 / 5,000 / 5,000 images).
     Full,
+    /// A few hundred images per data set, for end-to-end tests (seconds to generate and
+    /// train on; too small for meaningful numbers).
+    Tiny,
 }
 
 /// Images per split.
@@ -112,6 +115,18 @@ impl DatasetKind {
                 restval: 0,
                 val: 500,
                 test: 1_000,
+            },
+            (DatasetKind::Coco, Scale::Tiny) => SplitSizes {
+                train: 600,
+                restval: 200,
+                val: 100,
+                test: 200,
+            },
+            (DatasetKind::Flickr, Scale::Tiny) => SplitSizes {
+                train: 600,
+                restval: 0,
+                val: 100,
+                test: 200,
             },
             (DatasetKind::Flickr, Scale::Full) => SplitSizes {
                 train: 29_000,

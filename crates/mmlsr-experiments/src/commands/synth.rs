@@ -42,6 +42,8 @@ pub struct SynthArgs {
 enum ScaleArg {
     Small,
     Full,
+    /// A few hundred images per data set, for tests.
+    Tiny,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -83,6 +85,7 @@ fn plan(args: &SynthArgs) -> anyhow::Result<SynthConfig> {
         scale: match args.scale {
             ScaleArg::Small => Scale::Small,
             ScaleArg::Full => Scale::Full,
+            ScaleArg::Tiny => Scale::Tiny,
         },
         seed: args.seed,
         vocab: args.vocab.clone(),

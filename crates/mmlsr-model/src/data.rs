@@ -1,0 +1,95 @@
+//! What the trainer reads from a data folder: dense embeddings, the splits, and each caption's
+//! own vocabulary terms.
+
+use mmlsr_core::TermSets;
+use mmlsr_store::{Dataset, RestvalPolicy, Split, SplitView, Vocabulary};
+
+use crate::{Error, Result};
+
+/// A data folder prepared for D2S training.
+pub struct TrainData<'a> {
+    /// The data folder (metadata and dense embeddings).
+    pub dataset: &'a Dataset,
+    /// Own terms of every caption, indexed by the row of `dataset.texts` (vocabulary ids,
+    /// special tokens excluded). Rows without metadata are empty.
+    pub terms: TermSets,
+    /// Training pairs (caption row, image row) of the train split.
+    pub train_pairs: Vec<(u32, u32)>,
+    /// The validation split.
+    pub val: SplitView,
+    /// The test split.
+    pub test: SplitView,
+}
+
+impl<'a> TrainData<'a> {
+    /// Tokenise every caption of `dataset` with `vocab` and collect the splits. `restval`
+    /// says whether `restval` images join the training pairs.
+    pub fn new(dataset: &'a Dataset, vocab: &Vocabulary, restval: RestvalPolicy) -> Result<Self> {
+        let n_rows = dataset.texts.len();
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n_rows];
+        for img in &dataset.meta.images {
+            for s in &img.sentences {
+                let row = dataset.texts.ids().row(&s.sentid).ok_or_else(|| {
+                    Error::Config(format!("caption {} has no embedding row", s.sentid))
+                })?;
+                rows[row] = vocab.term_ids(&s.raw)?;
+            }
+        }
+        let mut terms = TermSets::new(vocab.len());
+        for r in rows {
+            terms.push_unsorted(r)?;
+        }
+        let train = dataset.split(Split::Train, restval);
+        let train_pairs = train
+            .caption_rows
+            .iter()
+            .zip(&train.caption_image)
+            .map(|(&c, &i)| (c as u32, train.image_rows[i] as u32))
+            .collect::<Vec<_>>();
+        if train_pairs.is_empty() {
+            return Err(Error::Config(format!(
+                "{}: the train split has no captions",
+                dataset.dir().display()
+            )));
+        }
+        Ok(Self {
+            dataset,
+            terms,
+            train_pairs,
+            val: dataset.split(Split::Val, restval),
+            test: dataset.split(Split::Test, restval),
+        })
+    }
+
+    /// Vocabulary size the term ids refer to.
+    pub fn vocab_size(&self) -> usize {
+        self.terms.vocab_size()
+    }
+
+    /// Normalised document frequency of every term over the training captions (D2S
+    /// section 3.3), for word-level expansion control.
+    pub fn train_document_frequency(&self) -> Vec<f32> {
+        let mut counts = vec![0u32; self.vocab_size()];
+        for &(c, _) in &self.train_pairs {
+            for &t in self.terms.row(c as usize) {
+                counts[t as usize] += 1;
+            }
+        }
+        let n = self.train_pairs.len().max(1) as f32;
+        counts.into_iter().map(|c| c as f32 / n).collect()
+    }
+
+    /// Terms that occur in at least one caption of the data folder, sorted: the kept output
+    /// columns of a pruned head.
+    pub fn occurring_terms(&self) -> Vec<u32> {
+        let mut seen = vec![false; self.vocab_size()];
+        for row in self.terms.rows() {
+            for &t in row {
+                seen[t as usize] = true;
+            }
+        }
+        (0..self.vocab_size() as u32)
+            .filter(|&t| seen[t as usize])
+            .collect()
+    }
+}
