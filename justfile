@@ -15,9 +15,27 @@ synth scale="small":
 inspect dir:
     cargo run --release -p mmlsr-experiments -- inspect {{dir}}
 
+# Train a D2S head on a data folder and evaluate it on its test split,
+# e.g. `just train data/synth-coco-strong runs/coco-c exp=c 1e-3`.
+train dir out variant="exp=c" eta="1e-3" epochs="20":
+    cargo run --release -p mmlsr-experiments -- train {{dir}} --out {{out}} --variant {{variant}} --eta {{eta}} --epochs {{epochs}}
+
 # Criterion benchmarks.
 bench:
     cargo bench -p mmlsr-benches
+
+# A D2S training step (batch 512, |V| = 571 and 30,522): Burn (criterion), then PyTorch
+# (needs `pip install torch`).
+bench-train:
+    cargo bench -p mmlsr-benches --bench train_step
+    python3 scripts/bench_d2s_step.py
+
+# Each Burn backend feature of mmlsr-model compiles on its own (`tch` needs libtorch; see
+# crates/mmlsr-model/README.md, so it is not checked here).
+features:
+    cargo check -p mmlsr-model --no-default-features --features flex
+    cargo check -p mmlsr-model --no-default-features --features ndarray
+    cargo check -p mmlsr-model --no-default-features --features cuda
 
 # Formatting and clippy, warnings as errors.
 lint:

@@ -17,6 +17,9 @@ struct Cli {
 enum Command {
     Synth(commands::synth::SynthArgs),
     Inspect(commands::inspect::InspectArgs),
+    Train(commands::train::TrainArgs),
+    Encode(commands::encode::EncodeArgs),
+    Explain(commands::explain::ExplainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -24,6 +27,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Synth(args) => commands::synth::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Encode(args) => commands::encode::run(args),
+        Command::Explain(args) => commands::explain::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

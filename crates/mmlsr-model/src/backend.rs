@@ -91,25 +91,25 @@ macro_rules! with_backend {
             #[cfg(feature = "flex")]
             $crate::BackendKind::Flex => {
                 type $B = $crate::backends::FlexAutodiff;
-                let $device = <$B as $crate::burn::tensor::backend::Backend>::Device::default();
+                let $device: $crate::burn::tensor::Device<$B> = Default::default();
                 Ok($body)
             }
             #[cfg(feature = "ndarray")]
             $crate::BackendKind::NdArray => {
                 type $B = $crate::backends::NdArrayAutodiff;
-                let $device = <$B as $crate::burn::tensor::backend::Backend>::Device::default();
+                let $device: $crate::burn::tensor::Device<$B> = Default::default();
                 Ok($body)
             }
             #[cfg(feature = "cuda")]
             $crate::BackendKind::Cuda => {
                 type $B = $crate::backends::CudaAutodiff;
-                let $device = <$B as $crate::burn::tensor::backend::Backend>::Device::default();
+                let $device: $crate::burn::tensor::Device<$B> = Default::default();
                 Ok($body)
             }
             #[cfg(feature = "tch")]
             $crate::BackendKind::Tch => {
                 type $B = $crate::backends::TchAutodiff;
-                let $device = <$B as $crate::burn::tensor::backend::Backend>::Device::default();
+                let $device: $crate::burn::tensor::Device<$B> = Default::default();
                 Ok($body)
             }
             other => Err($crate::Error::BackendUnavailable(other.name())),

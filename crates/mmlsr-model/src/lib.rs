@@ -26,7 +26,7 @@ pub use crate::{
     },
     optim::{HeadOptimizer, OptimConfig, lr_factor},
     train::{
-        EpochStats, ExpansionSettings, Silent, StepStats, TrainConfig, TrainObserver, TrainPlan,
-        TrainReport, train,
+        EpochStats, ExpansionSettings, Silent, StepOutput, StepStats, TrainConfig, TrainObserver,
+        TrainPlan, TrainReport, train, train_step,
     },
 };

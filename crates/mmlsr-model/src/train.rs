@@ -25,7 +25,7 @@ use std::{
 };
 
 use burn::tensor::{Tensor, TensorData, backend::AutodiffBackend, backend::Backend};
-use mmlsr_core::{CsrMatrix, Qrels};
+use mmlsr_core::Qrels;
 use mmlsr_expansion::{DrawLevel, ExpansionConfig, Schedule, Scheduler, Variant, WordControl};
 use mmlsr_metrics::Measure;
 use mmlsr_store::{WordVectors, atomic_write_bytes};
@@ -34,9 +34,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    EncodeOptions, Error, HeadOptimizer, LossConfig, ModelCard, OptimConfig, OutputTerms, Result,
-    SparseHead, SparseHeadConfig, TrainData, d2s_loss, encode, encode::save_model, eval,
-    load_model, lr_factor, ramped_weight,
+    Error, HeadOptimizer, LossConfig, LossParts, ModelCard, OptimConfig, OutputTerms, Result,
+    SparseHead, SparseHeadConfig, TrainData, d2s_loss, encode::save_model, eval, load_model,
+    lr_factor, ramped_weight,
 };
 
 /// Expansion-control settings of a training run (D2S section 3.3); the number of epochs and
@@ -473,40 +473,40 @@ pub fn train<B: AutodiffBackend>(
                 Tensor::<B, 2>::from_data(TensorData::new(text_buf.clone(), [n, d]), device);
             let dense_img =
                 Tensor::<B, 2>::from_data(TensorData::new(img_buf.clone(), [n, d]), device);
-            let mut sparse_text = head.forward(dense_text.clone());
-            if !mask.is_unrestricted() {
+            let mask = (!mask.is_unrestricted()).then(|| {
                 mask_buf.resize(n * cols, 0.0);
                 mask.write_dense(&mut mask_buf);
-                let m =
-                    Tensor::<B, 2>::from_data(TensorData::new(mask_buf.clone(), [n, cols]), device);
-                sparse_text = sparse_text * m;
-            }
-            let sparse_img = head.forward(dense_img.clone());
+                Tensor::<B, 2>::from_data(TensorData::new(mask_buf.clone(), [n, cols]), device)
+            });
             let step = state.step;
-            let parts = d2s_loss(
-                sparse_text.clone(),
-                sparse_img.clone(),
+            let lr_scale = lr_factor(step, total_steps, warmup);
+            let (new_head, out) = train_step(
+                head,
+                &mut optim,
                 dense_text,
                 dense_img,
+                mask,
                 &config.loss,
                 ramped_weight(config.loss.q_reg, step, ramp),
                 ramped_weight(config.loss.d_reg, step, ramp),
+                lr_scale,
             );
-            let (active_text, active_image, flops) =
-                activity(sparse_text.detach(), sparse_img.detach());
+            head = new_head;
+            let parts = out.parts;
+            let (active_text, active_image, flops) = activity(out.sparse_text, out.sparse_image);
             let scalar =
                 |t: Tensor<B, 1>| -> f64 { t.into_data().iter::<f64>().next().unwrap_or(f64::NAN) };
             let stats = StepStats {
                 step: step + 1,
                 epoch: epoch + 1,
-                loss: scalar(parts.total.clone().detach()),
+                loss: scalar(parts.total),
                 distill: scalar(parts.distill.detach()),
                 reg_text: scalar(parts.reg_text.detach()),
                 reg_image: scalar(parts.reg_image.detach()),
                 active_text,
                 active_image,
                 flops,
-                lr_scale: lr_factor(step, total_steps, warmup),
+                lr_scale,
                 val_r1: None,
             };
             if !stats.loss.is_finite() {
@@ -515,7 +515,6 @@ pub fn train<B: AutodiffBackend>(
                     loss: stats.loss,
                 });
             }
-            head = optim.step(head, parts.total, stats.lr_scale);
             state.step += 1;
             loss_sum += stats.loss;
             observer.on_step(&stats);
@@ -525,7 +524,7 @@ pub fn train<B: AutodiffBackend>(
 
         // Validation and model selection.
         let val_r1 = if config.validate {
-            Some(validate(&head, &output, data, &own_cols, config, device)?)
+            Some(validate(&head, &output, data, config, device)?)
         } else {
             None
         };
@@ -591,6 +590,65 @@ pub fn train<B: AutodiffBackend>(
     })
 }
 
+/// What one [`train_step`] computed, detached from the graph.
+pub struct StepOutput<B: AutodiffBackend> {
+    /// The loss parts (values before the update).
+    pub parts: LossParts<B>,
+    /// The batch's caption vectors (after masking).
+    pub sparse_text: Tensor<B, 2>,
+    /// The batch's image vectors.
+    pub sparse_image: Tensor<B, 2>,
+}
+
+/// One D2S optimiser step on a batch of aligned pairs: encode both sides with the shared head,
+/// multiply the caption vectors by `mask` (1 = allowed, see `mmlsr_expansion::BatchMask`),
+/// compute [`d2s_loss`] with regulariser weights `q_weight`/`d_weight`, back-propagate, and
+/// update with both AdamW groups at `lr_scale` times their peak rates.
+///
+/// # Shapes
+/// - `dense_text`, `dense_image`: `[batch, d]`
+/// - `mask`: `[batch, columns]`
+#[allow(clippy::too_many_arguments)]
+pub fn train_step<B: AutodiffBackend>(
+    head: SparseHead<B>,
+    optim: &mut HeadOptimizer<B>,
+    dense_text: Tensor<B, 2>,
+    dense_image: Tensor<B, 2>,
+    mask: Option<Tensor<B, 2>>,
+    loss: &LossConfig,
+    q_weight: f64,
+    d_weight: f64,
+    lr_scale: f64,
+) -> (SparseHead<B>, StepOutput<B>) {
+    let mut sparse_text = head.forward(dense_text.clone());
+    if let Some(m) = mask {
+        sparse_text = sparse_text * m;
+    }
+    let sparse_image = head.forward(dense_image.clone());
+    let parts = d2s_loss(
+        sparse_text.clone(),
+        sparse_image.clone(),
+        dense_text,
+        dense_image,
+        loss,
+        q_weight,
+        d_weight,
+    );
+    let total = parts.total.clone();
+    let head = optim.step(head, total, lr_scale);
+    let out = StepOutput {
+        parts: LossParts {
+            total: parts.total.detach(),
+            distill: parts.distill.detach(),
+            reg_text: parts.reg_text.detach(),
+            reg_image: parts.reg_image.detach(),
+        },
+        sparse_text: sparse_text.detach(),
+        sparse_image: sparse_image.detach(),
+    };
+    (head, out)
+}
+
 /// Mean active terms per caption and per image, and in-batch FLOPs (eq. 1).
 fn activity<B: Backend>(text: Tensor<B, 2>, image: Tensor<B, 2>) -> (f64, f64, f64) {
     let n_t = text.dims()[0] as f64;
@@ -612,7 +670,6 @@ fn validate<B: AutodiffBackend>(
     head: &SparseHead<B>,
     output: &OutputTerms,
     data: &TrainData<'_>,
-    own_cols: &[Vec<u32>],
     config: &TrainConfig,
     device: &B::Device,
 ) -> Result<f64> {
@@ -628,14 +685,13 @@ fn validate<B: AutodiffBackend>(
             data.dataset.dir().display()
         )));
     }
-    let (queries, images) = encode_split(
+    let (queries, images) = eval::encode_split(
         &inner,
         output,
         data,
         val,
         n_q,
         config.expansion.variant,
-        own_cols,
         device,
     )?;
     let scores = eval::sparse_scores(&queries, &images)?;
@@ -654,41 +710,6 @@ fn validate<B: AutodiffBackend>(
     }
     let (_, means) = eval::evaluate_scores(&qids, &dids, &scores, &qrels, &[Measure::Recall(1)], 1);
     Ok(means[0] * 100.0)
-}
-
-/// Encode the first `n_q` captions and all images of a split, captions as at test time
-/// (`exp=0`: own terms only; otherwise unrestricted).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn encode_split<B: Backend>(
-    head: &SparseHead<B>,
-    output: &OutputTerms,
-    data: &TrainData<'_>,
-    split: &mmlsr_store::SplitView,
-    n_q: usize,
-    variant: Variant,
-    own_cols: &[Vec<u32>],
-    device: &B::Device,
-) -> Result<(CsrMatrix, CsrMatrix)> {
-    let d = data.dataset.dim();
-    let mut q_in = Vec::with_capacity(n_q * d);
-    for &r in &split.caption_rows[..n_q] {
-        q_in.extend_from_slice(data.dataset.texts.row(r));
-    }
-    let mut i_in = Vec::with_capacity(split.image_rows.len() * d);
-    for &r in &split.image_rows {
-        i_in.extend_from_slice(data.dataset.images.row(r));
-    }
-    let _ = own_cols;
-    let own: Option<Vec<&[u32]>> = (variant == Variant::None).then(|| {
-        split.caption_rows[..n_q]
-            .iter()
-            .map(|&r| data.terms.row(r))
-            .collect()
-    });
-    let opts = EncodeOptions::default();
-    let queries = encode(head, output, &q_in, d, own.as_deref(), &opts, device)?;
-    let images = encode(head, output, &i_in, d, None, &opts, device)?;
-    Ok((queries, images))
 }
 
 /// Rows of the word vectors for the kept output columns.

@@ -1,0 +1,94 @@
+//! One D2S training step at the released batch size (512 aligned caption–image pairs,
+//! 256-d inputs, 768 hidden, |V| outputs): both towers through the shared head, the dense
+//! teacher, soft cross-entropy both ways, L1, backward, and the two AdamW updates.
+//! Measured for the synthetic vocabulary (571 terms) and BERT's (30,522).
+//!
+//! `cargo bench -p mmlsr-benches --bench train_step`; the same step in PyTorch:
+//! `python3 scripts/bench_d2s_step.py` (prints steps/s for the same shapes).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mmlsr_model::{
+    HeadOptimizer, LossConfig, OptimConfig, SparseHeadConfig,
+    burn::{
+        backend::{Autodiff, Flex},
+        tensor::{Tensor, TensorData},
+    },
+    d2s_loss, train_step,
+};
+use rand::{Rng, SeedableRng};
+
+type B = Autodiff<Flex>;
+
+/// `n × d` rows, L2-normalised.
+fn unit_rows(n: usize, d: usize, rng: &mut impl Rng) -> Vec<f32> {
+    let mut x: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    for row in x.chunks_exact_mut(d) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|v| *v /= norm);
+    }
+    x
+}
+
+fn bench(c: &mut Criterion) {
+    let (batch, d, h) = (512usize, 256usize, 768usize);
+    let device = Default::default();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let text = unit_rows(batch, d, &mut rng);
+    let image = unit_rows(batch, d, &mut rng);
+    let mut group = c.benchmark_group("d2s_train_step");
+    group.sample_size(10);
+    for vocab in [571usize, 30_522] {
+        let mut head = Some(
+            SparseHeadConfig::new(d, vocab)
+                .with_d_hidden(h)
+                .init::<B>(None, 7, &device)
+                .expect("valid head"),
+        );
+        let mut optim = HeadOptimizer::<B>::new(OptimConfig::default());
+        let loss = LossConfig::default();
+        let zt = Tensor::<B, 2>::from_data(TensorData::new(text.clone(), [batch, d]), &device);
+        let zi = Tensor::<B, 2>::from_data(TensorData::new(image.clone(), [batch, d]), &device);
+        if vocab > 10_000 {
+            group.measurement_time(std::time::Duration::from_secs(40));
+        }
+        group.bench_function(format!("batch512_V{vocab}"), |b| {
+            b.iter(|| {
+                let (next, out) = train_step(
+                    head.take().expect("head"),
+                    &mut optim,
+                    zt.clone(),
+                    zi.clone(),
+                    None,
+                    &loss,
+                    1e-3,
+                    1e-3,
+                    1.0,
+                );
+                head = Some(next);
+                // Read the loss so that the step has certainly run.
+                out.parts.total.into_data()
+            })
+        });
+        // The same forward and backward pass without the optimiser update, to show where
+        // the time goes.
+        let h = head.as_ref().expect("head");
+        group.bench_function(format!("batch512_V{vocab}_forward_backward"), |b| {
+            b.iter(|| {
+                let st = h.forward(zt.clone());
+                let si = h.forward(zi.clone());
+                let parts = d2s_loss(st, si, zt.clone(), zi.clone(), &loss, 1e-3, 1e-3);
+                let grads = parts.total.backward();
+                h.vocab
+                    .weight
+                    .val()
+                    .grad(&grads)
+                    .expect("gradient")
+                    .into_data()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

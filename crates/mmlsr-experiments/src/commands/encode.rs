@@ -1,0 +1,151 @@
+//! `mmlsr encode`: dense vectors of a data folder → sparse vectors in Parquet.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use mmlsr_core::CsrMatrix;
+use mmlsr_expansion::Variant;
+use mmlsr_model::{BackendKind, EncodeOptions, encode, load_model, with_backend};
+use mmlsr_store::{Dataset, IdIndex, SparseTable, Split, Vocabulary};
+
+/// Encode the captions and images of one split (or all rows) with a trained head and write
+/// `text_sparse.parquet` and `img_sparse.parquet` (columns `id`, `indices` list<uint32>,
+/// `values` list<float32>; the vocabulary size in the schema metadata). Captions of an `exp=0`
+/// model keep only their own terms, as at test time.
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    /// A model directory (`model/` inside a training output).
+    pub model: PathBuf,
+    /// The data folder.
+    pub data: PathBuf,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which split to encode (train, val, test) or `all` rows of the tables.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Keep only the k largest weights of each vector.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Keep weights strictly above this.
+    #[arg(long, default_value_t = 0.0)]
+    pub threshold: f32,
+    /// Burn backend.
+    #[arg(long, default_value = "flex")]
+    pub backend: BackendKind,
+}
+
+pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
+    let ds = Dataset::open(&args.data)
+        .with_context(|| format!("opening data folder {}", args.data.display()))?;
+    let vocab = Vocabulary::from_dir(&args.data)?;
+    let (text_rows, image_rows): (Vec<usize>, Vec<usize>) = match args.split.as_str() {
+        "all" => (
+            (0..ds.texts.len()).collect(),
+            (0..ds.images.len()).collect(),
+        ),
+        s => {
+            let split = match s {
+                "train" => Split::Train,
+                "val" => Split::Val,
+                "test" => Split::Test,
+                other => anyhow::bail!("unknown split {other:?}, expected train, val, test or all"),
+            };
+            let v = ds.split(split, mmlsr_store::RestvalPolicy::MergeIntoTrain);
+            (v.caption_rows, v.image_rows)
+        }
+    };
+    let opts = EncodeOptions {
+        top_k: args.top_k,
+        threshold: args.threshold,
+        ..Default::default()
+    };
+    let gather = |t: &mmlsr_store::EmbeddingTable, rows: &[usize]| -> Vec<f32> {
+        rows.iter()
+            .flat_map(|&r| t.row(r).iter().copied())
+            .collect()
+    };
+    let mut text_by_id = std::collections::HashMap::new();
+    for img in &ds.meta.images {
+        for s in &img.sentences {
+            text_by_id.insert(s.sentid.as_str(), s.raw.as_str());
+        }
+    }
+    let (texts, images): (CsrMatrix, CsrMatrix) = with_backend!(args.backend, |B, device| {
+        type I = <B as mmlsr_model::burn::tensor::backend::AutodiffBackend>::InnerBackend;
+        let (card, head) = load_model::<I>(&args.model, &device)?;
+        if card.output.vocab_size != vocab.len() || card.d_input != ds.dim() {
+            anyhow::bail!(
+                "the model expects {}-d inputs over a {}-term vocabulary; {} has {}-d embeddings and {} terms",
+                card.d_input,
+                card.output.vocab_size,
+                args.data.display(),
+                ds.dim(),
+                vocab.len()
+            );
+        }
+        let own: Vec<Vec<u32>> = if card.variant == Variant::None {
+            text_rows
+                .iter()
+                .map(|&r| {
+                    let id = ds.texts.ids().id(r);
+                    text_by_id
+                        .get(id)
+                        .map_or(Ok(Vec::new()), |t| vocab.term_ids(t))
+                })
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        let own_refs: Vec<&[u32]> = own.iter().map(Vec::as_slice).collect();
+        let restrict = (card.variant == Variant::None).then_some(own_refs.as_slice());
+        let t = encode(
+            &head,
+            &card.output,
+            &gather(&ds.texts, &text_rows),
+            ds.dim(),
+            restrict,
+            &opts,
+            &device,
+        )?;
+        let i = encode(
+            &head,
+            &card.output,
+            &gather(&ds.images, &image_rows),
+            ds.dim(),
+            None,
+            &opts,
+            &device,
+        )?;
+        (t, i)
+    })?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let ids = |t: &mmlsr_store::EmbeddingTable, rows: &[usize]| {
+        IdIndex::from_ids(rows.iter().map(|&r| t.ids().id(r))).expect("ids are unique")
+    };
+    for (name, table, m) in [
+        (
+            "text_sparse.parquet",
+            SparseTable::new(ids(&ds.texts, &text_rows), texts)?,
+            (),
+        ),
+        (
+            "img_sparse.parquet",
+            SparseTable::new(ids(&ds.images, &image_rows), images)?,
+            (),
+        ),
+    ] {
+        let _ = m;
+        let path = args.out.join(name);
+        table.write_parquet(&path)?;
+        println!(
+            "{}: {} vectors, {:.1} active terms on average",
+            path.display(),
+            table.matrix.n_rows(),
+            table.matrix.nnz() as f64 / table.matrix.n_rows().max(1) as f64
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! `mmlsr train`: train a D2S sparse head on a data folder, then evaluate it on the test split.
+
+use std::{ops::ControlFlow, path::PathBuf, time::Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mmlsr_expansion::Variant;
+use mmlsr_model::{
+    BackendKind, EpochStats, StepStats, TrainConfig, TrainData, TrainObserver, TrainPlan,
+    eval::{SparseEval, evaluate_split},
+    load_model, train, with_backend,
+};
+use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors, files};
+use serde::Serialize;
+
+/// Train a D2S sparse projection head (Nguyen et al., ECIR 2024) on the frozen dense vectors
+/// of a data folder, keep the epoch with the best validation R@1, and evaluate it on the test
+/// split (exhaustive sparse text→image R@1/R@5/R@10/MRR@10, FLOPs, Exact@20, next to the dense
+/// numbers).
+///
+/// Settings come from the defaults (the released code's), then `--config FILE.toml` (a
+/// `TrainConfig`: unknown keys are errors), then the flags given here. The output directory
+/// holds `config.json`, `train_log.csv`, the latest and best epoch checkpoints, `model/` (the
+/// kept weights), `test_metrics.json` and `test_run.trec`. An interrupted run continues with
+/// `--resume` and reaches the same weights.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The data folder (lsr42 layout: dataset_meta.json, img_embs.parquet, text_embs.parquet,
+    /// vocab.txt or tokenizer.json; word_vectors.safetensors initialises the vocabulary
+    /// projector when present).
+    pub data: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A TOML file with `TrainConfig` keys (see experiments/README.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Expansion variant of D2S Table 2: exp=0, exp=1, exp=c or exp=c+w.
+    #[arg(long)]
+    pub variant: Option<Variant>,
+    /// Regulariser weight η for both captions and images (Table 2: 1e-3 or 1e-5).
+    #[arg(long)]
+    pub eta: Option<f64>,
+    /// Maximum epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Caption–image pairs per batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed of initialisation, shuffling and expansion draws.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Early-stopping patience in epochs.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Restrict the head to the terms that occur in the folder's captions (faster with a
+    /// 30,522-term vocabulary; other terms can never be activated).
+    #[arg(long)]
+    pub prune_vocab: bool,
+    /// Burn backend: flex (default CPU), ndarray, cuda, tch (each needs its cargo feature).
+    #[arg(long, default_value = "flex")]
+    pub backend: BackendKind,
+    /// Continue an interrupted run in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Merge Karpathy's restval images into train (default) or drop them.
+    #[arg(long, value_enum, default_value_t = RestvalArg::Train)]
+    pub restval: RestvalArg,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RestvalArg {
+    /// Merge into train (Karpathy / BLIP convention).
+    Train,
+    /// Ignore (the joint method's released code).
+    Drop,
+}
+
+impl RestvalArg {
+    pub fn policy(self) -> RestvalPolicy {
+        match self {
+            RestvalArg::Train => RestvalPolicy::MergeIntoTrain,
+            RestvalArg::Drop => RestvalPolicy::Drop,
+        }
+    }
+}
+
+/// Defaults, then the TOML file, then flags.
+pub fn plan(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let mut c = match &args.config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str::<TrainConfig>(&text)
+                .with_context(|| format!("{}: not a valid training configuration", p.display()))?
+        }
+        None => TrainConfig::default(),
+    };
+    if let Some(v) = args.variant {
+        c.expansion.variant = v;
+    }
+    if let Some(eta) = args.eta {
+        c.loss.q_reg = eta;
+        c.loss.d_reg = eta;
+    }
+    if let Some(e) = args.epochs {
+        c.epochs = e;
+    }
+    if let Some(b) = args.batch_size {
+        c.batch_size = b;
+    }
+    if let Some(s) = args.seed {
+        c.seed = s;
+    }
+    if args.patience.is_some() {
+        c.patience = args.patience;
+    }
+    if args.prune_vocab {
+        c.prune_vocabulary = true;
+    }
+    c.validate_settings()?;
+    Ok(c)
+}
+
+/// Progress bar with loss, active terms and ETA.
+struct Progress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl TrainObserver for Progress {
+    fn on_start(&mut self, plan: &TrainPlan) {
+        if self.quiet {
+            return;
+        }
+        let bar = ProgressBar::new(plan.total_steps as u64).with_style(
+            ProgressStyle::with_template(
+                "{prefix:>9} [{bar:30}] {pos}/{len} steps {msg} ({elapsed}, ETA {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_position(plan.start_step as u64);
+        bar.set_prefix(format!("epoch {}", plan.start_epoch + 1));
+        self.bar = Some(bar);
+    }
+
+    fn on_step(&mut self, s: &StepStats) {
+        if let Some(b) = &self.bar {
+            b.set_prefix(format!("epoch {}", s.epoch));
+            b.set_message(format!(
+                "loss {:.4} (kd {:.4})  terms q {:.1} d {:.1}  flops {:.2}",
+                s.loss, s.distill, s.active_text, s.active_image, s.flops
+            ));
+            b.inc(1);
+        }
+    }
+
+    fn on_epoch(&mut self, e: &EpochStats) -> ControlFlow<()> {
+        let line = format!(
+            "epoch {:>3}: mean loss {:.4}  val R@1 {}  best epoch {}  ({:.1} s)",
+            e.epoch,
+            e.mean_loss,
+            e.val_r1.map_or("-".into(), |v| format!("{v:.2}")),
+            e.best_epoch,
+            e.seconds
+        );
+        match &self.bar {
+            Some(b) => b.println(line),
+            None if !self.quiet => println!("{line}"),
+            None => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Dense text→image numbers on a split, for comparison.
+#[derive(Debug, Serialize)]
+pub struct DenseNumbers {
+    pub r1: f64,
+    pub r5: f64,
+    pub r10: f64,
+    pub mrr10: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct TestMetrics<'a> {
+    data: String,
+    backend: String,
+    variant: &'static str,
+    q_reg: f64,
+    d_reg: f64,
+    best_epoch: usize,
+    val_r1: Option<f64>,
+    train_seconds: f64,
+    dense: &'a DenseNumbers,
+    sparse: &'a SparseEval,
+}
+
+pub fn dense_test(ds: &Dataset, data: &TrainData<'_>) -> DenseNumbers {
+    let test = &data.test;
+    let gather = |table: &mmlsr_store::EmbeddingTable, rows: &[usize]| -> Vec<f32> {
+        rows.iter()
+            .flat_map(|&r| table.row(r).iter().copied())
+            .collect()
+    };
+    let ids: Vec<&str> = test
+        .image_rows
+        .iter()
+        .map(|&r| ds.images.ids().id(r))
+        .collect();
+    let e = mmlsr_synth::text_to_image(
+        &gather(&ds.images, &test.image_rows),
+        &ids,
+        &gather(&ds.texts, &test.caption_rows),
+        &test.caption_image,
+        ds.dim(),
+    );
+    DenseNumbers {
+        r1: e.r1,
+        r5: e.r5,
+        r10: e.r10,
+        mrr10: e.mrr10,
+    }
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let config = plan(&args)?;
+    let backend = args.backend;
+    backend.ensure_compiled()?;
+    let dir = &args.data;
+    let ds =
+        Dataset::open(dir).with_context(|| format!("opening data folder {}", dir.display()))?;
+    let vocab = Vocabulary::from_dir(dir)
+        .with_context(|| format!("reading the vocabulary of {}", dir.display()))?;
+    let wv_path = dir.join(files::WORD_VECTORS);
+    let wv = if wv_path.is_file() {
+        Some(WordVectors::read(&wv_path)?)
+    } else {
+        None
+    };
+    let data = TrainData::new(&ds, &vocab, args.restval.policy())?;
+    if data.test.caption_rows.is_empty() {
+        bail!("{}: the test split is empty", dir.display());
+    }
+    let start = Instant::now();
+    let mut progress = Progress {
+        bar: None,
+        quiet: args.quiet,
+    };
+    let out = &args.out;
+    let report = with_backend!(backend, |B, device| train::<B>(
+        &config,
+        &data,
+        wv.as_ref(),
+        out,
+        args.resume,
+        &device,
+        &mut progress
+    ))??;
+    if let Some(b) = progress.bar.take() {
+        b.finish_and_clear();
+    }
+    let model_dir = report
+        .model_dir
+        .clone()
+        .context("training did not finish")?;
+    let dense = dense_test(&ds, &data);
+    let enc = with_backend!(backend, |B, device| {
+        type I = <B as mmlsr_model::burn::tensor::backend::AutodiffBackend>::InnerBackend;
+        let (card, head) = load_model::<I>(&model_dir, &device)?;
+        evaluate_split(
+            &head,
+            &card.output,
+            card.variant,
+            &data,
+            &data.test,
+            &device,
+        )?
+    })?;
+    let s = &enc.eval;
+    let metrics = TestMetrics {
+        data: dir.display().to_string(),
+        backend: backend.to_string(),
+        variant: config.expansion.variant.label(),
+        q_reg: config.loss.q_reg,
+        d_reg: config.loss.d_reg,
+        best_epoch: report.best_epoch,
+        val_r1: report.best_val_r1,
+        train_seconds: report.seconds,
+        dense: &dense,
+        sparse: s,
+    };
+    mmlsr_store::atomic_write_bytes(
+        &out.join("test_metrics.json"),
+        &serde_json::to_vec_pretty(&metrics)?,
+    )?;
+    enc.run
+        .write_trec(&out.join("test_run.trec"), "mmlsr-d2s")
+        .context("writing the test run")?;
+    println!(
+        "{} {} η={:e}: best epoch {} of {} (val R@1 {}), {:.1} s",
+        dir.display(),
+        config.expansion.variant.label(),
+        config.loss.q_reg,
+        report.best_epoch,
+        report.epochs_done,
+        report.best_val_r1.map_or("-".into(), |v| format!("{v:.2}")),
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "  test ({} captions × {} images)   R@1    R@5   R@10  MRR@10    FLOPs  Exact@20  terms q/d",
+        s.queries, s.images
+    );
+    println!(
+        "  dense                        {:6.2} {:6.2} {:6.2} {:6.2}",
+        dense.r1, dense.r5, dense.r10, dense.mrr10
+    );
+    println!(
+        "  sparse                       {:6.2} {:6.2} {:6.2} {:6.2} {:8.3} {:8.2}  {:.1}/{:.1}",
+        s.r1, s.r5, s.r10, s.mrr10, s.flops, s.exact20, s.active_text, s.active_image
+    );
+    Ok(())
+}

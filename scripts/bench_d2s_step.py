@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Time one D2S training step in PyTorch, the same computation as the criterion bench
+`benches/benches/train_step.rs`: batch 512, 256-d inputs, 768 hidden, |V| outputs
+(571 and 30,522); head Linear → LayerNorm → Linear → relu → log1p on both towers, dense
+teacher softmax(z_I z_Cᵀ / 1e-3), soft cross-entropy both ways, L1 with weight 1e-3, backward,
+two AdamW groups (1e-3 for the first projection, 5e-5 for the rest, eps 1e-8, no decay).
+
+Usage: python3 scripts/bench_d2s_step.py [--threads N] [--steps N]
+Prints milliseconds per step (median of the timed steps) and steps per second.
+A benchmark, not a test: it needs `pip install torch`.
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+p = argparse.ArgumentParser()
+p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+p.add_argument("--steps", type=int, default=10)
+args = p.parse_args()
+if args.threads:
+    torch.set_num_threads(args.threads)
+
+B, D, H = 512, 256, 768
+torch.manual_seed(1)
+zt = torch.nn.functional.normalize(torch.rand(B, D) * 2 - 1, dim=1)
+zi = torch.nn.functional.normalize(torch.rand(B, D) * 2 - 1, dim=1)
+print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+for V in (571, 30522):
+    proj = torch.nn.Linear(D, H)
+    norm = torch.nn.LayerNorm(H, eps=1e-12)
+    vocab = torch.nn.Linear(H, V)
+    opt1 = torch.optim.AdamW(list(norm.parameters()) + list(vocab.parameters()), lr=5e-5,
+                             eps=1e-8, weight_decay=0.0)
+    opt2 = torch.optim.AdamW(proj.parameters(), lr=1e-3, eps=1e-8, weight_decay=0.0)
+
+    def head(z):
+        return torch.log1p(torch.relu(vocab(norm(proj(z)))))
+
+    def step():
+        opt1.zero_grad()
+        opt2.zero_grad()
+        st, si = head(zt), head(zi)
+        with torch.no_grad():
+            dense = zi @ zt.T
+            p_i2t = torch.softmax(dense / 1e-3, dim=1)
+            p_t2i = torch.softmax(dense.T / 1e-3, dim=1)
+        sparse = si @ st.T
+        ce = lambda s, t: -(t * torch.log_softmax(s, dim=1)).sum(1).mean()
+        loss = (ce(sparse, p_i2t) + ce(sparse.T, p_t2i)) / 2
+        reg = (1e-3 * st.abs().sum(1).mean() + 1e-3 * si.abs().sum(1).mean()) / 2
+        (loss + reg).backward()
+        opt1.step()
+        opt2.step()
+        return float(loss.detach())
+
+    def forward_backward():
+        st, si = head(zt), head(zi)
+        with torch.no_grad():
+            dense = zi @ zt.T
+            p_i2t = torch.softmax(dense / 1e-3, dim=1)
+            p_t2i = torch.softmax(dense.T / 1e-3, dim=1)
+        sparse = si @ st.T
+        ce = lambda s, t: -(t * torch.log_softmax(s, dim=1)).sum(1).mean()
+        loss = (ce(sparse, p_i2t) + ce(sparse.T, p_t2i)) / 2
+        reg = (1e-3 * st.abs().sum(1).mean() + 1e-3 * si.abs().sum(1).mean()) / 2
+        (loss + reg).backward()
+
+    for name, fn in ((f"batch512_V{V}", step), (f"batch512_V{V}_forward_backward", forward_backward)):
+        for _ in range(2):
+            fn()
+        times = []
+        for _ in range(args.steps):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        med = statistics.median(times)
+        print(f"{name}: {med * 1e3:.1f} ms/step, {1 / med:.2f} steps/s "
+              f"(min {min(times) * 1e3:.1f} ms over {args.steps} steps)")
