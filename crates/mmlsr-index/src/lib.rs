@@ -1,0 +1,30 @@
+//! A purpose-built inverted index for learned sparse image vectors: `u8` impacts with per-term
+//! and per-block maxima, exact top-k by exhaustive term-at-a-time scoring or MaxScore, a
+//! forward index for rescoring, and a versioned, checksummed on-disk format.
+//!
+//! ```
+//! use mmlsr_core::CsrMatrix;
+//! use mmlsr_index::{Algorithm, IndexConfig, InvertedIndex, QueryWeights, Scratch};
+//!
+//! let mut docs = CsrMatrix::empty(5);
+//! docs.push_row(&[0, 2], &[1.0, 0.5]).unwrap();
+//! docs.push_row(&[2, 4], &[2.0, 1.0]).unwrap();
+//! let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+//! let mut query = CsrMatrix::empty(5);
+//! query.push_row(&[2], &[1.0]).unwrap();
+//! let q = QueryWeights::new(query.row(0), index.vocab_size()).unwrap();
+//! let hits = index.search(&q, 10, Algorithm::MaxScore, &mut Scratch::default());
+//! assert_eq!(hits.iter().map(|h| h.doc).collect::<Vec<_>>(), vec![1, 0]);
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod format;
+mod index;
+mod search;
+
+pub use crate::{
+    error::{Error, Result},
+    index::{IndexConfig, InvertedIndex},
+    search::{Algorithm, Hit, QueryWeights, Scratch, brute_force_top_k},
+};

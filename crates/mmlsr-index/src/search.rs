@@ -1,0 +1,287 @@
+//! Exact top-k query processing: exhaustive term-at-a-time (the reference) and MaxScore
+//! (Turtle & Flood, 1995; safe dynamic pruning, document at a time). Scores are integers
+//! (`u16` query weights × `u8` impacts, summed in `u64`), so every algorithm returns exactly
+//! the same scores whatever order it adds them in; ties are broken by document id, ascending.
+
+use std::{cmp::Reverse, collections::BinaryHeap};
+
+use mmlsr_core::SparseRow;
+
+use crate::{Error, InvertedIndex, Result};
+
+/// A query quantised for an index: strictly increasing term ids with `u16` weights
+/// (`round(w / scale)`, the largest weight maps to 65,535; zero weights are dropped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryWeights {
+    /// Term ids.
+    pub terms: Vec<u32>,
+    /// Quantised weights.
+    pub weights: Vec<u16>,
+    /// Dequantisation factor.
+    pub scale: f32,
+}
+
+impl QueryWeights {
+    /// The score of an integer result against an index with impact scale `index_scale`.
+    pub fn dequantize(&self, raw: u64, index_scale: f32) -> f32 {
+        (raw as f64 * self.scale as f64 * index_scale as f64) as f32
+    }
+
+    /// Quantise a sparse query; terms must be below `vocab_size` and weights ≥ 0.
+    pub fn new(query: SparseRow<'_>, vocab_size: usize) -> Result<Self> {
+        let max_w = query.values.iter().copied().fold(0.0f32, f32::max);
+        let scale = if max_w > 0.0 { max_w / 65_535.0 } else { 1.0 };
+        let mut terms = Vec::with_capacity(query.indices.len());
+        let mut weights = Vec::with_capacity(query.indices.len());
+        for (&t, &w) in query.indices.iter().zip(query.values) {
+            if t as usize >= vocab_size {
+                return Err(Error::Query(format!(
+                    "term {t} is outside the index's vocabulary of {vocab_size}"
+                )));
+            }
+            if w < 0.0 {
+                return Err(Error::Query(format!("term {t} has negative weight {w}")));
+            }
+            let q = (w / scale).round().clamp(0.0, 65_535.0) as u16;
+            if q > 0 {
+                terms.push(t);
+                weights.push(q);
+            }
+        }
+        Ok(Self {
+            terms,
+            weights,
+            scale,
+        })
+    }
+}
+
+/// Which exact algorithm answers a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// Term at a time into a dense accumulator, then top-k selection.
+    Exhaustive,
+    /// MaxScore: document at a time over the "essential" lists only, skipping documents
+    /// whose upper bound cannot beat the current k-th score.
+    #[default]
+    MaxScore,
+}
+
+/// One result: document index and its score (integer and dequantised).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// Document (row of the indexed matrix).
+    pub doc: u32,
+    /// Exact integer score.
+    pub raw: u64,
+    /// `raw × query scale × impact scale` (see [`QueryWeights::dequantize`]).
+    pub score: f32,
+}
+
+/// Reusable per-thread buffers, so queries do not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    acc: Vec<u64>,
+    touched: Vec<u32>,
+    heap: BinaryHeap<(Reverse<u64>, u32)>,
+    order: Vec<usize>,
+    cursors: Vec<usize>,
+    cum: Vec<u64>,
+    /// Postings visited by the last query (a cost measure).
+    pub postings_scored: u64,
+}
+
+/// Keeps the k best (score desc, doc asc); the heap's top is the worst kept.
+fn offer(heap: &mut BinaryHeap<(Reverse<u64>, u32)>, k: usize, doc: u32, raw: u64) {
+    if raw == 0 || k == 0 {
+        return;
+    }
+    let key = (Reverse(raw), doc);
+    if heap.len() < k {
+        heap.push(key);
+    } else if let Some(top) = heap.peek()
+        && key < *top
+    {
+        heap.pop();
+        heap.push(key);
+    }
+}
+
+fn drain(heap: &mut BinaryHeap<(Reverse<u64>, u32)>, q: &QueryWeights, scale: f32) -> Vec<Hit> {
+    let mut v: Vec<Hit> = heap
+        .drain()
+        .map(|(Reverse(raw), doc)| Hit {
+            doc,
+            raw,
+            score: q.dequantize(raw, scale),
+        })
+        .collect();
+    v.sort_unstable_by(|a, b| b.raw.cmp(&a.raw).then(a.doc.cmp(&b.doc)));
+    v
+}
+
+impl InvertedIndex {
+    /// The top `k` documents for `query` (documents with score 0 are never returned).
+    pub fn search(
+        &self,
+        query: &QueryWeights,
+        k: usize,
+        algorithm: Algorithm,
+        scratch: &mut Scratch,
+    ) -> Vec<Hit> {
+        scratch.postings_scored = 0;
+        let scale = self.scale;
+        match algorithm {
+            Algorithm::Exhaustive => self.exhaustive(query, k, scratch, scale),
+            Algorithm::MaxScore => self.maxscore(query, k, scratch, scale),
+        }
+    }
+
+    fn exhaustive(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<Hit> {
+        s.acc.resize(self.n_docs as usize, 0);
+        s.touched.clear();
+        for (&t, &w) in q.terms.iter().zip(&q.weights) {
+            let (docs, imps) = self.postings(t);
+            s.postings_scored += docs.len() as u64;
+            for (&d, &i) in docs.iter().zip(imps) {
+                let a = &mut s.acc[d as usize];
+                if *a == 0 {
+                    s.touched.push(d);
+                }
+                *a += w as u64 * i as u64;
+            }
+        }
+        s.heap.clear();
+        for &d in &s.touched {
+            offer(&mut s.heap, k, d, s.acc[d as usize]);
+            s.acc[d as usize] = 0;
+        }
+        drain(&mut s.heap, q, scale)
+    }
+
+    fn maxscore(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<Hit> {
+        let n = q.terms.len();
+        s.heap.clear();
+        if k == 0 || n == 0 {
+            return Vec::new();
+        }
+        // Terms by upper bound, ascending; cumulative bounds.
+        let ub = |i: usize| q.weights[i] as u64 * self.term_max[q.terms[i] as usize] as u64;
+        s.order.clear();
+        s.order.extend(0..n);
+        s.order.sort_by_key(|&i| (ub(i), q.terms[i]));
+        s.cum.clear();
+        let mut c = 0u64;
+        for &i in &s.order {
+            c += ub(i);
+            s.cum.push(c);
+        }
+        s.cursors.clear();
+        s.cursors.resize(n, 0);
+        let lists: Vec<(&[u32], &[u8], u64)> = s
+            .order
+            .iter()
+            .map(|&i| {
+                let (d, imp) = self.postings(q.terms[i]);
+                (d, imp, q.weights[i] as u64)
+            })
+            .collect();
+        let cur = |cursors: &[usize], j: usize| -> u32 {
+            lists[j].0.get(cursors[j]).copied().unwrap_or(u32::MAX)
+        };
+        let mut first_essential = 0usize;
+        let mut threshold = 0u64;
+        loop {
+            // Next candidate: the smallest current document among essential lists.
+            let mut d = u32::MAX;
+            for j in first_essential..n {
+                d = d.min(cur(&s.cursors, j));
+            }
+            if d == u32::MAX {
+                break;
+            }
+            let mut score = 0u64;
+            for j in first_essential..n {
+                if cur(&s.cursors, j) == d {
+                    let p = s.cursors[j];
+                    score += lists[j].2 * lists[j].1[p] as u64;
+                    s.cursors[j] += 1;
+                    s.postings_scored += 1;
+                }
+            }
+            let full = s.heap.len() == k;
+            let mut pruned = false;
+            for j in (0..first_essential).rev() {
+                if full && score + s.cum[j] <= threshold {
+                    pruned = true;
+                    break;
+                }
+                // Advance list j to the first document ≥ d (galloping, then binary search).
+                let docs = lists[j].0;
+                let start = s.cursors[j];
+                // Invariant: docs[start..lo] < d, and docs[hi] ≥ d or hi = len.
+                let (mut lo, mut hi, mut step) = (start, start, 1);
+                while hi < docs.len() && docs[hi] < d {
+                    lo = hi + 1;
+                    hi = start + step;
+                    step *= 2;
+                }
+                let hi = hi.min(docs.len());
+                let pos = lo + docs[lo..hi].partition_point(|&x| x < d);
+                s.cursors[j] = pos;
+                if pos < docs.len() && docs[pos] == d {
+                    score += lists[j].2 * lists[j].1[pos] as u64;
+                    s.cursors[j] += 1;
+                    s.postings_scored += 1;
+                }
+            }
+            if pruned {
+                continue;
+            }
+            offer(&mut s.heap, k, d, score);
+            if s.heap.len() == k {
+                threshold = s.heap.peek().map_or(0, |t| t.0.0);
+                while first_essential < n && s.cum[first_essential] <= threshold {
+                    first_essential += 1;
+                }
+            }
+        }
+        drain(&mut s.heap, q, scale)
+    }
+}
+
+/// Reference top-k by brute force over the forward index: every document's dot product with
+/// the query on the same quantised values the index uses, then a full sort (score desc, doc
+/// asc). For tests; it shares no code with the index's postings.
+pub fn brute_force_top_k(index: &InvertedIndex, query: &QueryWeights, k: usize) -> Vec<Hit> {
+    let scale = index.scale;
+    let mut all: Vec<(u64, u32)> = Vec::new();
+    for (d, row) in index.forward.rows().enumerate() {
+        let mut raw = 0u64;
+        let (mut a, mut b) = (0, 0);
+        while a < row.indices.len() && b < query.terms.len() {
+            match row.indices[a].cmp(&query.terms[b]) {
+                std::cmp::Ordering::Less => a += 1,
+                std::cmp::Ordering::Greater => b += 1,
+                std::cmp::Ordering::Equal => {
+                    let imp = (row.values[a] / scale).round().clamp(0.0, 255.0) as u64;
+                    raw += imp * query.weights[b] as u64;
+                    a += 1;
+                    b += 1;
+                }
+            }
+        }
+        if raw > 0 {
+            all.push((raw, d as u32));
+        }
+    }
+    all.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+    all.truncate(k);
+    all.into_iter()
+        .map(|(raw, doc)| Hit {
+            doc,
+            raw,
+            score: query.dequantize(raw, scale),
+        })
+        .collect()
+}

@@ -1,0 +1,85 @@
+//! The on-disk format: round trips, and every kind of damage is an error, not a panic.
+
+use mmlsr_core::CsrMatrix;
+use mmlsr_index::{Algorithm, Error, IndexConfig, InvertedIndex, QueryWeights, Scratch};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn index() -> InvertedIndex {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let v = 30;
+    let mut docs = CsrMatrix::empty(v);
+    for _ in 0..400 {
+        let (mut i, mut w) = (Vec::new(), Vec::new());
+        for t in 0..v as u32 {
+            if rng.random_bool(0.2) {
+                i.push(t);
+                w.push(rng.random_range(0.0f32..2.0));
+            }
+        }
+        docs.push_row(&i, &w).unwrap();
+    }
+    InvertedIndex::build(&docs, IndexConfig { block_size: 16 }).unwrap()
+}
+
+#[test]
+fn round_trip_through_a_file() {
+    let idx = index();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coco.mmlsr");
+    idx.write(&path).unwrap();
+    let back = InvertedIndex::read(&path).unwrap();
+    assert_eq!(back, idx);
+    let mut q = CsrMatrix::empty(30);
+    q.push_row(&[1, 5, 7], &[0.5, 1.0, 2.0]).unwrap();
+    let q = QueryWeights::new(q.row(0), 30).unwrap();
+    let mut s = Scratch::default();
+    assert_eq!(
+        back.search(&q, 10, Algorithm::MaxScore, &mut s),
+        idx.search(&q, 10, Algorithm::MaxScore, &mut s)
+    );
+    // No temporary files are left beside it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn damaged_files_are_errors() {
+    let bytes = index().to_bytes();
+    // Every truncation.
+    for cut in [0, 7, 8, 30, 52, 100, bytes.len() / 2, bytes.len() - 1] {
+        let err = InvertedIndex::from_bytes(&bytes[..cut]).unwrap_err();
+        assert!(!err.is_empty());
+    }
+    // Every single-byte flip is caught (by the checksum or the structure checks).
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for _ in 0..300 {
+        let mut b = bytes.clone();
+        let i = rng.random_range(0..b.len());
+        b[i] ^= 1 << rng.random_range(0..8);
+        assert!(
+            InvertedIndex::from_bytes(&b).is_err(),
+            "flip at byte {i} accepted"
+        );
+    }
+    let mut b = bytes.clone();
+    b[8] = 2; // version 2
+    let err = InvertedIndex::from_bytes(&b).unwrap_err();
+    assert!(err.contains("version 2"), "{err}");
+    let err = InvertedIndex::from_bytes(b"PARQUET1 and some more bytes to pass the length check..")
+        .unwrap_err();
+    assert!(err.contains("magic"), "{err}");
+    // Through a file, the error names it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.mmlsr");
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    match InvertedIndex::read(&path) {
+        Err(Error::Format { path: p, message }) => {
+            assert_eq!(p, path);
+            assert!(
+                message.contains("checksum") || message.contains("length"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a format error, got {other:?}"),
+    }
+}

@@ -1,0 +1,143 @@
+//! Every exact algorithm returns exactly the brute-force top-k (ids and scores, ties by
+//! document id) on random and adversarial collections.
+
+use mmlsr_core::CsrMatrix;
+use mmlsr_index::{
+    Algorithm, Error, IndexConfig, InvertedIndex, QueryWeights, Scratch, brute_force_top_k,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Rows over `v` terms; term `t` appears with probability `p(t)`; weights drawn from a small
+/// grid when `ties` (many equal scores), otherwise continuous.
+fn random_rows(
+    rng: &mut ChaCha8Rng,
+    rows: usize,
+    v: usize,
+    p: &dyn Fn(usize) -> f64,
+    ties: bool,
+) -> CsrMatrix {
+    let mut m = CsrMatrix::empty(v);
+    for _ in 0..rows {
+        let (mut i, mut w) = (Vec::new(), Vec::new());
+        for t in 0..v {
+            if rng.random_bool(p(t)) {
+                i.push(t as u32);
+                w.push(if ties {
+                    rng.random_range(1..4) as f32 * 0.5
+                } else {
+                    rng.random_range(0.0f32..3.0)
+                });
+            }
+        }
+        m.push_row(&i, &w).unwrap();
+    }
+    m
+}
+
+fn check_all(index: &InvertedIndex, queries: &CsrMatrix, ks: &[usize], what: &str) {
+    let mut scratch = Scratch::default();
+    for (qi, q) in queries.rows().enumerate() {
+        let q = QueryWeights::new(q, index.vocab_size()).unwrap();
+        for &k in ks {
+            let want = brute_force_top_k(index, &q, k);
+            for alg in [Algorithm::Exhaustive, Algorithm::MaxScore] {
+                let got = index.search(&q, k, alg, &mut scratch);
+                assert_eq!(got, want, "{what}: query {qi}, k {k}, {alg:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn random_collections_match_brute_force() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for (round, (n_docs, v, ties, block)) in [
+        (300, 40, false, 64),
+        (500, 60, true, 8),
+        (200, 25, true, 1),
+        (1000, 120, false, 16),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Skewed document frequencies, as in learned sparse vectors.
+        let docs = random_rows(&mut rng, n_docs, v, &|t| 0.6 / (1.0 + t as f64 * 0.3), ties);
+        let queries = random_rows(&mut rng, 30, v, &|_| 0.15, ties);
+        let index = InvertedIndex::build(&docs, IndexConfig { block_size: block }).unwrap();
+        check_all(
+            &index,
+            &queries,
+            &[1, 3, 10, 100, 5000],
+            &format!("round {round}"),
+        );
+    }
+}
+
+#[test]
+fn adversarial_inputs_match_brute_force() {
+    let v = 10;
+    let mut docs = CsrMatrix::empty(v);
+    // Empty documents, a term in every document, duplicated documents (exact ties).
+    for d in 0..50u32 {
+        match d % 5 {
+            0 => docs.push_row(&[], &[]).unwrap(),
+            1 => docs.push_row(&[0], &[1.0]).unwrap(),
+            2 => docs.push_row(&[0, 3], &[1.0, 2.0]).unwrap(),
+            3 => docs.push_row(&[0, 3], &[1.0, 2.0]).unwrap(),
+            _ => docs.push_row(&[0, 9], &[0.5, 3.0]).unwrap(),
+        }
+    }
+    let index = InvertedIndex::build(&docs, IndexConfig { block_size: 4 }).unwrap();
+    let mut queries = CsrMatrix::empty(v);
+    queries.push_row(&[], &[]).unwrap(); // empty query
+    queries.push_row(&[5], &[1.0]).unwrap(); // a term no document has
+    queries.push_row(&[0], &[1.0]).unwrap(); // a term in (almost) every document
+    queries.push_row(&[0, 3, 9], &[1.0, 1.0, 1.0]).unwrap();
+    queries.push_row(&[3, 9], &[2.0, 1.0 / 3.0 * 4.0]).unwrap(); // ties across different docs
+    check_all(&index, &queries, &[0, 1, 7, 49, 50, 1000], "adversarial");
+    // An empty collection.
+    let empty = InvertedIndex::build(&CsrMatrix::empty(v), IndexConfig::default()).unwrap();
+    check_all(&empty, &queries, &[1, 10], "empty collection");
+    let q = QueryWeights::new(queries.row(2), v).unwrap();
+    assert!(
+        empty
+            .search(&q, 10, Algorithm::MaxScore, &mut Scratch::default())
+            .is_empty()
+    );
+}
+
+#[test]
+fn maxscore_skips_work_and_bad_queries_are_refused() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let v = 200;
+    let docs = random_rows(&mut rng, 5000, v, &|t| 0.5 / (1.0 + t as f64 * 0.1), false);
+    let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+    let queries = random_rows(&mut rng, 20, v, &|_| 0.1, false);
+    let (mut ex, mut ms) = (0u64, 0u64);
+    let mut s = Scratch::default();
+    for q in queries.rows() {
+        let q = QueryWeights::new(q, v).unwrap();
+        index.search(&q, 10, Algorithm::Exhaustive, &mut s);
+        ex += s.postings_scored;
+        index.search(&q, 10, Algorithm::MaxScore, &mut s);
+        ms += s.postings_scored;
+    }
+    assert!(
+        ms * 4 < ex * 3,
+        "MaxScore scored {ms} postings, exhaustive {ex}"
+    );
+
+    let mut bad = CsrMatrix::empty(v + 5);
+    bad.push_row(&[v as u32 + 1], &[1.0]).unwrap();
+    assert!(matches!(
+        QueryWeights::new(bad.row(0), v),
+        Err(Error::Query(_))
+    ));
+    let mut neg = CsrMatrix::empty(v);
+    neg.push_row(&[1], &[-1.0]).unwrap();
+    assert!(matches!(
+        InvertedIndex::build(&neg, IndexConfig::default()),
+        Err(Error::Config(_))
+    ));
+}

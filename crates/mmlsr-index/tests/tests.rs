@@ -1,0 +1,4 @@
+//! Integration tests of mmlsr-index (one binary).
+
+mod format;
+mod search;
