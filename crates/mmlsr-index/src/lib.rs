@@ -19,12 +19,16 @@
 #![warn(missing_docs)]
 
 mod error;
+mod export;
 mod format;
 mod index;
+mod modes;
 mod search;
 
 pub use crate::{
     error::{Error, Result},
+    export::{Ciff, read_ciff, write_jsonl},
     index::{IndexConfig, InvertedIndex},
+    modes::{QueryMode, Ranked},
     search::{Algorithm, Hit, QueryWeights, Scratch, brute_force_top_k},
 };
