@@ -10,7 +10,9 @@ use mmlsr_core::SparseRow;
 use crate::{Error, InvertedIndex, Result};
 
 /// A query quantised for an index: strictly increasing term ids with `u16` weights
-/// (`round(w / scale)`, the largest weight maps to 65,535; zero weights are dropped).
+/// (`round(w / scale)`; the largest weight maps to `min(65,535, (2³²−1) / (255·n))` for a
+/// query of `n` terms, so that a score always fits a `u32` accumulator; zero weights are
+/// dropped).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryWeights {
     /// Term ids.
@@ -30,7 +32,9 @@ impl QueryWeights {
     /// Quantise a sparse query; terms must be below `vocab_size` and weights ≥ 0.
     pub fn new(query: SparseRow<'_>, vocab_size: usize) -> Result<Self> {
         let max_w = query.values.iter().copied().fold(0.0f32, f32::max);
-        let scale = if max_w > 0.0 { max_w / 65_535.0 } else { 1.0 };
+        let n = query.indices.len().max(1) as u64;
+        let q_max = (u32::MAX as u64 / (255 * n)).min(65_535) as f32;
+        let scale = if max_w > 0.0 { max_w / q_max } else { 1.0 };
         let mut terms = Vec::with_capacity(query.indices.len());
         let mut weights = Vec::with_capacity(query.indices.len());
         for (&t, &w) in query.indices.iter().zip(query.values) {
@@ -42,7 +46,7 @@ impl QueryWeights {
             if w < 0.0 {
                 return Err(Error::Query(format!("term {t} has negative weight {w}")));
             }
-            let q = (w / scale).round().clamp(0.0, 65_535.0) as u16;
+            let q = (w / scale).round().clamp(0.0, q_max) as u16;
             if q > 0 {
                 terms.push(t);
                 weights.push(q);
@@ -81,8 +85,8 @@ pub struct Hit {
 /// Reusable per-thread buffers, so queries do not allocate.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    acc: Vec<u64>,
-    touched: Vec<u32>,
+    acc: Vec<u32>,
+    cur_doc: Vec<u32>,
     heap: BinaryHeap<(Reverse<u64>, u32)>,
     order: Vec<usize>,
     cursors: Vec<usize>,
@@ -138,23 +142,32 @@ impl InvertedIndex {
     }
 
     fn exhaustive(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<Hit> {
+        // A dense u32 accumulator (about 0.5 MB for 123k documents: it stays in L2); no
+        // overflow by the choice of the query scale.
+        s.acc.clear();
         s.acc.resize(self.n_docs as usize, 0);
-        s.touched.clear();
+        let acc = &mut s.acc[..];
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
             let (docs, imps) = self.postings(t);
             s.postings_scored += docs.len() as u64;
+            let w = w as u32;
             for (&d, &i) in docs.iter().zip(imps) {
-                let a = &mut s.acc[d as usize];
-                if *a == 0 {
-                    s.touched.push(d);
-                }
-                *a += w as u64 * i as u64;
+                acc[d as usize] += w * i as u32;
             }
         }
+        // One pass over the accumulator in document order: a later document with the same
+        // score as the k-th never displaces it, so ties go to the smaller id.
         s.heap.clear();
-        for &d in &s.touched {
-            offer(&mut s.heap, k, d, s.acc[d as usize]);
-            s.acc[d as usize] = 0;
+        if k > 0 {
+            let mut threshold = 0u32;
+            for (d, &a) in acc.iter().enumerate() {
+                if a > threshold {
+                    offer(&mut s.heap, k, d as u32, a as u64);
+                    if s.heap.len() == k {
+                        threshold = s.heap.peek().map_or(0, |t| t.0.0 as u32);
+                    }
+                }
+            }
         }
         drain(&mut s.heap, q, scale)
     }
@@ -186,26 +199,31 @@ impl InvertedIndex {
                 (d, imp, q.weights[i] as u64)
             })
             .collect();
-        let cur = |cursors: &[usize], j: usize| -> u32 {
-            lists[j].0.get(cursors[j]).copied().unwrap_or(u32::MAX)
-        };
+        s.cur_doc.clear();
+        s.cur_doc.extend(
+            lists
+                .iter()
+                .map(|l| l.0.first().copied().unwrap_or(u32::MAX)),
+        );
         let mut first_essential = 0usize;
         let mut threshold = 0u64;
         loop {
             // Next candidate: the smallest current document among essential lists.
-            let mut d = u32::MAX;
-            for j in first_essential..n {
-                d = d.min(cur(&s.cursors, j));
-            }
+            let d = s.cur_doc[first_essential..]
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or(u32::MAX);
             if d == u32::MAX {
                 break;
             }
             let mut score = 0u64;
             for j in first_essential..n {
-                if cur(&s.cursors, j) == d {
+                if s.cur_doc[j] == d {
                     let p = s.cursors[j];
                     score += lists[j].2 * lists[j].1[p] as u64;
-                    s.cursors[j] += 1;
+                    s.cursors[j] = p + 1;
+                    s.cur_doc[j] = lists[j].0.get(p + 1).copied().unwrap_or(u32::MAX);
                     s.postings_scored += 1;
                 }
             }
@@ -228,12 +246,14 @@ impl InvertedIndex {
                 }
                 let hi = hi.min(docs.len());
                 let pos = lo + docs[lo..hi].partition_point(|&x| x < d);
-                s.cursors[j] = pos;
+                let mut pos = pos;
                 if pos < docs.len() && docs[pos] == d {
                     score += lists[j].2 * lists[j].1[pos] as u64;
-                    s.cursors[j] += 1;
+                    pos += 1;
                     s.postings_scored += 1;
                 }
+                s.cursors[j] = pos;
+                s.cur_doc[j] = docs.get(pos).copied().unwrap_or(u32::MAX);
             }
             if pruned {
                 continue;

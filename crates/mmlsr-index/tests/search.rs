@@ -141,3 +141,23 @@ fn maxscore_skips_work_and_bad_queries_are_refused() {
         Err(Error::Config(_))
     ));
 }
+
+#[test]
+fn long_queries_with_maximal_weights_do_not_overflow() {
+    let v = 3000;
+    let all: Vec<u32> = (0..v as u32).collect();
+    let mut docs = CsrMatrix::empty(v);
+    docs.push_row(&all, &vec![7.0; v]).unwrap();
+    docs.push_row(&all[..10], &vec![7.0; 10]).unwrap();
+    let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+    let mut q = CsrMatrix::empty(v);
+    q.push_row(&all, &vec![1.0; v]).unwrap();
+    check_all(&index, &q, &[1, 2], "long query");
+    let qw = QueryWeights::new(q.row(0), v).unwrap();
+    let hits = index.search(&qw, 1, Algorithm::Exhaustive, &mut Scratch::default());
+    // Every term matches at full weight: the float score is the exact dot product.
+    assert!(
+        (hits[0].score - 7.0 * v as f32).abs() < 1e-2 * 7.0 * v as f32,
+        "{hits:?}"
+    );
+}
