@@ -6,7 +6,7 @@
 //! 8       4                 version (1)
 //! 12      4                 n_docs
 //! 16      4                 vocab_size (V)
-//! 20      4                 block_size
+//! 20      4                 block_size (documents per block)
 //! 24      4                 scale (f32)
 //! 28      8                 n_postings (P)
 //! 36      8                 n_blocks (K)
@@ -15,6 +15,7 @@
 //!         4·P               docs
 //!         P                 impacts (u8)
 //!         8·(V+1)           block_start
+//!         4·K               block_ids (document block of each entry)
 //!         K                 block_max (u8)
 //!         V                 term_max (u8)
 //!         8·(n_docs+1)      forward indptr
@@ -65,6 +66,9 @@ impl InvertedIndex {
             .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
         b.extend_from_slice(&self.impacts);
         self.block_start
+            .iter()
+            .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        self.block_ids
             .iter()
             .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
         b.extend_from_slice(&self.block_max);
@@ -149,6 +153,7 @@ impl InvertedIndex {
             p.checked_mul(4),
             Some(p),
             v1.checked_mul(8),
+            k.checked_mul(4),
             Some(k),
             Some(vocab as u64),
             (n_docs as u64 + 1).checked_mul(8),
@@ -196,6 +201,7 @@ impl InvertedIndex {
         let docs = u32s(take(4 * p));
         let impacts = take(p).to_vec();
         let block_start = u64s(take(8 * (v + 1)));
+        let block_ids = u32s(take(4 * k));
         let block_max = take(k).to_vec();
         let term_max = take(v).to_vec();
         let indptr: Vec<usize> = u64s(take(8 * (nd + 1)))
@@ -209,12 +215,8 @@ impl InvertedIndex {
             .collect();
 
         // Structural invariants the query code relies on.
-        if term_start[0] != 0
-            || term_start[v] != p as u64
-            || block_start[0] != 0
-            || block_start[v] != k as u64
-        {
-            return Err("posting or block offsets do not span their arrays".into());
+        if term_start[0] != 0 || term_start[v] != p as u64 {
+            return Err("posting offsets do not span the postings".into());
         }
         for t in 0..v {
             let (a, e) = (term_start[t], term_start[t + 1]);
@@ -227,30 +229,18 @@ impl InvertedIndex {
                     "term {t}: document ids out of range or not increasing"
                 ));
             }
-            let imps = &impacts[a as usize..e as usize];
-            if imps.contains(&0) {
+            if impacts[a as usize..e as usize].contains(&0) {
                 return Err(format!("term {t}: a zero impact"));
             }
-            let (ba, be) = (block_start[t], block_start[t + 1]);
-            let want_blocks = list.len().div_ceil(block_size as usize) as u64;
-            if be < ba || be - ba != want_blocks {
-                return Err(format!(
-                    "term {t}: {} blocks, expected {want_blocks}",
-                    be.wrapping_sub(ba)
-                ));
-            }
-            let blocks = &block_max[ba as usize..be as usize];
-            for (bm, chunk) in blocks.iter().zip(imps.chunks(block_size as usize)) {
-                if *bm != chunk.iter().copied().max().unwrap_or(0) {
-                    return Err(format!(
-                        "term {t}: a block maximum disagrees with its postings"
-                    ));
-                }
-            }
-            if term_max[t] != blocks.iter().copied().max().unwrap_or(0) {
-                return Err(format!("term {t}: term maximum disagrees with its blocks"));
-            }
         }
+        // Block and term maxima must be exactly those of the postings.
+        let derived = crate::index::block_maxima(&term_start, &docs, &impacts, block_size);
+        if derived != (block_start, block_ids, block_max, term_max) {
+            return Err("block or term maxima disagree with the postings".into());
+        }
+        let (block_start, block_ids, block_max, term_max) = derived;
+        let (fwd_start, fwd_terms, fwd_impacts) =
+            crate::index::transpose(&term_start, &docs, &impacts, nd);
         let forward =
             CsrMatrix::new(v, indptr, fidx, fval).map_err(|e| format!("forward index: {e}"))?;
         if forward.n_rows() != nd {
@@ -265,8 +255,12 @@ impl InvertedIndex {
             docs,
             impacts,
             block_start,
+            block_ids,
             block_max,
             term_max,
+            fwd_start,
+            fwd_terms,
+            fwd_impacts,
             forward,
         })
     }

@@ -8,7 +8,9 @@ use crate::{Error, Result};
 /// Build settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexConfig {
-    /// Postings per block (the granularity of block maxima). 64 by default.
+    /// Documents per block: the index keeps, for every term, the largest impact in each range
+    /// of `block_size` consecutive document ids (the upper bounds of block-max pruning,
+    /// Mallia et al., SIGIR 2024). 64 by default.
     pub block_size: usize,
 }
 
@@ -37,10 +39,18 @@ pub struct InvertedIndex {
     pub(crate) docs: Vec<u32>,
     /// Quantised impacts, aligned with `docs`.
     pub(crate) impacts: Vec<u8>,
-    /// `block_start[t]..block_start[t + 1]` index `block_max` for term `t`.
+    /// `block_start[t]..block_start[t + 1]` index `block_ids`/`block_max` for term `t`.
     pub(crate) block_start: Vec<u64>,
-    /// Largest impact of each block.
+    /// Document blocks (`doc / block_size`) in which each term occurs, increasing per term.
+    pub(crate) block_ids: Vec<u32>,
+    /// Largest impact of the term in that block.
     pub(crate) block_max: Vec<u8>,
+    /// Quantised forward index (derived from the postings): `fwd_start[d]..fwd_start[d + 1]`.
+    pub(crate) fwd_start: Vec<u64>,
+    /// Terms of each document, increasing.
+    pub(crate) fwd_terms: Vec<u32>,
+    /// Their impacts.
+    pub(crate) fwd_impacts: Vec<u8>,
     /// Largest impact of each term.
     pub(crate) term_max: Vec<u8>,
     /// The original vectors, for rescoring.
@@ -98,21 +108,10 @@ impl InvertedIndex {
             }
         }
         let bs = config.block_size;
-        let mut block_start = Vec::with_capacity(v + 1);
-        let mut block_max = Vec::new();
-        let mut term_max = Vec::with_capacity(v);
-        block_start.push(0u64);
-        for t in 0..v {
-            let (a, b) = (term_start[t] as usize, term_start[t + 1] as usize);
-            let mut m = 0u8;
-            for chunk in impacts[a..b].chunks(bs) {
-                let cm = chunk.iter().copied().max().unwrap_or(0);
-                block_max.push(cm);
-                m = m.max(cm);
-            }
-            term_max.push(m);
-            block_start.push(block_max.len() as u64);
-        }
+        let (block_start, block_ids, block_max, term_max) =
+            block_maxima(&term_start, &post_docs, &impacts, bs as u32);
+        let (fwd_start, fwd_terms, fwd_impacts) =
+            transpose(&term_start, &post_docs, &impacts, n_docs as usize);
         Ok(Self {
             n_docs,
             vocab_size,
@@ -122,8 +121,12 @@ impl InvertedIndex {
             docs: post_docs,
             impacts,
             block_start,
+            block_ids,
             block_max,
             term_max,
+            fwd_start,
+            fwd_terms,
+            fwd_impacts,
             forward: docs.clone(),
         })
     }
@@ -164,4 +167,65 @@ impl InvertedIndex {
     pub fn forward(&self) -> &CsrMatrix {
         &self.forward
     }
+}
+
+/// Per-term maxima over document blocks, and per-term maxima.
+pub(crate) fn block_maxima(
+    term_start: &[u64],
+    docs: &[u32],
+    impacts: &[u8],
+    block_size: u32,
+) -> (Vec<u64>, Vec<u32>, Vec<u8>, Vec<u8>) {
+    let v = term_start.len() - 1;
+    let mut block_start = Vec::with_capacity(v + 1);
+    let mut block_ids = Vec::new();
+    let mut block_max: Vec<u8> = Vec::new();
+    let mut term_max = Vec::with_capacity(v);
+    block_start.push(0u64);
+    for t in 0..v {
+        let (a, b) = (term_start[t] as usize, term_start[t + 1] as usize);
+        let first = block_ids.len();
+        for (&d, &i) in docs[a..b].iter().zip(&impacts[a..b]) {
+            let blk = d / block_size;
+            if block_ids.len() > first && *block_ids.last().expect("non-empty") == blk {
+                let m = block_max.last_mut().expect("non-empty");
+                *m = (*m).max(i);
+            } else {
+                block_ids.push(blk);
+                block_max.push(i);
+            }
+        }
+        term_max.push(block_max[first..].iter().copied().max().unwrap_or(0));
+        block_start.push(block_ids.len() as u64);
+    }
+    (block_start, block_ids, block_max, term_max)
+}
+
+/// The document-major copy of the postings.
+pub(crate) fn transpose(
+    term_start: &[u64],
+    docs: &[u32],
+    impacts: &[u8],
+    n_docs: usize,
+) -> (Vec<u64>, Vec<u32>, Vec<u8>) {
+    let mut start = vec![0u64; n_docs + 1];
+    for &d in docs {
+        start[d as usize + 1] += 1;
+    }
+    for d in 0..n_docs {
+        start[d + 1] += start[d];
+    }
+    let mut fill: Vec<u64> = start[..n_docs].to_vec();
+    let mut terms = vec![0u32; docs.len()];
+    let mut imps = vec![0u8; docs.len()];
+    for t in 0..term_start.len() - 1 {
+        let (a, b) = (term_start[t] as usize, term_start[t + 1] as usize);
+        for (&d, &i) in docs[a..b].iter().zip(&impacts[a..b]) {
+            let p = &mut fill[d as usize];
+            terms[*p as usize] = t as u32;
+            imps[*p as usize] = i;
+            *p += 1;
+        }
+    }
+    (start, terms, imps)
 }

@@ -51,7 +51,11 @@ fn modes_match_their_definitions() {
         )
         .unwrap();
         let full = QueryWeights::new(q, v).unwrap();
-        for alg in [Algorithm::Exhaustive, Algorithm::MaxScore] {
+        for alg in [
+            Algorithm::Exhaustive,
+            Algorithm::MaxScore,
+            Algorithm::BlockMax,
+        ] {
             let exp = index
                 .search_mode(q, &own, QueryMode::Exp, 10, alg, &mut s)
                 .unwrap();

@@ -41,7 +41,11 @@ fn check_all(index: &InvertedIndex, queries: &CsrMatrix, ks: &[usize], what: &st
         let q = QueryWeights::new(q, index.vocab_size()).unwrap();
         for &k in ks {
             let want = brute_force_top_k(index, &q, k);
-            for alg in [Algorithm::Exhaustive, Algorithm::MaxScore] {
+            for alg in [
+                Algorithm::Exhaustive,
+                Algorithm::MaxScore,
+                Algorithm::BlockMax,
+            ] {
                 let got = index.search(&q, k, alg, &mut scratch);
                 assert_eq!(got, want, "{what}: query {qi}, k {k}, {alg:?}");
             }
