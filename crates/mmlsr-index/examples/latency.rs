@@ -39,7 +39,7 @@ fn sample(rng: &mut impl Rng, cdf: &[f64], rows: usize, len: usize) -> CsrMatrix
         while terms.len() < len {
             let u: f64 = rng.random();
             let t = cdf.partition_point(|&c| c < u).min(V - 1) as u32;
-            let t = (t.wrapping_mul(2_654_435_761) % V as u32) as u32;
+            let t = t.wrapping_mul(2_654_435_761) % V as u32;
             if !terms.contains(&t) {
                 terms.push(t);
             }

@@ -291,6 +291,7 @@ impl InvertedIndex {
                 break;
             }
             let mut score = 0u64;
+            #[allow(clippy::needless_range_loop)] // j indexes three parallel arrays
             for j in first_essential..n {
                 if s.cur_doc[j] == d {
                     let p = s.cursors[j];

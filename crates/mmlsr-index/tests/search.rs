@@ -152,7 +152,7 @@ fn long_queries_with_maximal_weights_do_not_overflow() {
     let all: Vec<u32> = (0..v as u32).collect();
     let mut docs = CsrMatrix::empty(v);
     docs.push_row(&all, &vec![7.0; v]).unwrap();
-    docs.push_row(&all[..10], &vec![7.0; 10]).unwrap();
+    docs.push_row(&all[..10], &[7.0; 10]).unwrap();
     let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
     let mut q = CsrMatrix::empty(v);
     q.push_row(&all, &vec![1.0; v]).unwrap();

@@ -116,7 +116,8 @@ fn write(path: &std::path::Path, ids: &[&str], idx: &[Vec<i64>], val: &[Vec<f32>
 fn malformed_sparse_tables_name_the_row_and_problem() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.parquet");
-    let cases: [(&[&str], Vec<Vec<i64>>, Vec<Vec<f32>>, &str); 5] = [
+    type Case<'a> = (&'a [&'a str], Vec<Vec<i64>>, Vec<Vec<f32>>, &'a str);
+    let cases: [Case; 5] = [
         (
             &["a", "b"],
             vec![vec![1, 5], vec![3, 2]],
