@@ -135,7 +135,7 @@ impl TrainConfig {
                 self.batch_size
             ));
         }
-        if !(self.loss.temperature > 0.0) {
+        if self.loss.temperature.is_nan() || self.loss.temperature <= 0.0 {
             return bad(format!(
                 "loss.temperature must be > 0, found {}",
                 self.loss.temperature

@@ -125,19 +125,16 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     let ids = |t: &mmlsr_store::EmbeddingTable, rows: &[usize]| {
         IdIndex::from_ids(rows.iter().map(|&r| t.ids().id(r))).expect("ids are unique")
     };
-    for (name, table, m) in [
+    for (name, table) in [
         (
             "text_sparse.parquet",
             SparseTable::new(ids(&ds.texts, &text_rows), texts)?,
-            (),
         ),
         (
             "img_sparse.parquet",
             SparseTable::new(ids(&ds.images, &image_rows), images)?,
-            (),
         ),
     ] {
-        let _ = m;
         let path = args.out.join(name);
         table.write_parquet(&path)?;
         println!(
