@@ -38,23 +38,6 @@ for V in (571, 30522):
     def head(z):
         return torch.log1p(torch.relu(vocab(norm(proj(z)))))
 
-    def step():
-        opt1.zero_grad()
-        opt2.zero_grad()
-        st, si = head(zt), head(zi)
-        with torch.no_grad():
-            dense = zi @ zt.T
-            p_i2t = torch.softmax(dense / 1e-3, dim=1)
-            p_t2i = torch.softmax(dense.T / 1e-3, dim=1)
-        sparse = si @ st.T
-        ce = lambda s, t: -(t * torch.log_softmax(s, dim=1)).sum(1).mean()
-        loss = (ce(sparse, p_i2t) + ce(sparse.T, p_t2i)) / 2
-        reg = (1e-3 * st.abs().sum(1).mean() + 1e-3 * si.abs().sum(1).mean()) / 2
-        (loss + reg).backward()
-        opt1.step()
-        opt2.step()
-        return float(loss.detach())
-
     def forward_backward():
         st, si = head(zt), head(zi)
         with torch.no_grad():
@@ -66,6 +49,15 @@ for V in (571, 30522):
         loss = (ce(sparse, p_i2t) + ce(sparse.T, p_t2i)) / 2
         reg = (1e-3 * st.abs().sum(1).mean() + 1e-3 * si.abs().sum(1).mean()) / 2
         (loss + reg).backward()
+        return loss
+
+    def step():
+        opt1.zero_grad()
+        opt2.zero_grad()
+        loss = forward_backward()
+        opt1.step()
+        opt2.step()
+        return float(loss.detach())
 
     for name, fn in ((f"batch512_V{V}", step), (f"batch512_V{V}_forward_backward", forward_backward)):
         for _ in range(2):

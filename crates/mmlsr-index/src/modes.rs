@@ -31,8 +31,8 @@ pub struct Ranked {
     pub score: f32,
 }
 
-/// The query restricted to `own_terms` (strictly increasing term ids).
-fn restrict(query: SparseRow<'_>, own_terms: &[u32]) -> (Vec<u32>, Vec<f32>) {
+/// The query restricted to `own_terms` (strictly increasing term ids), quantised.
+fn restrict(query: SparseRow<'_>, own_terms: &[u32], vocab_size: usize) -> Result<QueryWeights> {
     let mut idx = Vec::new();
     let mut val = Vec::new();
     for (&t, &w) in query.indices.iter().zip(query.values) {
@@ -41,7 +41,13 @@ fn restrict(query: SparseRow<'_>, own_terms: &[u32]) -> (Vec<u32>, Vec<f32>) {
             val.push(w);
         }
     }
-    (idx, val)
+    QueryWeights::new(
+        SparseRow {
+            indices: &idx,
+            values: &val,
+        },
+        vocab_size,
+    )
 }
 
 impl InvertedIndex {
@@ -69,14 +75,7 @@ impl InvertedIndex {
                 Ok(to_ranked(self.search(&q, k, algorithm, scratch)))
             }
             QueryMode::NoExp => {
-                let (i, v) = restrict(query, own_terms);
-                let q = QueryWeights::new(
-                    SparseRow {
-                        indices: &i,
-                        values: &v,
-                    },
-                    self.vocab_size(),
-                )?;
+                let q = restrict(query, own_terms, self.vocab_size())?;
                 Ok(to_ranked(self.search(&q, k, algorithm, scratch)))
             }
             QueryMode::Hybrid { candidates } => {
@@ -85,14 +84,7 @@ impl InvertedIndex {
                         "hybrid mode needs at least k = {k} candidates, got {candidates}"
                     )));
                 }
-                let (i, v) = restrict(query, own_terms);
-                let q = QueryWeights::new(
-                    SparseRow {
-                        indices: &i,
-                        values: &v,
-                    },
-                    self.vocab_size(),
-                )?;
+                let q = restrict(query, own_terms, self.vocab_size())?;
                 let hits = self.search(&q, candidates, algorithm, scratch);
                 let mut out: Vec<Ranked> = hits
                     .into_iter()
