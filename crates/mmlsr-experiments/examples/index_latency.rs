@@ -2,11 +2,14 @@
 //! from `DOCS/img_sparse.parquet`, queries from `QUERIES/text_sparse.parquet` (both written by
 //! `mmlsr encode`), k = 10, 100, 1000.
 //!
-//! `cargo run --release -p mmlsr-experiments --example index_latency -- DOCS_DIR QUERIES_DIR [N_QUERIES]`
+//! `cargo run --release -p mmlsr-experiments --example index_latency -- DOCS_DIR QUERIES_DIR [N_QUERIES] [DATA_DIR]`
+//!
+//! With `DATA_DIR` (the data folder the vectors were encoded from), the flat dense baseline
+//! is timed on the same queries (its test captions against all images).
 
 use std::{path::PathBuf, time::Instant};
 
-use mmlsr_index::{Algorithm, IndexConfig, InvertedIndex, QueryWeights, Scratch};
+use mmlsr_index::{Algorithm, DenseFlat, IndexConfig, InvertedIndex, QueryWeights, Scratch};
 use mmlsr_store::SparseTable;
 
 fn main() -> anyhow::Result<()> {
@@ -85,5 +88,36 @@ fn main() -> anyhow::Result<()> {
             ms[0] * 1e6 * n_q as f64 / postings as f64
         );
     }
+    let t = Instant::now();
+    let batch = index.search_batch(&qs, 10, Algorithm::Exhaustive);
+    let secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(batch.len() == n_q);
+    println!(
+        "exhaustive, k = 10, all {} threads (rayon): {:.0} queries/s",
+        rayon_threads(),
+        n_q as f64 / secs
+    );
+    if let Some(data) = args.get(3) {
+        let ds = mmlsr_store::Dataset::open(std::path::Path::new(data))?;
+        let test = ds.split(
+            mmlsr_store::Split::Test,
+            mmlsr_store::RestvalPolicy::MergeIntoTrain,
+        );
+        let flat = DenseFlat::new(ds.dim(), ds.images.data().to_vec())?;
+        let t = Instant::now();
+        for &r in test.caption_rows.iter().take(n_q) {
+            std::hint::black_box(flat.search(ds.texts.row(r), 10)?);
+        }
+        println!(
+            "dense flat inner product, {} × {}-d, k = 10, one thread: {:.3} ms/query",
+            flat.len(),
+            ds.dim(),
+            t.elapsed().as_secs_f64() * 1e3 / n_q as f64
+        );
+    }
     Ok(())
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

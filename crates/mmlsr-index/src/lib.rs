@@ -18,6 +18,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod dense;
 mod error;
 mod export;
 mod format;
@@ -26,6 +27,7 @@ mod modes;
 mod search;
 
 pub use crate::{
+    dense::{DenseFlat, dot},
     error::{Error, Result},
     export::{Ciff, read_ciff, write_jsonl},
     index::{IndexConfig, InvertedIndex},

@@ -344,6 +344,23 @@ impl InvertedIndex {
     }
 }
 
+impl InvertedIndex {
+    /// Answer many queries on all threads of the current rayon pool (one [`Scratch`] per
+    /// worker); results in query order.
+    pub fn search_batch(
+        &self,
+        queries: &[QueryWeights],
+        k: usize,
+        algorithm: Algorithm,
+    ) -> Vec<Vec<Hit>> {
+        use rayon::prelude::*;
+        queries
+            .par_iter()
+            .map_init(Scratch::default, |s, q| self.search(q, k, algorithm, s))
+            .collect()
+    }
+}
+
 /// Reference top-k by brute force over the forward index: every document's dot product with
 /// the query on the same quantised values the index uses, then a full sort (score desc, doc
 /// asc). For tests; it shares no code with the index's postings.

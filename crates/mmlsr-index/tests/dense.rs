@@ -1,0 +1,64 @@
+//! The flat dense baseline against a float64 scan, and batch search against one-by-one.
+
+use mmlsr_core::CsrMatrix;
+use mmlsr_index::{Algorithm, DenseFlat, IndexConfig, InvertedIndex, QueryWeights, Scratch};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+#[test]
+fn flat_inner_product_matches_float64() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let (n, d) = (700, 37); // a dimension that is not a multiple of 8
+    let data: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let flat = DenseFlat::new(d, data.clone()).unwrap();
+    for _ in 0..20 {
+        let q: Vec<f32> = (0..d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let got = flat.search(&q, 10).unwrap();
+        let mut want: Vec<(u32, f64)> = data
+            .chunks_exact(d)
+            .enumerate()
+            .map(|(r, row)| {
+                (
+                    r as u32,
+                    row.iter().zip(&q).map(|(a, b)| *a as f64 * *b as f64).sum(),
+                )
+            })
+            .collect();
+        want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g.0, w.0);
+            assert!((g.1 as f64 - w.1).abs() < 1e-4);
+        }
+    }
+    assert!(flat.search(&[1.0], 3).is_err());
+    assert!(DenseFlat::new(3, vec![0.0, f32::NAN, 1.0]).is_err());
+    assert_eq!(flat.search(&vec![0.0; d], 0).unwrap(), vec![]);
+}
+
+#[test]
+fn batch_search_equals_one_by_one() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let v = 80;
+    let mut docs = CsrMatrix::empty(v);
+    for _ in 0..2000 {
+        let (mut i, mut w) = (Vec::new(), Vec::new());
+        for t in 0..v as u32 {
+            if rng.random_bool(0.1) {
+                i.push(t);
+                w.push(rng.random_range(0.0f32..2.0));
+            }
+        }
+        docs.push_row(&i, &w).unwrap();
+    }
+    let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+    let qs: Vec<QueryWeights> = docs
+        .rows()
+        .take(100)
+        .map(|r| QueryWeights::new(r, v).unwrap())
+        .collect();
+    let batch = index.search_batch(&qs, 10, Algorithm::Exhaustive);
+    let mut s = Scratch::default();
+    for (q, b) in qs.iter().zip(&batch) {
+        assert_eq!(&index.search(q, 10, Algorithm::Exhaustive, &mut s), b);
+    }
+}
