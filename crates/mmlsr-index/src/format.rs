@@ -9,15 +9,10 @@
 //! 20      4                 block_size (documents per block)
 //! 24      4                 scale (f32)
 //! 28      8                 n_postings (P)
-//! 36      8                 n_blocks (K)
-//! 44      8                 forward nnz (F)
-//! 52      8·(V+1)           term_start
+//! 36      8                 forward nnz (F)
+//! 44      8·(V+1)           term_start
 //!         4·P               docs
 //!         P                 impacts (u8)
-//!         8·(V+1)           block_start
-//!         4·K               block_ids (document block of each entry)
-//!         K                 block_max (u8)
-//!         V                 term_max (u8)
 //!         8·(n_docs+1)      forward indptr
 //!         4·F               forward indices
 //!         4·F               forward values (f32)
@@ -27,7 +22,8 @@
 //! Files are written to a temporary file beside the target, synced, and renamed, so a reader
 //! never sees half an index. Loading reads the file once, checks magic, version, length and
 //! checksum, then validates every structural invariant the query code relies on, so a corrupt
-//! file is an error, never a panic.
+//! file is an error, never a panic. Block and term maxima and the quantised forward index are
+//! derived from the postings on load, not stored.
 
 use std::{io::Write, path::Path};
 
@@ -37,7 +33,7 @@ use crate::{Error, InvertedIndex, Result};
 
 const MAGIC: &[u8; 8] = b"MMLSRIDX";
 const VERSION: u32 = 1;
-const HEADER: usize = 52;
+const HEADER: usize = 44;
 
 impl InvertedIndex {
     /// Serialise to bytes (the format above).
@@ -51,11 +47,7 @@ impl InvertedIndex {
             b.extend_from_slice(&x.to_le_bytes());
         }
         b.extend_from_slice(&self.scale.to_le_bytes());
-        for x in [
-            self.docs.len() as u64,
-            self.block_max.len() as u64,
-            fidx.len() as u64,
-        ] {
+        for x in [self.docs.len() as u64, fidx.len() as u64] {
             b.extend_from_slice(&x.to_le_bytes());
         }
         self.term_start
@@ -65,14 +57,6 @@ impl InvertedIndex {
             .iter()
             .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
         b.extend_from_slice(&self.impacts);
-        self.block_start
-            .iter()
-            .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-        self.block_ids
-            .iter()
-            .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-        b.extend_from_slice(&self.block_max);
-        b.extend_from_slice(&self.term_max);
         indptr
             .iter()
             .for_each(|&x| b.extend_from_slice(&(x as u64).to_le_bytes()));
@@ -145,17 +129,13 @@ impl InvertedIndex {
         }
         let (n_docs, vocab, block_size) = (u32_at(12), u32_at(16), u32_at(20));
         let scale = f32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
-        let (p, k, f) = (u64_at(28), u64_at(36), u64_at(44));
+        let (p, f) = (u64_at(28), u64_at(36));
         let too_big = || "section lengths overflow".to_string();
         let v1 = vocab as u64 + 1;
         let expected = [
             v1.checked_mul(8),
             p.checked_mul(4),
             Some(p),
-            v1.checked_mul(8),
-            k.checked_mul(4),
-            Some(k),
-            Some(vocab as u64),
             (n_docs as u64 + 1).checked_mul(8),
             f.checked_mul(4),
             f.checked_mul(4),
@@ -180,13 +160,7 @@ impl InvertedIndex {
             o += n;
             s
         };
-        let (v, p, k, f, nd) = (
-            vocab as usize,
-            p as usize,
-            k as usize,
-            f as usize,
-            n_docs as usize,
-        );
+        let (v, p, f, nd) = (vocab as usize, p as usize, f as usize, n_docs as usize);
         let u64s = |s: &[u8]| -> Vec<u64> {
             s.chunks_exact(8)
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
@@ -200,10 +174,6 @@ impl InvertedIndex {
         let term_start = u64s(take(8 * (v + 1)));
         let docs = u32s(take(4 * p));
         let impacts = take(p).to_vec();
-        let block_start = u64s(take(8 * (v + 1)));
-        let block_ids = u32s(take(4 * k));
-        let block_max = take(k).to_vec();
-        let term_max = take(v).to_vec();
         let indptr: Vec<usize> = u64s(take(8 * (nd + 1)))
             .into_iter()
             .map(|x| x as usize)
@@ -233,12 +203,8 @@ impl InvertedIndex {
                 return Err(format!("term {t}: a zero impact"));
             }
         }
-        // Block and term maxima must be exactly those of the postings.
-        let derived = crate::index::block_maxima(&term_start, &docs, &impacts, block_size);
-        if derived != (block_start, block_ids, block_max, term_max) {
-            return Err("block or term maxima disagree with the postings".into());
-        }
-        let (block_start, block_ids, block_max, term_max) = derived;
+        let (block_start, block_ids, block_max, term_max) =
+            crate::index::block_maxima(&term_start, &docs, &impacts, block_size);
         let (fwd_start, fwd_terms, fwd_impacts) =
             crate::index::transpose(&term_start, &docs, &impacts, nd);
         let forward =
