@@ -226,7 +226,7 @@ impl EmbeddingTable {
     }
 }
 
-fn find_column(path: &Path, schema: &Schema, name: &'static str) -> Result<usize> {
+pub(crate) fn find_column(path: &Path, schema: &Schema, name: &'static str) -> Result<usize> {
     schema.index_of(name).map_err(|_| Error::MissingColumn {
         path: path.to_path_buf(),
         column: name,

@@ -17,7 +17,7 @@ use parquet::{
     file::properties::WriterProperties,
 };
 
-use crate::{Error, IdIndex, Result, atomic};
+use crate::{Error, IdIndex, Result, atomic, embeddings::find_column};
 
 /// Rows per record batch (and row group) when writing.
 const WRITE_BATCH_ROWS: usize = 8192;
@@ -131,18 +131,7 @@ impl SparseTable {
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
         let schema = builder.schema().clone();
         for name in ["id", "indices", "values"] {
-            if schema.index_of(name).is_err() {
-                return Err(Error::MissingColumn {
-                    path: path.to_path_buf(),
-                    column: name,
-                    found: schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
-            }
+            find_column(path, &schema, name)?;
         }
         let declared = match schema.metadata().get(Self::VOCAB_SIZE_KEY) {
             Some(v) => Some(v.parse::<usize>().map_err(|_| {
