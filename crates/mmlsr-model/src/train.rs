@@ -727,6 +727,11 @@ fn epoch_dir(out: &Path, epoch: usize) -> PathBuf {
     out.join("epochs").join(format!("epoch-{epoch:04}"))
 }
 
+/// The epoch of a complete epoch directory's name (`epoch-0007` → 7; temporaries → None).
+fn epoch_number(name: &std::ffi::OsStr) -> Option<usize> {
+    name.to_str()?.strip_prefix("epoch-")?.parse().ok()
+}
+
 /// The most recent complete epoch directory in `out`, if any.
 fn latest_epoch_dir(out: &Path) -> Result<Option<PathBuf>> {
     let dir = out.join("epochs");
@@ -736,12 +741,7 @@ fn latest_epoch_dir(out: &Path) -> Result<Option<PathBuf>> {
     let mut best: Option<(usize, PathBuf)> = None;
     for e in entries {
         let e = e.map_err(|e| Error::io(&dir, e))?;
-        let name = e.file_name();
-        let Some(n) = name
-            .to_str()
-            .and_then(|s| s.strip_prefix("epoch-"))
-            .and_then(|s| s.parse::<usize>().ok())
-        else {
+        let Some(n) = epoch_number(&e.file_name()) else {
             continue;
         };
         if best.as_ref().is_none_or(|(b, _)| n > *b) {
@@ -776,12 +776,7 @@ fn write_epoch<B: AutodiffBackend>(
     let keep = [state.epoch, state.best_epoch];
     if let Ok(entries) = std::fs::read_dir(out.join("epochs")) {
         for e in entries.flatten() {
-            let name = e.file_name();
-            let n = name
-                .to_str()
-                .and_then(|s| s.strip_prefix("epoch-"))
-                .and_then(|s| s.parse::<usize>().ok());
-            if let Some(n) = n
+            if let Some(n) = epoch_number(&e.file_name())
                 && !keep.contains(&n)
             {
                 let _ = std::fs::remove_dir_all(e.path());
