@@ -80,19 +80,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         println!("  no test split: dense retrieval not evaluated");
         return Ok(());
     }
-    let gather = |table: &mmlsr_store::EmbeddingTable, rows: &[usize]| -> Vec<f32> {
-        rows.iter()
-            .flat_map(|&r| table.row(r).iter().copied())
-            .collect()
-    };
-    let images = gather(&ds.images, &test.image_rows);
-    let texts = gather(&ds.texts, &test.caption_rows);
-    let ids: Vec<&str> = test
-        .image_rows
-        .iter()
-        .map(|&r| ds.images.ids().id(r))
-        .collect();
-    let e = mmlsr_synth::text_to_image(&images, &ids, &texts, &test.caption_image, ds.dim());
+    let e = super::dense_text_to_image(&ds, &test);
     println!(
         "  dense text→image on test ({} captions × {} images): R@1 {:.2}  R@5 {:.2}  R@10 {:.2}  MRR@10 {:.2}",
         e.queries, e.images, e.r1, e.r5, e.r10, e.mrr10

@@ -5,3 +5,27 @@ pub mod explain;
 pub mod inspect;
 pub mod synth;
 pub mod train;
+
+/// Brute-force dense text→image metrics of a split (every caption against every image).
+pub fn dense_text_to_image(
+    ds: &mmlsr_store::Dataset,
+    split: &mmlsr_store::SplitView,
+) -> mmlsr_synth::DenseEval {
+    let gather = |table: &mmlsr_store::EmbeddingTable, rows: &[usize]| -> Vec<f32> {
+        rows.iter()
+            .flat_map(|&r| table.row(r).iter().copied())
+            .collect()
+    };
+    let ids: Vec<&str> = split
+        .image_rows
+        .iter()
+        .map(|&r| ds.images.ids().id(r))
+        .collect();
+    mmlsr_synth::text_to_image(
+        &gather(&ds.images, &split.image_rows),
+        &ids,
+        &gather(&ds.texts, &split.caption_rows),
+        &split.caption_image,
+        ds.dim(),
+    )
+}

@@ -201,33 +201,6 @@ struct TestMetrics<'a> {
     sparse: &'a SparseEval,
 }
 
-pub fn dense_test(ds: &Dataset, data: &TrainData<'_>) -> DenseNumbers {
-    let test = &data.test;
-    let gather = |table: &mmlsr_store::EmbeddingTable, rows: &[usize]| -> Vec<f32> {
-        rows.iter()
-            .flat_map(|&r| table.row(r).iter().copied())
-            .collect()
-    };
-    let ids: Vec<&str> = test
-        .image_rows
-        .iter()
-        .map(|&r| ds.images.ids().id(r))
-        .collect();
-    let e = mmlsr_synth::text_to_image(
-        &gather(&ds.images, &test.image_rows),
-        &ids,
-        &gather(&ds.texts, &test.caption_rows),
-        &test.caption_image,
-        ds.dim(),
-    );
-    DenseNumbers {
-        r1: e.r1,
-        r5: e.r5,
-        r10: e.r10,
-        mrr10: e.mrr10,
-    }
-}
-
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let config = plan(&args)?;
     let backend = args.backend;
@@ -269,7 +242,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .model_dir
         .clone()
         .context("training did not finish")?;
-    let dense = dense_test(&ds, &data);
+    let e = super::dense_text_to_image(&ds, &data.test);
+    let dense = DenseNumbers {
+        r1: e.r1,
+        r5: e.r5,
+        r10: e.r10,
+        mrr10: e.mrr10,
+    };
     let enc = with_backend!(backend, |B, device| {
         type I = <B as mmlsr_model::burn::tensor::backend::AutodiffBackend>::InnerBackend;
         let (card, head) = load_model::<I>(&model_dir, &device)?;
