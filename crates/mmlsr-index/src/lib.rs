@@ -1,6 +1,7 @@
 //! A purpose-built inverted index for learned sparse image vectors: `u8` impacts with per-term
-//! and per-block maxima, exact top-k by exhaustive term-at-a-time scoring or MaxScore, a
-//! forward index for rescoring, and a versioned, checksummed on-disk format.
+//! and per-block maxima, exact top-k by exhaustive term-at-a-time scoring, MaxScore or block-max
+//! pruning, a Seismic-style approximate index, a forward index for rescoring, a versioned,
+//! checksummed on-disk format, and the dense baselines (flat; HNSW with the `hnsw` feature).
 //!
 //! ```
 //! use mmlsr_core::CsrMatrix;
@@ -18,15 +19,19 @@
 //! ```
 #![warn(missing_docs)]
 
+mod approx;
 mod dense;
 mod error;
 mod export;
 mod format;
+#[cfg(feature = "hnsw")]
+mod hnsw;
 mod index;
 mod modes;
 mod search;
 
 pub use crate::{
+    approx::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, recall},
     dense::{DenseFlat, dot},
     error::{Error, Result},
     export::{Ciff, read_ciff, write_jsonl},
@@ -34,3 +39,6 @@ pub use crate::{
     modes::{QueryMode, Ranked},
     search::{Algorithm, Hit, QueryWeights, Scratch, brute_force_top_k},
 };
+
+#[cfg(feature = "hnsw")]
+pub use crate::hnsw::{DenseHnsw, HnswConfig, InnerProductDistance};

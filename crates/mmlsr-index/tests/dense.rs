@@ -62,3 +62,39 @@ fn batch_search_equals_one_by_one() {
         assert_eq!(&index.search(q, 10, Algorithm::Exhaustive, &mut s), b);
     }
 }
+
+/// HNSW over random unit vectors: recall of the flat scan's top-10 is high, and its scores
+/// are the true inner products.
+#[cfg(feature = "hnsw")]
+#[test]
+fn hnsw_recalls_the_flat_top_10() {
+    use mmlsr_index::{DenseFlat, DenseHnsw, HnswConfig, dot};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let dim = 32;
+    let unit = |rng: &mut rand_chacha::ChaCha8Rng| {
+        let v: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let n = dot(&v, &v).sqrt();
+        v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let data: Vec<f32> = (0..3_000).flat_map(|_| unit(&mut rng)).collect();
+    let flat = DenseFlat::new(dim, data.clone()).unwrap();
+    let hnsw = DenseHnsw::build(dim, &data, HnswConfig::default()).unwrap();
+    let mut found = 0;
+    for _ in 0..100 {
+        let q = unit(&mut rng);
+        let exact = flat.search(&q, 10).unwrap();
+        let approx = hnsw.search(&q, 10).unwrap();
+        assert_eq!(approx.len(), 10);
+        for &(d, s) in &approx {
+            let row = &data[d as usize * dim..(d as usize + 1) * dim];
+            assert!((s - dot(&q, row)).abs() < 1e-5);
+        }
+        found += exact
+            .iter()
+            .filter(|e| approx.iter().any(|a| a.0 == e.0))
+            .count();
+    }
+    assert!(found >= 950, "recall {found}/1000");
+    assert!(hnsw.search(&[0.0; 3], 10).is_err());
+}

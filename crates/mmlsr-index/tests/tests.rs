@@ -1,5 +1,6 @@
 //! Integration tests of mmlsr-index (one binary).
 
+mod approx;
 mod dense;
 mod export;
 mod format;

@@ -1,0 +1,415 @@
+//! Approximate retrieval in the style of Seismic (Bruch, Nardini, Rulli & Venturini,
+//! SIGIR 2024): every posting list is statically pruned to its heaviest entries, the kept
+//! documents are clustered into blocks, and each block carries a summary vector (the
+//! component-wise maximum of its documents, itself pruned to a fraction of its mass). A query
+//! visits the lists of its heaviest terms only; a block is opened (its documents scored
+//! exactly against the full query through the forward index) only when its summary's inner
+//! product with the query, scaled by the heap factor, can enter the current top-k.
+//!
+//! Not exact: its answers are measured by their recall of the exact top-k.
+
+use std::{cmp::Reverse, collections::BinaryHeap};
+
+use mmlsr_core::{CsrMatrix, SparseRow};
+use rand::{SeedableRng, seq::index::sample};
+
+use crate::{Error, Ranked, Result};
+
+/// Build settings of the approximate index (Seismic's λ, β and α).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApproxConfig {
+    /// λ: postings kept per term (the heaviest).
+    pub postings_per_term: usize,
+    /// Average documents per block: a kept list of `n` postings is clustered into
+    /// `⌈n / block_size⌉` blocks (Seismic's β = λ / block_size).
+    pub block_size: usize,
+    /// α: a block summary keeps its heaviest terms up to this fraction of its L1 mass.
+    pub summary_energy: f32,
+    /// Seed of the cluster-centre draws.
+    pub seed: u64,
+}
+
+impl Default for ApproxConfig {
+    fn default() -> Self {
+        Self {
+            postings_per_term: 2_000,
+            block_size: 16,
+            summary_energy: 0.5,
+            seed: 42,
+        }
+    }
+}
+
+/// Query settings of the approximate index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApproxParams {
+    /// Posting lists visited: those of the query's `query_cut` heaviest terms.
+    pub query_cut: usize,
+    /// A block is skipped when the heap holds `k` documents and
+    /// `summary · query < heap_factor × k-th score`. In (0, 1]: lower is safer and slower.
+    pub heap_factor: f32,
+}
+
+impl Default for ApproxParams {
+    fn default() -> Self {
+        Self {
+            query_cut: 10,
+            heap_factor: 0.9,
+        }
+    }
+}
+
+/// The Seismic-style index: pruned, clustered posting lists with block summaries, and the
+/// forward index that scores the documents of an opened block.
+#[derive(Debug, Clone)]
+pub struct ApproxIndex {
+    vocab_size: usize,
+    /// `term_blocks[t]..term_blocks[t + 1]`: term `t`'s blocks.
+    term_blocks: Vec<u32>,
+    /// `block_docs_start[b]..block_docs_start[b + 1]` index `block_docs`.
+    block_docs_start: Vec<u32>,
+    block_docs: Vec<u32>,
+    /// `summary_start[b]..summary_start[b + 1]` index the summary terms and weights.
+    summary_start: Vec<u32>,
+    summary_terms: Vec<u32>,
+    summary_weights: Vec<f32>,
+    forward: CsrMatrix,
+}
+
+/// Reusable per-thread buffers of [`ApproxIndex::search`].
+#[derive(Debug, Default)]
+pub struct ApproxScratch {
+    query: Vec<f32>,
+    visited: Vec<u32>,
+    epoch: u32,
+    heap: BinaryHeap<(Reverse<OrdF32>, u32)>,
+    cut: Vec<(f32, u32)>,
+    /// Documents scored by the last query.
+    pub docs_scored: u64,
+    /// Blocks whose summary was evaluated by the last query.
+    pub blocks_evaluated: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF32(f32);
+impl Eq for OrdF32 {}
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for OrdF32 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+/// Terms of a document used to assign it to a cluster centre (its heaviest few).
+const SKETCH_TERMS: usize = 8;
+
+impl ApproxIndex {
+    /// Build from document vectors (rows; weights ≥ 0).
+    pub fn build(docs: &CsrMatrix, config: ApproxConfig) -> Result<Self> {
+        if config.postings_per_term == 0 || config.block_size == 0 {
+            return Err(Error::Config(
+                "postings_per_term and block_size must be at least 1".into(),
+            ));
+        }
+        if !(config.summary_energy > 0.0 && config.summary_energy <= 1.0) {
+            return Err(Error::Config(format!(
+                "summary_energy must be in (0, 1], found {}",
+                config.summary_energy
+            )));
+        }
+        let n_docs = docs.n_rows();
+        if u32::try_from(n_docs).is_err() {
+            return Err(Error::Config("more than 2^32-1 documents".into()));
+        }
+        let v = docs.n_cols();
+        let (_, _, val) = docs.raw();
+        if let Some(&w) = val.iter().find(|&&w| !(w >= 0.0 && w.is_finite())) {
+            return Err(Error::Config(format!(
+                "document weights must be finite and ≥ 0, found {w}"
+            )));
+        }
+        // Posting lists (doc, weight) per term.
+        let mut lists: Vec<Vec<(u32, f32)>> = vec![Vec::new(); v];
+        for (d, row) in docs.rows().enumerate() {
+            for (&t, &w) in row.indices.iter().zip(row.values) {
+                if w > 0.0 {
+                    lists[t as usize].push((d as u32, w));
+                }
+            }
+        }
+        // Each document's sketch: its heaviest terms, for cluster assignment.
+        let sketches: Vec<Vec<(u32, f32)>> = docs
+            .rows()
+            .map(|row| {
+                let mut s: Vec<(u32, f32)> = row
+                    .indices
+                    .iter()
+                    .copied()
+                    .zip(row.values.iter().copied())
+                    .collect();
+                s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                s.truncate(SKETCH_TERMS);
+                s
+            })
+            .collect();
+
+        let mut out = Self {
+            vocab_size: v,
+            term_blocks: vec![0],
+            block_docs_start: vec![0],
+            block_docs: Vec::new(),
+            summary_start: vec![0],
+            summary_terms: Vec::new(),
+            summary_weights: Vec::new(),
+            forward: docs.clone(),
+        };
+        let mut dense = vec![0.0f32; v];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut centre_of_term: Vec<Vec<(u32, f32)>> = vec![Vec::new(); v];
+        let mut centre_terms: Vec<u32> = Vec::new();
+        for (t, list) in lists.iter_mut().enumerate() {
+            // Static pruning: the λ heaviest postings.
+            if list.len() > config.postings_per_term {
+                list.select_nth_unstable_by(config.postings_per_term - 1, |a, b| {
+                    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+                });
+                list.truncate(config.postings_per_term);
+            }
+            list.sort_unstable_by_key(|p| p.0);
+            let n_blocks = list.len().div_ceil(config.block_size);
+            let clusters: Vec<Vec<u32>> = if n_blocks <= 1 {
+                vec![list.iter().map(|p| p.0).collect()]
+            } else {
+                // Shallow clustering: random documents as centres, each document to the
+                // centre whose sketch has the largest inner product with its own.
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+                    config.seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                let centres: Vec<u32> = sample(&mut rng, list.len(), n_blocks)
+                    .into_iter()
+                    .map(|i| list[i].0)
+                    .collect();
+                centre_terms.clear();
+                for (c, &doc) in centres.iter().enumerate() {
+                    for &(term, w) in &sketches[doc as usize] {
+                        if centre_of_term[term as usize].is_empty() {
+                            centre_terms.push(term);
+                        }
+                        centre_of_term[term as usize].push((c as u32, w));
+                    }
+                }
+                let mut clusters: Vec<Vec<u32>> = vec![Vec::new(); n_blocks];
+                let mut unmatched: Vec<u32> = Vec::new();
+                let mut score = vec![0.0f32; n_blocks];
+                for &(doc, _) in list.iter() {
+                    score.iter_mut().for_each(|s| *s = 0.0);
+                    for &(term, w) in &sketches[doc as usize] {
+                        for &(c, cw) in &centre_of_term[term as usize] {
+                            score[c as usize] += w * cw;
+                        }
+                    }
+                    let (best, &s) = score
+                        .iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+                        .expect("at least two blocks");
+                    if s > 0.0 {
+                        clusters[best].push(doc);
+                    } else {
+                        unmatched.push(doc);
+                    }
+                }
+                for &term in &centre_terms {
+                    centre_of_term[term as usize].clear();
+                }
+                clusters.retain(|c| !c.is_empty());
+                clusters.extend(unmatched.chunks(config.block_size).map(<[u32]>::to_vec));
+                clusters
+            };
+            for block in clusters.into_iter().filter(|b| !b.is_empty()) {
+                // Summary: component-wise max over the block's documents, pruned to α mass.
+                for &d in &block {
+                    let row = docs.row(d as usize);
+                    for (&term, &w) in row.indices.iter().zip(row.values) {
+                        let slot = &mut dense[term as usize];
+                        if *slot == 0.0 && w > 0.0 {
+                            touched.push(term);
+                        }
+                        *slot = slot.max(w);
+                    }
+                }
+                let mut summary: Vec<(u32, f32)> =
+                    touched.iter().map(|&t| (t, dense[t as usize])).collect();
+                for &term in &touched {
+                    dense[term as usize] = 0.0;
+                }
+                touched.clear();
+                summary.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                let mass: f32 = summary.iter().map(|p| p.1).sum();
+                let mut kept = 0.0f32;
+                let keep = summary
+                    .iter()
+                    .take_while(|p| {
+                        let more = kept < config.summary_energy * mass;
+                        kept += p.1;
+                        more
+                    })
+                    .count()
+                    .max(1);
+                summary.truncate(keep);
+                summary.sort_unstable_by_key(|p| p.0);
+                out.block_docs.extend_from_slice(&block);
+                out.block_docs_start.push(out.block_docs.len() as u32);
+                out.summary_terms.extend(summary.iter().map(|p| p.0));
+                out.summary_weights.extend(summary.iter().map(|p| p.1));
+                out.summary_start.push(out.summary_terms.len() as u32);
+            }
+            out.term_blocks.push(out.block_docs_start.len() as u32 - 1);
+        }
+        Ok(out)
+    }
+
+    /// Number of documents.
+    pub fn n_docs(&self) -> usize {
+        self.forward.n_rows()
+    }
+
+    /// Number of blocks.
+    pub fn n_blocks(&self) -> usize {
+        self.block_docs_start.len() - 1
+    }
+
+    /// Postings kept after static pruning.
+    pub fn n_postings(&self) -> usize {
+        self.block_docs.len()
+    }
+
+    /// The approximate top `k` (score desc, doc asc) of `query`, scored exactly (f32 dot
+    /// product with the full query) for every document that is looked at.
+    pub fn search(
+        &self,
+        query: SparseRow<'_>,
+        k: usize,
+        params: ApproxParams,
+        s: &mut ApproxScratch,
+    ) -> Result<Vec<Ranked>> {
+        s.docs_scored = 0;
+        s.blocks_evaluated = 0;
+        s.heap.clear();
+        if let Some((&t, _)) = query
+            .indices
+            .iter()
+            .zip(query.values)
+            .find(|(t, w)| **t as usize >= self.vocab_size || !w.is_finite())
+        {
+            return Err(Error::Query(format!(
+                "term {t} is outside the vocabulary of {} or has a non-finite weight",
+                self.vocab_size
+            )));
+        }
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        s.query.resize(self.vocab_size, 0.0);
+        let n = self.n_docs();
+        if s.visited.len() != n {
+            s.visited = vec![0; n];
+            s.epoch = 0;
+        }
+        s.epoch = s.epoch.wrapping_add(1);
+        if s.epoch == 0 {
+            s.visited.iter_mut().for_each(|v| *v = 0);
+            s.epoch = 1;
+        }
+        for (&t, &w) in query.indices.iter().zip(query.values) {
+            s.query[t as usize] = w;
+        }
+        s.cut.clear();
+        s.cut.extend(
+            query
+                .indices
+                .iter()
+                .zip(query.values)
+                .filter(|(_, w)| **w > 0.0)
+                .map(|(&t, &w)| (w, t)),
+        );
+        s.cut
+            .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        s.cut.truncate(params.query_cut);
+        let (fs, fi, fv) = self.forward.raw();
+        for ci in 0..s.cut.len() {
+            let t = s.cut[ci].1 as usize;
+            for b in self.term_blocks[t] as usize..self.term_blocks[t + 1] as usize {
+                if s.heap.len() == k {
+                    let (a, e) = (
+                        self.summary_start[b] as usize,
+                        self.summary_start[b + 1] as usize,
+                    );
+                    s.blocks_evaluated += 1;
+                    let bound: f32 = self.summary_terms[a..e]
+                        .iter()
+                        .zip(&self.summary_weights[a..e])
+                        .map(|(&term, &w)| s.query[term as usize] * w)
+                        .sum();
+                    let kth = s.heap.peek().expect("full heap").0.0.0;
+                    if bound < params.heap_factor * kth {
+                        continue;
+                    }
+                }
+                let docs = &self.block_docs
+                    [self.block_docs_start[b] as usize..self.block_docs_start[b + 1] as usize];
+                for &d in docs {
+                    let du = d as usize;
+                    if s.visited[du] == s.epoch {
+                        continue;
+                    }
+                    s.visited[du] = s.epoch;
+                    s.docs_scored += 1;
+                    let (a, e) = (fs[du], fs[du + 1]);
+                    let score: f32 = fi[a..e]
+                        .iter()
+                        .zip(&fv[a..e])
+                        .map(|(&term, &w)| s.query[term as usize] * w)
+                        .sum();
+                    if score <= 0.0 {
+                        continue;
+                    }
+                    let key = (Reverse(OrdF32(score)), d);
+                    if s.heap.len() < k {
+                        s.heap.push(key);
+                    } else if key < *s.heap.peek().expect("full heap") {
+                        s.heap.pop();
+                        s.heap.push(key);
+                    }
+                }
+            }
+        }
+        for &t in query.indices {
+            s.query[t as usize] = 0.0;
+        }
+        let mut out: Vec<Ranked> = s
+            .heap
+            .drain()
+            .map(|(Reverse(OrdF32(score)), doc)| Ranked { doc, score })
+            .collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)));
+        Ok(out)
+    }
+}
+
+/// Fraction of `exact`'s documents that `approx` also returns (recall of the exact top-k).
+/// 1 when `exact` is empty.
+pub fn recall(approx: &[Ranked], exact: &[u32]) -> f64 {
+    if exact.is_empty() {
+        return 1.0;
+    }
+    let found = exact
+        .iter()
+        .filter(|d| approx.iter().any(|r| r.doc == **d))
+        .count();
+    found as f64 / exact.len() as f64
+}

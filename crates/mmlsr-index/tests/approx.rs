@@ -1,0 +1,217 @@
+//! The Seismic-style approximate index: with settings that cannot lose a document (no static
+//! pruning, every query term visited, summaries at full mass) it returns exactly the f32
+//! brute-force top-k; with aggressive settings it scores fewer documents and its recall is
+//! measured, not assumed.
+
+use mmlsr_core::CsrMatrix;
+use mmlsr_index::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Ranked, recall};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Documents and queries with clustered topics: each row mixes terms of one of 20 topics
+/// with a few random terms, so block summaries are informative.
+fn topical(rng: &mut ChaCha8Rng, rows: usize, v: usize, len: usize) -> CsrMatrix {
+    let mut m = CsrMatrix::empty(v);
+    for _ in 0..rows {
+        let topic = rng.random_range(0..20usize);
+        let mut terms: Vec<u32> = Vec::new();
+        while terms.len() < len {
+            let t = if rng.random_bool(0.7) {
+                (topic * (v / 20) + rng.random_range(0..v / 20)) as u32
+            } else {
+                rng.random_range(0..v as u32)
+            };
+            if !terms.contains(&t) {
+                terms.push(t);
+            }
+        }
+        terms.sort_unstable();
+        let w: Vec<f32> = terms
+            .iter()
+            .map(|_| rng.random_range(0.05f32..2.0))
+            .collect();
+        m.push_row(&terms, &w).unwrap();
+    }
+    m
+}
+
+/// Every document's f32 dot product in the forward row's order, sorted (score desc, doc asc).
+fn brute_force(docs: &CsrMatrix, q: mmlsr_core::SparseRow<'_>, k: usize) -> Vec<Ranked> {
+    let mut dense = vec![0.0f32; docs.n_cols()];
+    for (&t, &w) in q.indices.iter().zip(q.values) {
+        dense[t as usize] = w;
+    }
+    let mut all: Vec<Ranked> = docs
+        .rows()
+        .enumerate()
+        .map(|(d, r)| Ranked {
+            doc: d as u32,
+            score: r
+                .indices
+                .iter()
+                .zip(r.values)
+                .map(|(&t, &w)| dense[t as usize] * w)
+                .sum(),
+        })
+        .filter(|r| r.score > 0.0)
+        .collect();
+    all.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)));
+    all.truncate(k);
+    all
+}
+
+#[test]
+fn lossless_settings_return_the_exact_top_k() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let docs = topical(&mut rng, 1_500, 400, 30);
+    let queries = topical(&mut rng, 60, 400, 12);
+    for block_size in [1, 7, 32] {
+        let index = ApproxIndex::build(
+            &docs,
+            ApproxConfig {
+                postings_per_term: usize::MAX,
+                block_size,
+                summary_energy: 1.0,
+                seed: 1,
+            },
+        )
+        .unwrap();
+        assert_eq!(index.n_postings(), docs.nnz());
+        let params = ApproxParams {
+            query_cut: usize::MAX,
+            heap_factor: 0.999,
+        };
+        let mut s = ApproxScratch::default();
+        let mut scored = 0;
+        for (qi, q) in queries.rows().enumerate() {
+            for k in [1, 10, 100] {
+                let got = index.search(q, k, params, &mut s).unwrap();
+                assert_eq!(
+                    got,
+                    brute_force(&docs, q, k),
+                    "block {block_size} q {qi} k {k}"
+                );
+                if k == 10 {
+                    scored += s.docs_scored;
+                }
+            }
+        }
+        // Summaries prune: far fewer documents scored than a scan of every candidate.
+        assert!(
+            scored < 60 * 1_500 / 2,
+            "block {block_size}: {scored} documents scored for 60 queries"
+        );
+    }
+}
+
+#[test]
+fn aggressive_settings_trade_recall_for_work() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let docs = topical(&mut rng, 3_000, 600, 40);
+    let queries = topical(&mut rng, 100, 600, 15);
+    let index = ApproxIndex::build(
+        &docs,
+        ApproxConfig {
+            postings_per_term: 150,
+            block_size: 10,
+            summary_energy: 0.4,
+            seed: 3,
+        },
+    )
+    .unwrap();
+    assert!(index.n_postings() < docs.nnz());
+    let mut s = ApproxScratch::default();
+    let (mut r_safe, mut r_fast, mut w_safe, mut w_fast) = (0.0, 0.0, 0, 0);
+    for q in queries.rows() {
+        let exact: Vec<u32> = brute_force(&docs, q, 10).iter().map(|r| r.doc).collect();
+        let safe = index
+            .search(
+                q,
+                10,
+                ApproxParams {
+                    query_cut: 15,
+                    heap_factor: 0.5,
+                },
+                &mut s,
+            )
+            .unwrap();
+        w_safe += s.docs_scored;
+        let fast = index
+            .search(
+                q,
+                10,
+                ApproxParams {
+                    query_cut: 3,
+                    heap_factor: 1.0,
+                },
+                &mut s,
+            )
+            .unwrap();
+        w_fast += s.docs_scored;
+        r_safe += recall(&safe, &exact);
+        r_fast += recall(&fast, &exact);
+        // Whatever it returns is scored exactly and ranked.
+        for r in &fast {
+            let want = brute_force(&docs, q, 3_000)
+                .into_iter()
+                .find(|b| b.doc == r.doc)
+                .unwrap();
+            assert_eq!(r.score, want.score);
+        }
+        assert!(fast.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+    let (r_safe, r_fast) = (r_safe / 100.0, r_fast / 100.0);
+    assert!(w_fast < w_safe, "work {w_fast} vs {w_safe}");
+    assert!(r_safe >= r_fast, "recall {r_safe} vs {r_fast}");
+    assert!(r_safe > 0.8, "recall of the safer settings {r_safe}");
+    assert!(
+        r_fast < 1.0,
+        "the aggressive settings lose something: {r_fast}"
+    );
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let mut docs = CsrMatrix::empty(4);
+    docs.push_row(&[0, 1], &[1.0, -1.0]).unwrap();
+    assert!(ApproxIndex::build(&docs, ApproxConfig::default()).is_err());
+    let mut docs = CsrMatrix::empty(4);
+    docs.push_row(&[0, 1], &[1.0, 1.0]).unwrap();
+    let bad = ApproxConfig {
+        summary_energy: 0.0,
+        ..ApproxConfig::default()
+    };
+    assert!(ApproxIndex::build(&docs, bad).is_err());
+    let index = ApproxIndex::build(&docs, ApproxConfig::default()).unwrap();
+    let mut q = CsrMatrix::empty(9);
+    q.push_row(&[7], &[1.0]).unwrap();
+    let err = index
+        .search(
+            q.row(0),
+            10,
+            ApproxParams::default(),
+            &mut ApproxScratch::default(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("term 7"), "{err}");
+    // Empty collection and empty query: no results, no panic.
+    let empty = ApproxIndex::build(&CsrMatrix::empty(4), ApproxConfig::default()).unwrap();
+    let mut q = CsrMatrix::empty(4);
+    q.push_row(&[], &[]).unwrap();
+    q.push_row(&[1], &[2.0]).unwrap();
+    let mut s = ApproxScratch::default();
+    for r in 0..2 {
+        assert!(
+            empty
+                .search(q.row(r), 5, ApproxParams::default(), &mut s)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            index
+                .search(q.row(r), 0, ApproxParams::default(), &mut s)
+                .unwrap(),
+            vec![]
+        );
+    }
+}
