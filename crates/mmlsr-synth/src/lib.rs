@@ -10,6 +10,7 @@ mod lexicon;
 mod linalg;
 mod rng;
 mod scene;
+mod sparse_gen;
 
 pub use crate::{
     encoder::{BackboneKind, BackboneProfile, EMBED_DIM, FEATURE_DIM, LATENT_DIM, MeaningNoise},
@@ -20,4 +21,5 @@ pub use crate::{
         WORD_VECTOR_DIM, generate,
     },
     lexicon::{FUNCTION_WORDS, Lexicon},
+    sparse_gen::ZipfTerms,
 };

@@ -3,3 +3,4 @@
 
 mod calibration;
 mod files;
+mod sparse_gen;
