@@ -25,6 +25,8 @@ pub struct ApproxConfig {
     pub block_size: usize,
     /// α: a block summary keeps its heaviest terms up to this fraction of its L1 mass.
     pub summary_energy: f32,
+    /// …and at most this many terms (bounds the memory of dense collections).
+    pub max_summary_terms: usize,
     /// Seed of the cluster-centre draws.
     pub seed: u64,
 }
@@ -35,6 +37,7 @@ impl Default for ApproxConfig {
             postings_per_term: 2_000,
             block_size: 16,
             summary_energy: 0.5,
+            max_summary_terms: 64,
             seed: 42,
         }
     }
@@ -167,101 +170,19 @@ impl ApproxIndex {
             summary_weights: Vec::new(),
             forward: docs.clone(),
         };
-        let mut dense = vec![0.0f32; v];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut centre_of_term: Vec<Vec<(u32, f32)>> = vec![Vec::new(); v];
-        let mut centre_terms: Vec<u32> = Vec::new();
-        for (t, list) in lists.iter_mut().enumerate() {
-            // Static pruning: the λ heaviest postings.
-            if list.len() > config.postings_per_term {
-                list.select_nth_unstable_by(config.postings_per_term - 1, |a, b| {
-                    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
-                });
-                list.truncate(config.postings_per_term);
-            }
-            list.sort_unstable_by_key(|p| p.0);
-            let n_blocks = list.len().div_ceil(config.block_size);
-            let clusters: Vec<Vec<u32>> = if n_blocks <= 1 {
-                vec![list.iter().map(|p| p.0).collect()]
-            } else {
-                // Shallow clustering: random documents as centres, each document to the
-                // centre whose sketch has the largest inner product with its own.
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
-                    config.seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
-                let centres: Vec<u32> = sample(&mut rng, list.len(), n_blocks)
-                    .into_iter()
-                    .map(|i| list[i].0)
-                    .collect();
-                centre_terms.clear();
-                for (c, &doc) in centres.iter().enumerate() {
-                    for &(term, w) in &sketches[doc as usize] {
-                        if centre_of_term[term as usize].is_empty() {
-                            centre_terms.push(term);
-                        }
-                        centre_of_term[term as usize].push((c as u32, w));
-                    }
-                }
-                let mut clusters: Vec<Vec<u32>> = vec![Vec::new(); n_blocks];
-                let mut unmatched: Vec<u32> = Vec::new();
-                let mut score = vec![0.0f32; n_blocks];
-                for &(doc, _) in list.iter() {
-                    score.iter_mut().for_each(|s| *s = 0.0);
-                    for &(term, w) in &sketches[doc as usize] {
-                        for &(c, cw) in &centre_of_term[term as usize] {
-                            score[c as usize] += w * cw;
-                        }
-                    }
-                    let (best, &s) = score
-                        .iter()
-                        .enumerate()
-                        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-                        .expect("at least two blocks");
-                    if s > 0.0 {
-                        clusters[best].push(doc);
-                    } else {
-                        unmatched.push(doc);
-                    }
-                }
-                for &term in &centre_terms {
-                    centre_of_term[term as usize].clear();
-                }
-                clusters.retain(|c| !c.is_empty());
-                clusters.extend(unmatched.chunks(config.block_size).map(<[u32]>::to_vec));
-                clusters
-            };
-            for block in clusters.into_iter().filter(|b| !b.is_empty()) {
-                // Summary: component-wise max over the block's documents, pruned to α mass.
-                for &d in &block {
-                    let row = docs.row(d as usize);
-                    for (&term, &w) in row.indices.iter().zip(row.values) {
-                        let slot = &mut dense[term as usize];
-                        if *slot == 0.0 && w > 0.0 {
-                            touched.push(term);
-                        }
-                        *slot = slot.max(w);
-                    }
-                }
-                let mut summary: Vec<(u32, f32)> =
-                    touched.iter().map(|&t| (t, dense[t as usize])).collect();
-                for &term in &touched {
-                    dense[term as usize] = 0.0;
-                }
-                touched.clear();
-                summary.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                let mass: f32 = summary.iter().map(|p| p.1).sum();
-                let mut kept = 0.0f32;
-                let keep = summary
-                    .iter()
-                    .take_while(|p| {
-                        let more = kept < config.summary_energy * mass;
-                        kept += p.1;
-                        more
-                    })
-                    .count()
-                    .max(1);
-                summary.truncate(keep);
-                summary.sort_unstable_by_key(|p| p.0);
+        // Terms are independent: prune, cluster and summarise them on all threads, then
+        // concatenate in term order.
+        use rayon::prelude::*;
+        let per_term: Vec<Vec<(Vec<u32>, Vec<(u32, f32)>)>> = lists
+            .par_iter_mut()
+            .enumerate()
+            .map_init(
+                || Buffers::new(v),
+                |buf, (t, list)| term_blocks(t, list, &sketches, docs, &config, buf),
+            )
+            .collect();
+        for blocks in per_term {
+            for (block, summary) in blocks {
                 out.block_docs.extend_from_slice(&block);
                 out.block_docs_start.push(out.block_docs.len() as u32);
                 out.summary_terms.extend(summary.iter().map(|p| p.0));
@@ -399,6 +320,133 @@ impl ApproxIndex {
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)));
         Ok(out)
     }
+}
+
+/// Per-thread buffers of the build.
+struct Buffers {
+    dense: Vec<f32>,
+    touched: Vec<u32>,
+    centre_of_term: Vec<Vec<(u32, f32)>>,
+    centre_terms: Vec<u32>,
+}
+
+impl Buffers {
+    fn new(v: usize) -> Self {
+        Self {
+            dense: vec![0.0; v],
+            touched: Vec::new(),
+            centre_of_term: vec![Vec::new(); v],
+            centre_terms: Vec::new(),
+        }
+    }
+}
+
+/// One term's blocks: its λ heaviest postings clustered, each block with its summary.
+fn term_blocks(
+    t: usize,
+    list: &mut Vec<(u32, f32)>,
+    sketches: &[Vec<(u32, f32)>],
+    docs: &CsrMatrix,
+    config: &ApproxConfig,
+    buf: &mut Buffers,
+) -> Vec<(Vec<u32>, Vec<(u32, f32)>)> {
+    let mut out = Vec::new();
+    // Static pruning: the λ heaviest postings.
+    if list.len() > config.postings_per_term {
+        list.select_nth_unstable_by(config.postings_per_term - 1, |a, b| {
+            b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+        });
+        list.truncate(config.postings_per_term);
+    }
+    list.sort_unstable_by_key(|p| p.0);
+    let n_blocks = list.len().div_ceil(config.block_size);
+    let clusters: Vec<Vec<u32>> = if n_blocks <= 1 {
+        vec![list.iter().map(|p| p.0).collect()]
+    } else {
+        // Shallow clustering: random documents as centres, each document to the
+        // centre whose sketch has the largest inner product with its own.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+            config.seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let centres: Vec<u32> = sample(&mut rng, list.len(), n_blocks)
+            .into_iter()
+            .map(|i| list[i].0)
+            .collect();
+        buf.centre_terms.clear();
+        for (c, &doc) in centres.iter().enumerate() {
+            for &(term, w) in &sketches[doc as usize] {
+                if buf.centre_of_term[term as usize].is_empty() {
+                    buf.centre_terms.push(term);
+                }
+                buf.centre_of_term[term as usize].push((c as u32, w));
+            }
+        }
+        let mut clusters: Vec<Vec<u32>> = vec![Vec::new(); n_blocks];
+        let mut unmatched: Vec<u32> = Vec::new();
+        let mut score = vec![0.0f32; n_blocks];
+        for &(doc, _) in list.iter() {
+            score.iter_mut().for_each(|s| *s = 0.0);
+            for &(term, w) in &sketches[doc as usize] {
+                for &(c, cw) in &buf.centre_of_term[term as usize] {
+                    score[c as usize] += w * cw;
+                }
+            }
+            let (best, &s) = score
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+                .expect("at least two blocks");
+            if s > 0.0 {
+                clusters[best].push(doc);
+            } else {
+                unmatched.push(doc);
+            }
+        }
+        for &term in &buf.centre_terms {
+            buf.centre_of_term[term as usize].clear();
+        }
+        clusters.retain(|c| !c.is_empty());
+        clusters.extend(unmatched.chunks(config.block_size).map(<[u32]>::to_vec));
+        clusters
+    };
+    for block in clusters.into_iter().filter(|b| !b.is_empty()) {
+        // Summary: component-wise max over the block's documents, pruned to α mass.
+        for &d in &block {
+            let row = docs.row(d as usize);
+            for (&term, &w) in row.indices.iter().zip(row.values) {
+                let slot = &mut buf.dense[term as usize];
+                if *slot == 0.0 && w > 0.0 {
+                    buf.touched.push(term);
+                }
+                *slot = slot.max(w);
+            }
+        }
+        let mut summary: Vec<(u32, f32)> = buf
+            .touched
+            .iter()
+            .map(|&t| (t, buf.dense[t as usize]))
+            .collect();
+        for &term in &buf.touched {
+            buf.dense[term as usize] = 0.0;
+        }
+        buf.touched.clear();
+        summary.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mass: f32 = summary.iter().map(|p| p.1).sum();
+        let mut kept = 0.0f32;
+        let keep = summary
+            .iter()
+            .take_while(|p| {
+                let more = kept < config.summary_energy * mass;
+                kept += p.1;
+                more
+            })
+            .count()
+            .clamp(1, config.max_summary_terms.max(1));
+        summary.truncate(keep);
+        summary.sort_unstable_by_key(|p| p.0);
+        out.push((block, summary));
+    }
+    out
 }
 
 /// Fraction of `exact`'s documents that `approx` also returns (recall of the exact top-k).

@@ -72,6 +72,7 @@ fn lossless_settings_return_the_exact_top_k() {
                 postings_per_term: usize::MAX,
                 block_size,
                 summary_energy: 1.0,
+                max_summary_terms: usize::MAX,
                 seed: 1,
             },
         )
@@ -115,6 +116,7 @@ fn aggressive_settings_trade_recall_for_work() {
             postings_per_term: 150,
             block_size: 10,
             summary_energy: 0.4,
+            max_summary_terms: 64,
             seed: 3,
         },
     )
