@@ -41,3 +41,11 @@ features:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# D2S Table 2 on the embedded default (generates the data if missing; finished cells are kept).
+reproduce-table2:
+    cargo run --release -p mmlsr-experiments -- reproduce table2
+
+# The latency table (D2S Table 6) on generated vectors at FLOPs ≈ 3, 12, 80 (123,287 images).
+reproduce-table6:
+    cargo run --release -p mmlsr-experiments -- bench --out results/table6

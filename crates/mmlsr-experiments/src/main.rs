@@ -20,6 +20,8 @@ enum Command {
     Train(commands::train::TrainArgs),
     Encode(commands::encode::EncodeArgs),
     Explain(commands::explain::ExplainArgs),
+    Reproduce(commands::reproduce::ReproduceArgs),
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +32,8 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => commands::train::run(args),
         Command::Encode(args) => commands::encode::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Reproduce(args) => commands::reproduce::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

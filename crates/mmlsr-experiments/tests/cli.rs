@@ -216,3 +216,134 @@ fn train_encode_and_explain_on_a_tiny_folder() {
     assert!(!bad.status.success());
     assert!(err.contains("epochz") && err.contains("d2s.toml"), "{err}");
 }
+
+/// `mmlsr reproduce table2` on a tiny grid: the table's numbers are the cells' test metrics,
+/// a second invocation recomputes nothing, a changed configuration is refused, and an unknown
+/// key names the key and the file.
+#[test]
+fn reproduce_table2_is_resumable_and_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    run_ok(
+        mmlsr()
+            .args([
+                "synth",
+                "--scale",
+                "tiny",
+                "--quiet",
+                "--datasets",
+                "flickr",
+                "--out",
+            ])
+            .arg(&data),
+    );
+    let config = dir.path().join("t2.toml");
+    let write_config = |epochs: usize, extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "runs = \"{}\"\nresults = \"{}\"\n{extra}\n[grid]\ndatasets = [\"synth-flickr-strong\", \"synth-flickr-weak\"]\n\
+                 eta = [1e-3]\nvariants = [\"exp=0\", \"exp=c\"]\n[train]\nepochs = {epochs}\nbatch_size = 256\n",
+                dir.path().join("runs").display(),
+                dir.path().join("results").display()
+            ),
+        )
+        .unwrap();
+    };
+    write_config(2, "");
+    let reproduce = || {
+        let mut c = mmlsr();
+        c.args(["reproduce", "table2", "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&data);
+        c
+    };
+    let first = reproduce().output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let results = dir.path().join("results");
+    let md = std::fs::read_to_string(results.join("table2.md")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("table2.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("manifest.json")).unwrap()).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4);
+    assert_eq!(manifest["cells"].as_array().unwrap().len(), 4);
+    for c in cells {
+        // Each cell's metrics are the ones its training run wrote.
+        let run = dir
+            .path()
+            .join("runs")
+            .join(c["dataset"].as_str().unwrap())
+            .join(format!("{}_eta1e-3", c["variant"].as_str().unwrap()));
+        let own: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("test_metrics.json")).unwrap()).unwrap();
+        assert_eq!(c["metrics"], own);
+        // …and the Markdown row shows them.
+        let r1 = format!("{:.2}", own["sparse"]["r1"].as_f64().unwrap());
+        let flops = format!("{:.2}", own["sparse"]["flops"].as_f64().unwrap());
+        let backbone = if c["dataset"].as_str().unwrap().ends_with("strong") {
+            "strong"
+        } else {
+            "weak"
+        };
+        let row = md
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "| {backbone} | 1e-3 | {} |",
+                    c["variant"].as_str().unwrap()
+                ))
+            })
+            .expect(&md);
+        assert!(
+            row.contains(&r1) && row.contains(&flops),
+            "{row} lacks {r1} / {flops}"
+        );
+    }
+    for c in manifest["cells"].as_array().unwrap() {
+        assert_eq!(c["config_hash"].as_str().unwrap().len(), 8);
+        assert_eq!(c["data_checksum"].as_str().unwrap().len(), 8);
+    }
+    // Second invocation: every cell kept, the same table.
+    let second = reproduce().output().unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{err}");
+    assert_eq!(err.matches("done before, kept").count(), 4, "{err}");
+    assert!(!err.contains("training"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(results.join("table2.md")).unwrap(),
+        md
+    );
+    // A changed configuration is refused, not silently mixed in.
+    write_config(3, "");
+    let third = reproduce().output().unwrap();
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert!(!third.status.success());
+    assert!(err.contains("another configuration"), "{err}");
+    // An unknown key names itself and the file.
+    write_config(2, "colour = \"blue\"");
+    let fourth = reproduce().output().unwrap();
+    let err = String::from_utf8_lossy(&fourth.stderr);
+    assert!(!fourth.status.success());
+    assert!(err.contains("colour") && err.contains("t2.toml"), "{err}");
+    // A data folder without dataset_meta.json is named.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(broken.join("synth-flickr-strong")).unwrap();
+    write_config(2, "");
+    let fifth = mmlsr()
+        .args(["reproduce", "table2", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&fifth.stderr);
+    assert!(!fifth.status.success());
+    assert!(err.contains("dataset_meta.json"), "{err}");
+}

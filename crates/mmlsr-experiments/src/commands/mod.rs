@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod encode;
 pub mod explain;
 pub mod inspect;
+pub mod reproduce;
 pub mod synth;
 pub mod train;
 

@@ -15,31 +15,31 @@ use mmlsr_synth::{BackboneKind, DatasetKind, Progress, Scale, SynthConfig, gener
 pub struct SynthArgs {
     /// Folder to write the data sets into (created if missing).
     #[arg(long, default_value = "data")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// `small`: reduced training splits, full test splits (seconds; the default tables run on
     /// it). `full`: Karpathy sizes (synth-coco: 113,287 / 5,000 / 5,000 images).
     #[arg(long, value_enum, default_value_t = ScaleArg::Small)]
-    scale: ScaleArg,
+    pub scale: ScaleArg,
     /// Master seed; the same seed gives the same files.
     #[arg(long, default_value_t = 42)]
-    seed: u64,
+    pub seed: u64,
     /// A `vocab.txt` or `tokenizer.json` (e.g. bert-base-uncased's) to use instead of the
     /// built-in small vocabulary; every caption word must be one of its whole tokens.
     #[arg(long)]
-    vocab: Option<PathBuf>,
+    pub vocab: Option<PathBuf>,
     /// Data sets to write.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [DatasetArg::Coco, DatasetArg::Flickr])]
-    datasets: Vec<DatasetArg>,
+    pub datasets: Vec<DatasetArg>,
     /// Backbones to write.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackboneArg::Strong, BackboneArg::Weak])]
-    backbones: Vec<BackboneArg>,
+    pub backbones: Vec<BackboneArg>,
     /// No progress bars.
     #[arg(long, short)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum ScaleArg {
+pub enum ScaleArg {
     Small,
     Full,
     /// A few hundred images per data set, for tests.
@@ -47,13 +47,13 @@ enum ScaleArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum DatasetArg {
+pub enum DatasetArg {
     Coco,
     Flickr,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum BackboneArg {
+pub enum BackboneArg {
     Strong,
     Weak,
 }

@@ -1,6 +1,10 @@
 //! `mmlsr train`: train a D2S sparse head on a data folder, then evaluate it on the test split.
 
-use std::{ops::ControlFlow, path::PathBuf, time::Instant};
+use std::{
+    ops::ControlFlow,
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -179,12 +183,25 @@ impl TrainObserver for Progress {
 }
 
 /// Dense text→image numbers on a split, for comparison.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DenseNumbers {
     pub r1: f64,
     pub r5: f64,
     pub r10: f64,
     pub mrr10: f64,
+}
+
+impl DenseNumbers {
+    /// Brute-force dense text→image metrics of `split`.
+    pub fn of(ds: &Dataset, split: &mmlsr_store::SplitView) -> Self {
+        let e = super::dense_text_to_image(ds, split);
+        Self {
+            r1: e.r1,
+            r5: e.r5,
+            r10: e.r10,
+            mrr10: e.mrr10,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -203,9 +220,41 @@ struct TestMetrics<'a> {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let config = plan(&args)?;
-    let backend = args.backend;
+    train_and_evaluate(&Cell {
+        config: &config,
+        data: &args.data,
+        out: &args.out,
+        backend: args.backend,
+        restval: args.restval.policy(),
+        resume: args.resume,
+        quiet: args.quiet,
+        dense: None,
+    })?;
+    Ok(())
+}
+
+/// One training run and its test evaluation.
+pub struct Cell<'a> {
+    pub config: &'a TrainConfig,
+    pub data: &'a Path,
+    pub out: &'a Path,
+    pub backend: BackendKind,
+    pub restval: RestvalPolicy,
+    /// Continue a run found in `out` (a fresh directory starts a new run either way).
+    pub resume: bool,
+    /// No progress bar or summary.
+    pub quiet: bool,
+    /// Dense test numbers when already known (computed otherwise).
+    pub dense: Option<DenseNumbers>,
+}
+
+/// Train, keep the best epoch, evaluate it on the test split, write `test_metrics.json` and
+/// `test_run.trec` into `cell.out`, and return the metrics (as written).
+pub fn train_and_evaluate(cell: &Cell<'_>) -> anyhow::Result<serde_json::Value> {
+    let config = cell.config;
+    let backend = cell.backend;
     backend.ensure_compiled()?;
-    let dir = &args.data;
+    let dir = cell.data;
     let ds =
         Dataset::open(dir).with_context(|| format!("opening data folder {}", dir.display()))?;
     let vocab = Vocabulary::from_dir(dir)
@@ -216,22 +265,22 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let data = TrainData::new(&ds, &vocab, args.restval.policy())?;
+    let data = TrainData::new(&ds, &vocab, cell.restval)?;
     if data.test.caption_rows.is_empty() {
         bail!("{}: the test split is empty", dir.display());
     }
     let start = Instant::now();
     let mut progress = Progress {
         bar: None,
-        quiet: args.quiet,
+        quiet: cell.quiet,
     };
-    let out = &args.out;
+    let out = cell.out;
     let report = with_backend!(backend, |B, device| train::<B>(
-        &config,
+        config,
         &data,
         wv.as_ref(),
         out,
-        args.resume,
+        cell.resume,
         &device,
         &mut progress
     ))??;
@@ -242,12 +291,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .model_dir
         .clone()
         .context("training did not finish")?;
-    let e = super::dense_text_to_image(&ds, &data.test);
-    let dense = DenseNumbers {
-        r1: e.r1,
-        r5: e.r5,
-        r10: e.r10,
-        mrr10: e.mrr10,
+    let dense = match &cell.dense {
+        Some(d) => d.clone(),
+        None => DenseNumbers::of(&ds, &data.test),
     };
     let enc = with_backend!(backend, |B, device| {
         type I = <B as mmlsr_model::burn::tensor::backend::AutodiffBackend>::InnerBackend;
@@ -274,13 +320,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         dense: &dense,
         sparse: s,
     };
+    let json = serde_json::to_value(&metrics)?;
     mmlsr_store::atomic_write_bytes(
         &out.join("test_metrics.json"),
-        &serde_json::to_vec_pretty(&metrics)?,
+        &serde_json::to_vec_pretty(&json)?,
     )?;
     enc.run
         .write_trec(&out.join("test_run.trec"), "mmlsr-d2s")
         .context("writing the test run")?;
+    if cell.quiet {
+        return Ok(json);
+    }
     println!(
         "{} {} η={:e}: best epoch {} of {} (val R@1 {}), {:.1} s",
         dir.display(),
@@ -303,5 +353,5 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "  sparse                       {:6.2} {:6.2} {:6.2} {:6.2} {:8.3} {:8.2}  {:.1}/{:.1}",
         s.r1, s.r5, s.r10, s.mrr10, s.flops, s.exact20, s.active_text, s.active_image
     );
-    Ok(())
+    Ok(json)
 }
