@@ -347,3 +347,170 @@ fn reproduce_table2_is_resumable_and_consistent() {
     assert!(!fifth.status.success());
     assert!(err.contains("dataset_meta.json"), "{err}");
 }
+
+/// Every retrieval command in sequence on a tiny folder: train → encode → index (with JSONL
+/// and CIFF exports) → search (three modes) → evaluate → compare. `evaluate` on the trainer's
+/// own run equals its exhaustive test metrics exactly; on the index's run it agrees up to the
+/// index's 8-bit impacts.
+#[test]
+fn train_encode_index_search_evaluate_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s);
+    run_ok(
+        mmlsr()
+            .args([
+                "synth",
+                "--scale",
+                "tiny",
+                "--quiet",
+                "--datasets",
+                "flickr",
+                "--backbones",
+                "strong",
+                "--out",
+            ])
+            .arg(p("data")),
+    );
+    let data = p("data/synth-flickr-strong");
+    run_ok(
+        mmlsr()
+            .arg("train")
+            .arg(&data)
+            .arg("--out")
+            .arg(p("run"))
+            .args([
+                "--variant",
+                "exp=c",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "256",
+                "--quiet",
+            ]),
+    );
+    run_ok(
+        mmlsr()
+            .arg("encode")
+            .arg(p("run/model"))
+            .arg(&data)
+            .arg("--out")
+            .arg(p("enc")),
+    );
+    let out = run_ok(
+        mmlsr()
+            .arg("index")
+            .arg(p("enc"))
+            .arg("--out")
+            .arg(p("idx"))
+            .args(["--jsonl", "--ciff", "--data"])
+            .arg(&data),
+    );
+    assert!(out.contains("indexed"), "{out}");
+    for f in ["index.mmlsr", "doc_ids.txt", "docs.jsonl", "index.ciff"] {
+        assert!(p("idx").join(f).is_file(), "{f} missing");
+    }
+    for mode in ["exp", "no-exp", "hybrid"] {
+        run_ok(
+            mmlsr()
+                .arg("search")
+                .arg(p("idx"))
+                .arg(p("enc"))
+                .arg("--out")
+                .arg(p(&format!("{mode}.trec")))
+                .args([
+                    "--k",
+                    "100",
+                    "--mode",
+                    mode,
+                    "--algorithm",
+                    "block-max",
+                    "--data",
+                ])
+                .arg(&data),
+        );
+    }
+    let metrics = |run: &str| -> serde_json::Value {
+        run_ok(
+            mmlsr()
+                .arg("evaluate")
+                .arg(p(run))
+                .arg("--data")
+                .arg(&data)
+                .arg("--out")
+                .arg(p(&format!("{run}.eval"))),
+        );
+        serde_json::from_slice(&std::fs::read(p(&format!("{run}.eval.json"))).unwrap()).unwrap()
+    };
+    let own: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("run/test_metrics.json")).unwrap()).unwrap();
+    let trainer = metrics("run/test_run.trec");
+    let searched = metrics("exp.trec");
+    assert_eq!(trainer["queries"], own["sparse"]["queries"]);
+    assert_eq!(searched["queries"], own["sparse"]["queries"]);
+    for (m, k) in [
+        ("R@1", "r1"),
+        ("R@5", "r5"),
+        ("R@10", "r10"),
+        ("MRR@10", "mrr10"),
+    ] {
+        let want = own["sparse"][k].as_f64().unwrap();
+        let a = trainer["measures"][m].as_f64().unwrap();
+        let b = searched["measures"][m].as_f64().unwrap();
+        assert!((a - want).abs() < 1e-9, "{m}: trainer run {a} vs {want}");
+        assert!(
+            (b - want).abs() < 1.5,
+            "{m}: index run {b} vs exhaustive {want}"
+        );
+    }
+    let no_exp = metrics("no-exp.trec");
+    assert!(no_exp["measures"]["R@1"].as_f64().unwrap() > 0.0);
+    let out = run_ok(
+        mmlsr()
+            .arg("compare")
+            .arg(p("exp.trec"))
+            .arg(p("no-exp.trec"))
+            .arg(p("hybrid.trec"))
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(p("cmp")),
+    );
+    assert!(
+        out.contains("(baseline)") && out.contains("6 comparisons"),
+        "{out}"
+    );
+    let cmp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("cmp.json")).unwrap()).unwrap();
+    let rows = cmp["runs"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let r1 = &rows[1]["measures"]["R@1"];
+    assert!(
+        (r1["mean"].as_f64().unwrap() - no_exp["measures"]["R@1"].as_f64().unwrap()).abs() < 1e-9
+    );
+    let (pv, pb) = (
+        r1["p"].as_f64().unwrap(),
+        r1["p_bonferroni"].as_f64().unwrap(),
+    );
+    assert!((pb - (pv * 6.0).min(1.0)).abs() < 1e-12);
+    // Bad input: a missing index folder, a run with no judged query.
+    let out = mmlsr()
+        .arg("search")
+        .arg(p("nowhere"))
+        .arg(p("enc"))
+        .arg("--out")
+        .arg(p("x.trec"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
+    std::fs::write(p("alien.trec"), "q-unknown Q0 d1 1 1.0 x\n").unwrap();
+    let out = mmlsr()
+        .arg("evaluate")
+        .arg(p("alien.trec"))
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("none of its 1 queries is judged"));
+}

@@ -203,7 +203,7 @@ impl InvertedIndex {
                 return Err(format!("term {t}: a zero impact"));
             }
         }
-        let (block_start, block_ids, block_max, term_max) =
+        let (block_start, block_ids, block_max, block_post, term_max) =
             crate::index::block_maxima(&term_start, &docs, &impacts, block_size);
         let (fwd_start, fwd_terms, fwd_impacts) =
             crate::index::transpose(&term_start, &docs, &impacts, nd);
@@ -223,6 +223,7 @@ impl InvertedIndex {
             block_start,
             block_ids,
             block_max,
+            block_post,
             term_max,
             fwd_start,
             fwd_terms,

@@ -45,6 +45,9 @@ pub struct InvertedIndex {
     pub(crate) block_ids: Vec<u32>,
     /// Largest impact of the term in that block.
     pub(crate) block_max: Vec<u8>,
+    /// Where the term's postings in that block start (an index into `docs`); they end where
+    /// the term's next block starts, or at the end of the term's list.
+    pub(crate) block_post: Vec<u64>,
     /// Quantised forward index (derived from the postings): `fwd_start[d]..fwd_start[d + 1]`.
     pub(crate) fwd_start: Vec<u64>,
     /// Terms of each document, increasing.
@@ -108,7 +111,7 @@ impl InvertedIndex {
             }
         }
         let bs = config.block_size;
-        let (block_start, block_ids, block_max, term_max) =
+        let (block_start, block_ids, block_max, block_post, term_max) =
             block_maxima(&term_start, &post_docs, &impacts, bs as u32);
         let (fwd_start, fwd_terms, fwd_impacts) =
             transpose(&term_start, &post_docs, &impacts, n_docs as usize);
@@ -123,6 +126,7 @@ impl InvertedIndex {
             block_start,
             block_ids,
             block_max,
+            block_post,
             term_max,
             fwd_start,
             fwd_terms,
@@ -169,23 +173,26 @@ impl InvertedIndex {
     }
 }
 
-/// Per-term maxima over document blocks, and per-term maxima.
+/// Block maxima: per term, the blocks it occurs in, its largest impact and the offset of
+/// its first posting in each; and per-term maxima.
+#[allow(clippy::type_complexity)]
 pub(crate) fn block_maxima(
     term_start: &[u64],
     docs: &[u32],
     impacts: &[u8],
     block_size: u32,
-) -> (Vec<u64>, Vec<u32>, Vec<u8>, Vec<u8>) {
+) -> (Vec<u64>, Vec<u32>, Vec<u8>, Vec<u64>, Vec<u8>) {
     let v = term_start.len() - 1;
     let mut block_start = Vec::with_capacity(v + 1);
     let mut block_ids = Vec::new();
     let mut block_max: Vec<u8> = Vec::new();
+    let mut block_post: Vec<u64> = Vec::new();
     let mut term_max = Vec::with_capacity(v);
     block_start.push(0u64);
     for t in 0..v {
         let (a, b) = (term_start[t] as usize, term_start[t + 1] as usize);
         let first = block_ids.len();
-        for (&d, &i) in docs[a..b].iter().zip(&impacts[a..b]) {
+        for (p, (&d, &i)) in docs[a..b].iter().zip(&impacts[a..b]).enumerate() {
             let blk = d / block_size;
             if block_ids.len() > first && *block_ids.last().expect("non-empty") == blk {
                 let m = block_max.last_mut().expect("non-empty");
@@ -193,12 +200,13 @@ pub(crate) fn block_maxima(
             } else {
                 block_ids.push(blk);
                 block_max.push(i);
+                block_post.push((a + p) as u64);
             }
         }
         term_max.push(block_max[first..].iter().copied().max().unwrap_or(0));
         block_start.push(block_ids.len() as u64);
     }
-    (block_start, block_ids, block_max, term_max)
+    (block_start, block_ids, block_max, block_post, term_max)
 }
 
 /// The document-major copy of the postings.

@@ -70,7 +70,7 @@ pub enum Algorithm {
     MaxScore,
     /// Block-max pruning (Mallia, Suel & Tonellotto, SIGIR 2024): upper bounds of every block
     /// of `block_size` consecutive documents from the per-term block maxima, blocks visited in
-    /// decreasing bound order and scored exactly through the quantised forward index, stopping
+    /// decreasing bound order and scored exactly from the query terms' postings in the block, stopping
     /// once no remaining block can beat the k-th score. Safe (exact).
     #[default]
     BlockMax,
@@ -91,7 +91,7 @@ pub struct Hit {
 #[derive(Debug, Default)]
 pub struct Scratch {
     acc: Vec<u32>,
-    qdense: Vec<u32>,
+    block_acc: Vec<u32>,
     blocks: Vec<(u32, u32)>,
     cur_doc: Vec<u32>,
     heap: BinaryHeap<(Reverse<u64>, u32)>,
@@ -165,9 +165,7 @@ impl InvertedIndex {
         // Upper bound of every block: Σ_t q_t · max impact of t in the block.
         s.acc.clear();
         s.acc.resize(n_blocks, 0);
-        s.qdense.resize(self.vocab_size as usize, 0);
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
-            s.qdense[t as usize] = w as u32;
             let (a, b) = (
                 self.block_start[t as usize] as usize,
                 self.block_start[t as usize + 1] as usize,
@@ -186,6 +184,10 @@ impl InvertedIndex {
         );
         s.blocks
             .sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        // Score a block term at a time from each query term's postings inside it (found by
+        // binary search among the term's blocks) into a block-sized accumulator.
+        s.block_acc.clear();
+        s.block_acc.resize(bs, 0);
         let mut threshold = 0u64;
         for &(ub, blk) in &s.blocks {
             // A block whose bound is below the k-th score cannot hold a result (not even a
@@ -194,22 +196,35 @@ impl InvertedIndex {
                 break;
             }
             let first = blk as usize * bs;
+            for (&t, &w) in q.terms.iter().zip(&q.weights) {
+                let (a, b) = (
+                    self.block_start[t as usize] as usize,
+                    self.block_start[t as usize + 1] as usize,
+                );
+                let Ok(e) = self.block_ids[a..b].binary_search(&blk) else {
+                    continue;
+                };
+                let e = a + e;
+                let from = self.block_post[e] as usize;
+                let to = if e + 1 < b {
+                    self.block_post[e + 1] as usize
+                } else {
+                    self.term_start[t as usize + 1] as usize
+                };
+                s.postings_scored += (to - from) as u64;
+                let w = w as u32;
+                for (&d, &i) in self.docs[from..to].iter().zip(&self.impacts[from..to]) {
+                    s.block_acc[d as usize - first] += w * i as u32;
+                }
+            }
             let last = (first + bs).min(self.n_docs as usize);
             for d in first..last {
-                let (a, b) = (self.fwd_start[d] as usize, self.fwd_start[d + 1] as usize);
-                s.postings_scored += (b - a) as u64;
-                let mut score = 0u32;
-                for (&t, &i) in self.fwd_terms[a..b].iter().zip(&self.fwd_impacts[a..b]) {
-                    score += s.qdense[t as usize] * i as u32;
-                }
+                let score = std::mem::take(&mut s.block_acc[d - first]);
                 offer(&mut s.heap, k, d as u32, score as u64);
             }
             if s.heap.len() == k {
                 threshold = s.heap.peek().map_or(0, |t| t.0.0);
             }
-        }
-        for &t in &q.terms {
-            s.qdense[t as usize] = 0;
         }
         drain(&mut s.heap, q, scale)
     }

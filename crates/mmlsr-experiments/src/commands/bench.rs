@@ -40,15 +40,21 @@ pub struct BenchArgs {
     /// Queries timed per collection.
     #[arg(long, default_value_t = 1_000)]
     pub queries: usize,
-    /// FLOPs targets of the generated collections (comma-separated; `--flops ''` for none).
+    /// FLOPs targets of the generated collections (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [3.0, 12.0, 80.0])]
     pub flops: Vec<f64>,
+    /// Skip the generated collections (bench only `--encoded` ones).
+    #[arg(long)]
+    pub no_generated: bool,
     /// Folders written by `mmlsr encode` (trained vectors), each benchmarked as a collection.
     #[arg(long, value_delimiter = ',')]
     pub encoded: Vec<PathBuf>,
     /// The data folder the encoded vectors come from (own terms; dense baselines).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Skip the dense baselines (flat and HNSW) of `--data`.
+    #[arg(long)]
+    pub no_dense: bool,
     /// Cut-offs.
     #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000])]
     pub ks: Vec<usize>,
@@ -114,7 +120,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("{machine}");
     let mut rows = Vec::new();
     let zipf = mmlsr_synth::ZipfTerms::new(30_522);
-    for &target in &args.flops {
+    let targets: &[f64] = if args.no_generated { &[] } else { &args.flops };
+    for &target in targets {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed ^ target.to_bits());
         let len = zipf.terms_for_flops(target);
         eprintln!(
@@ -155,11 +162,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let ds = Dataset::open(data)
             .with_context(|| format!("opening data folder {}", data.display()))?;
         let vocab = Vocabulary::from_dir(data)?;
-        for dir in &args.encoded {
-            rows.extend(bench_collection(
-                &args,
-                load_encoded(dir, &ds, &vocab, args.queries)?,
-            )?);
+        for (i, dir) in args.encoded.iter().enumerate() {
+            let mut c = load_encoded(dir, &ds, &vocab, args.queries)?;
+            // The dense rows depend on the data folder only: time them once.
+            if i > 0 || args.no_dense {
+                c.dense = None;
+            }
+            rows.extend(bench_collection(&args, c)?);
         }
     }
     write_outputs(&args.out, &machine, &args, &rows)
@@ -403,8 +412,15 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
             });
             timings.push((k, ms, qps));
         }
+        let dense_name = format!(
+            "dense vectors ({})",
+            c.name
+                .split_once(" (")
+                .map_or("", |x| x.1)
+                .trim_end_matches(')')
+        );
         let row = Row {
-            collection: c.name.clone(),
+            collection: dense_name.clone(),
             method: format!("dense flat ({dim}-d, f32)"),
             flops: None,
             recall_at_10: Some(1.0),
@@ -444,7 +460,7 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
             rec += found as f64 / flat10[i].len().max(1) as f64;
         }
         let row = Row {
-            collection: c.name.clone(),
+            collection: dense_name,
             method: format!(
                 "dense HNSW (M {}, efC {}, ef {})",
                 args.hnsw_m, args.hnsw_ef_construction, args.hnsw_ef_search

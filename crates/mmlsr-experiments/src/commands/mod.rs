@@ -1,10 +1,14 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod compare;
 pub mod encode;
+pub mod evaluate;
 pub mod explain;
+pub mod index;
 pub mod inspect;
 pub mod reproduce;
+pub mod search;
 pub mod synth;
 pub mod train;
 

@@ -224,6 +224,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
                     restval: RestvalPolicy::MergeIntoTrain,
                     resume: true,
                     quiet: !args.progress,
+                    summary: false,
                     dense: Some(dense.clone()),
                 })
                 .with_context(|| format!("cell {name} {} η={eta:e}", variant.label()))?;

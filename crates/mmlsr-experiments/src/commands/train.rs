@@ -228,6 +228,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         restval: args.restval.policy(),
         resume: args.resume,
         quiet: args.quiet,
+        summary: true,
         dense: None,
     })?;
     Ok(())
@@ -242,8 +243,10 @@ pub struct Cell<'a> {
     pub restval: RestvalPolicy,
     /// Continue a run found in `out` (a fresh directory starts a new run either way).
     pub resume: bool,
-    /// No progress bar or summary.
+    /// No progress bar.
     pub quiet: bool,
+    /// Print the test summary.
+    pub summary: bool,
     /// Dense test numbers when already known (computed otherwise).
     pub dense: Option<DenseNumbers>,
 }
@@ -328,7 +331,7 @@ pub fn train_and_evaluate(cell: &Cell<'_>) -> anyhow::Result<serde_json::Value> 
     enc.run
         .write_trec(&out.join("test_run.trec"), "mmlsr-d2s")
         .context("writing the test run")?;
-    if cell.quiet {
+    if !cell.summary {
         return Ok(json);
     }
     println!(

@@ -1,0 +1,94 @@
+//! `mmlsr index`: build the inverted index over encoded image vectors.
+
+use std::{path::PathBuf, time::Instant};
+
+use anyhow::Context;
+use clap::Args;
+use mmlsr_index::{IndexConfig, InvertedIndex, write_jsonl};
+use mmlsr_store::{SparseTable, Vocabulary};
+
+/// Build the inverted index (u8 impacts, block maxima; see crates/mmlsr-index/README.md)
+/// over the image vectors of an `mmlsr encode` folder (`img_sparse.parquet`) and write
+/// `OUT/index.mmlsr` (versioned, checksummed) and `OUT/doc_ids.txt` (one image id per line,
+/// in index order). Optionally also export them for other engines: `--jsonl` (Seismic,
+/// Anserini JsonVectorCollection) and `--ciff` (PISA, Anserini, BMP), which need the data
+/// folder's vocabulary for the term strings.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Folder written by `mmlsr encode`.
+    pub encoded: PathBuf,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Documents per block of the block-max bounds.
+    #[arg(long, default_value_t = IndexConfig::default().block_size)]
+    pub block_size: usize,
+    /// The data folder (its vocabulary names the terms of the JSONL and CIFF exports).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Also write `docs.jsonl` ({id, vector: {token: weight}} per image).
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Also write `index.ciff`.
+    #[arg(long)]
+    pub ciff: bool,
+}
+
+pub fn run(args: IndexArgs) -> anyhow::Result<()> {
+    let path = args.encoded.join("img_sparse.parquet");
+    let docs = SparseTable::read_parquet(&path, None)
+        .with_context(|| format!("reading the image vectors {}", path.display()))?;
+    let t = Instant::now();
+    let index = InvertedIndex::build(
+        &docs.matrix,
+        IndexConfig {
+            block_size: args.block_size,
+        },
+    )?;
+    let build = t.elapsed().as_secs_f64();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    index.write(&args.out.join("index.mmlsr"))?;
+    let ids: Vec<String> = (0..docs.matrix.n_rows())
+        .map(|r| docs.ids.id(r).to_string())
+        .collect();
+    let mut text = ids.join("\n");
+    text.push('\n');
+    mmlsr_store::atomic_write_bytes(&args.out.join("doc_ids.txt"), text.as_bytes())?;
+    if args.jsonl || args.ciff {
+        let data = args
+            .data
+            .as_ref()
+            .context("--jsonl and --ciff need --data (the vocabulary names the terms)")?;
+        let vocab = Vocabulary::from_dir(data)?;
+        anyhow::ensure!(
+            vocab.len() == index.vocab_size(),
+            "{}: vocabulary of {} terms, the vectors have {}",
+            data.display(),
+            vocab.len(),
+            index.vocab_size()
+        );
+        let tokens: Vec<String> = (0..vocab.len() as u32)
+            .map(|t| vocab.token(t).unwrap_or_default())
+            .collect();
+        if args.jsonl {
+            write_jsonl(&args.out.join("docs.jsonl"), &ids, &docs.matrix, &tokens)?;
+        }
+        if args.ciff {
+            index.write_ciff(
+                &args.out.join("index.ciff"),
+                &ids,
+                &tokens,
+                &format!("mmlsr index of {}", path.display()),
+            )?;
+        }
+    }
+    println!(
+        "indexed {} images ({} postings, |V| = {}) in {build:.2} s → {}",
+        index.n_docs(),
+        index.n_postings(),
+        index.vocab_size(),
+        args.out.display()
+    );
+    Ok(())
+}
