@@ -39,22 +39,8 @@ pub struct EvaluateArgs {
 
 /// Parse `R@1`, `MRR@10` (= RR@10), `nDCG@10`, `Success@5`, `P@5`.
 pub fn parse_measure(s: &str) -> anyhow::Result<Measure> {
-    let (name, k) = s
-        .split_once('@')
-        .with_context(|| format!("measure {s:?}: expected NAME@k, e.g. R@1 or MRR@10"))?;
-    let k: usize = k
-        .parse()
-        .ok()
-        .filter(|&k| k > 0)
-        .with_context(|| format!("measure {s:?}: the cutoff must be a positive integer"))?;
-    Ok(match name.to_ascii_lowercase().as_str() {
-        "r" | "recall" => Measure::Recall(k),
-        "mrr" | "rr" => Measure::RR(k),
-        "ndcg" => Measure::NDCG(k),
-        "success" => Measure::Success(k),
-        "p" => Measure::P(k),
-        _ => anyhow::bail!("measure {s:?}: unknown name {name:?} (R, MRR, nDCG, Success, P)"),
-    })
+    s.parse::<Measure>()
+        .map_err(|e| anyhow::anyhow!("--measures: {e}"))
 }
 
 /// The measure's display name (`MRR@10` for reciprocal rank, as the papers write it).
