@@ -46,6 +46,17 @@ lint:
 reproduce-table2:
     cargo run --release -p mmlsr-experiments -- reproduce table2
 
+# D2S Tables 1 (t-tests against dense), 3 (semantic deviation) and 5 (correlation over η);
+# they share Table 2's trained cells.
+reproduce-table1:
+    cargo run --release -p mmlsr-experiments -- reproduce table1
+
+reproduce-table3:
+    cargo run --release -p mmlsr-experiments -- reproduce table3
+
+reproduce-table5:
+    cargo run --release -p mmlsr-experiments -- reproduce table5
+
 # The latency table (D2S Table 6) on generated vectors at FLOPs ≈ 3, 12, 80 (123,287 images).
 reproduce-table6:
-    cargo run --release -p mmlsr-experiments -- bench --out results/table6
+    cargo run --release -p mmlsr-experiments -- reproduce table6

@@ -320,6 +320,54 @@ fn reproduce_table2_is_resumable_and_consistent() {
         std::fs::read_to_string(results.join("table2.md")).unwrap(),
         md
     );
+    // Tables 1, 3 and 5 reuse the trained cells (nothing retrained) and agree with them.
+    for t in ["table1", "table3", "table5"] {
+        let out = mmlsr()
+            .args(["reproduce", t, "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{t}: {err}");
+        assert!(!err.contains("training"), "{t}: {err}");
+    }
+    let t1: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("table1.json")).unwrap()).unwrap();
+    assert_eq!(t1["comparisons"], 16);
+    for c in t1["cells"].as_array().unwrap() {
+        let (p, pb) = (
+            c["p"].as_f64().unwrap(),
+            c["p_bonferroni"].as_f64().unwrap(),
+        );
+        assert!((0.0..=1.0).contains(&p) && (pb - (p * 16.0).min(1.0)).abs() < 1e-12);
+        if c["measure"] == "R@1" {
+            let cell = cells
+                .iter()
+                .find(|x| x["dataset"] == c["dataset"] && x["variant"] == c["variant"])
+                .unwrap();
+            let want = cell["metrics"]["sparse"]["r1"].as_f64().unwrap();
+            assert!((c["mean"].as_f64().unwrap() - want).abs() < 1e-9);
+        }
+    }
+    let t3 = std::fs::read_to_string(results.join("table3.md")).unwrap();
+    for c in cells {
+        let exact = format!("{:.2}", c["metrics"]["sparse"]["exact20"].as_f64().unwrap());
+        let sem = c["metrics"]["semantic20"]
+            .as_f64()
+            .expect("tiny folders have word vectors");
+        assert!((0.0..=100.0).contains(&sem));
+        assert!(t3.contains(&exact), "{t3} lacks {exact}");
+    }
+    let t5: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("table5.json")).unwrap()).unwrap();
+    assert_eq!(t5["cells"].as_array().unwrap().len(), 12);
+    for c in t5["cells"].as_array().unwrap() {
+        if let Some(r) = c["pearson"].as_f64() {
+            assert!((-1.0..=1.0).contains(&r));
+        }
+    }
     // A changed configuration is refused, not silently mixed in.
     write_config(3, "");
     let third = reproduce().output().unwrap();

@@ -442,7 +442,9 @@ fn term_blocks(
             })
             .count()
             .clamp(1, config.max_summary_terms.max(1));
-        summary.truncate(keep);
+        // A new vector, not a truncated one: the truncated one would keep the capacity of
+        // every touched term, block after block.
+        let mut summary: Vec<(u32, f32)> = summary[..keep].to_vec();
         summary.sort_unstable_by_key(|p| p.0);
         out.push((block, summary));
     }

@@ -511,21 +511,8 @@ fn write_outputs(out: &Path, machine: &str, args: &BenchArgs, rows: &[Row]) -> a
     let _ = writeln!(
         md,
         "# Table 6: retrieval latency and throughput\n\nOne thread (except the HNSW build), \
-         release build. Machine: {machine}. Made by `mmlsr bench` with {} queries per \
-         collection{}.\n",
-        args.queries,
-        if args.encoded.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " (encoded: {})",
-                args.encoded
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+         release build. Machine: {machine}. Made by `mmlsr {}`.\n",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
     let mut header = "| collection | method | FLOPs | recall@10 |".to_string();
     let mut rule = "|---|---|---:|---:|".to_string();

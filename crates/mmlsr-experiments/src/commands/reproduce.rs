@@ -10,12 +10,16 @@ use std::{
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use mmlsr_core::Qrels;
 use mmlsr_expansion::Variant;
+use mmlsr_index::DenseFlat;
+use mmlsr_metrics::{Evaluation, Measure, Run, bonferroni, evaluate, paired_t_test, pearson};
 use mmlsr_model::{BackendKind, TrainConfig};
 use mmlsr_store::{Dataset, RestvalPolicy, Split};
 use serde::{Deserialize, Serialize};
 
 use super::{
+    evaluate::measure_name,
     synth::{BackboneArg, DatasetArg, ScaleArg, SynthArgs},
     train::{Cell, DenseNumbers, train_and_evaluate},
 };
@@ -56,14 +60,28 @@ pub struct ReproduceArgs {
 /// Tables this command reproduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Table {
+    /// D2S Table 1: sparse against dense (R@1, R@5, R@10, MRR@10), † where a paired t-test
+    /// with Bonferroni correction finds a difference from the dense backbone.
+    Table1,
     /// D2S Table 2: R@1, R@5, MRR@10 and FLOPs for every backbone × η × expansion variant.
     Table2,
+    /// D2S Table 3: Exact@20 and Semantic@20 of the caption vectors (semantic deviation).
+    Table3,
+    /// D2S Table 5: Pearson correlation of per-query R@1, R@5, MRR@10 between sparse and
+    /// dense, over η.
+    Table5,
+    /// D2S Table 6: the latency table (`mmlsr bench` with its defaults).
+    Table6,
 }
 
 impl Table {
     fn name(self) -> &'static str {
         match self {
+            Table::Table1 => "table1",
             Table::Table2 => "table2",
+            Table::Table3 => "table3",
+            Table::Table5 => "table5",
+            Table::Table6 => "table6",
         }
     }
 }
@@ -125,6 +143,23 @@ struct CellRecord {
 
 pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let table = args.table.name();
+    if args.table == Table::Table6 {
+        #[derive(clap::Parser)]
+        struct BenchCli {
+            #[command(flatten)]
+            args: super::bench::BenchArgs,
+        }
+        let out = args
+            .results
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results/table6"));
+        let cli = <BenchCli as clap::Parser>::parse_from([
+            std::ffi::OsStr::new("bench"),
+            std::ffi::OsStr::new("--out"),
+            out.as_os_str(),
+        ]);
+        return super::bench::run(cli.args);
+    }
     let config_path = args
         .config
         .clone()
@@ -183,10 +218,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
                     .validate_settings()
                     .with_context(|| format!("{}: [train]", config_path.display()))?;
                 let hash = config_hash(&config, name);
-                let out = exp
-                    .runs
-                    .join(name)
-                    .join(format!("{}_eta{eta:e}", variant.label()));
+                let out = cell_dir(&exp, name, variant.label(), eta);
                 let record_path = out.join("cell.json");
                 if record_path.is_file() {
                     let rec: CellRecord = serde_json::from_slice(
@@ -254,7 +286,13 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
             }
         }
     }
-    write_table2(&exp, &config_path, &records, &dense_rows)?;
+    match args.table {
+        Table::Table1 => write_table1(&exp, &config_path, &records)?,
+        Table::Table2 => write_table2(&exp, &config_path, &records, &dense_rows)?,
+        Table::Table3 => write_table3(&exp, &config_path, &records)?,
+        Table::Table5 => write_table5(&exp, &config_path, &records)?,
+        Table::Table6 => unreachable!("handled above"),
+    }
     eprintln!(
         "{table}: {n_cells} cells in {:.1} s; wrote {}",
         start.elapsed().as_secs_f64(),
@@ -485,6 +523,22 @@ fn write_table2(
             "dataset": r.dataset, "eta": r.eta, "variant": r.variant, "metrics": r.metrics,
         })).collect::<Vec<_>>(),
     });
+    write_outputs(exp, config_path, records, "table2", &md, &csv, &json)
+}
+
+/// Write `<name>.md`, `<name>.csv`, `<name>.json` and `manifest.json` (atomically) and print
+/// the Markdown.
+fn write_outputs(
+    exp: &Experiment,
+    config_path: &Path,
+    records: &[CellRecord],
+    name: &str,
+    md: &str,
+    csv: &str,
+    json: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let out = &exp.results;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let manifest = serde_json::json!({
         "config": config_path.display().to_string(),
         "experiment": exp,
@@ -495,13 +549,312 @@ fn write_table2(
             "backend": r.backend, "seconds": r.seconds,
         })).collect::<Vec<_>>(),
     });
-    mmlsr_store::atomic_write_bytes(&out.join("table2.md"), md.as_bytes())?;
-    mmlsr_store::atomic_write_bytes(&out.join("table2.csv"), csv.as_bytes())?;
-    mmlsr_store::atomic_write_bytes(&out.join("table2.json"), &serde_json::to_vec_pretty(&json)?)?;
+    mmlsr_store::atomic_write_bytes(&out.join(format!("{name}.md")), md.as_bytes())?;
+    mmlsr_store::atomic_write_bytes(&out.join(format!("{name}.csv")), csv.as_bytes())?;
+    mmlsr_store::atomic_write_bytes(
+        &out.join(format!("{name}.json")),
+        &serde_json::to_vec_pretty(json)?,
+    )?;
     mmlsr_store::atomic_write_bytes(
         &out.join("manifest.json"),
         &serde_json::to_vec_pretty(&manifest)?,
     )?;
     println!("{md}");
     Ok(())
+}
+
+/// Where a cell trains.
+fn cell_dir(exp: &Experiment, dataset: &str, variant: &str, eta: f64) -> PathBuf {
+    exp.runs.join(dataset).join(format!("{variant}_eta{eta:e}"))
+}
+
+/// The four measures of the per-query tables.
+const PER_QUERY: [Measure; 4] = [
+    Measure::Recall(1),
+    Measure::Recall(5),
+    Measure::Recall(10),
+    Measure::RR(10),
+];
+
+/// Per-query evaluations of every cell's test run and of the dense backbone's (its top-10 run
+/// is computed once per data folder and kept as `<runs>/<dataset>/dense_test.trec`).
+struct PerQuery {
+    dense: BTreeMap<String, Evaluation>,
+    cells: Vec<Evaluation>,
+}
+
+fn per_query(exp: &Experiment, records: &[CellRecord]) -> anyhow::Result<PerQuery> {
+    let mut dense = BTreeMap::new();
+    let mut qrels_of: BTreeMap<String, Qrels> = BTreeMap::new();
+    for name in &exp.grid.datasets {
+        let dir = exp.data.join(name);
+        let ds = Dataset::open(&dir)
+            .with_context(|| format!("opening data folder {}", dir.display()))?;
+        let test = ds.split(Split::Test, RestvalPolicy::MergeIntoTrain);
+        let image_ids: Vec<&str> = test
+            .image_rows
+            .iter()
+            .map(|&r| ds.images.ids().id(r))
+            .collect();
+        let query_ids: Vec<&str> = test
+            .caption_rows
+            .iter()
+            .map(|&r| ds.texts.ids().id(r))
+            .collect();
+        let mut qrels = Qrels::new();
+        for (q, &i) in query_ids.iter().zip(&test.caption_image) {
+            qrels.insert(*q, image_ids[i], 1);
+        }
+        let path = exp.runs.join(name).join("dense_test.trec");
+        let run = if path.is_file() {
+            Run::read_trec(&path)?
+        } else {
+            eprintln!("{name}: dense top-10 run of the test split …");
+            let data: Vec<f32> = test
+                .image_rows
+                .iter()
+                .flat_map(|&r| ds.images.row(r).iter().copied())
+                .collect();
+            let flat = DenseFlat::new(ds.dim(), data)?;
+            use rayon::prelude::*;
+            let lists: Vec<Vec<(u32, f32)>> = test
+                .caption_rows
+                .par_iter()
+                .map(|&r| flat.search(ds.texts.row(r), 10))
+                .collect::<Result<_, _>>()?;
+            let run = Run::from_ranked_lists(&query_ids, &image_ids, &lists)?;
+            std::fs::create_dir_all(exp.runs.join(name))?;
+            run.write_trec(&path, "dense")?;
+            run
+        };
+        dense.insert(name.clone(), evaluate(&run, &qrels, &PER_QUERY));
+        qrels_of.insert(name.clone(), qrels);
+    }
+    let cells = records
+        .iter()
+        .map(|r| {
+            let path = cell_dir(exp, &r.dataset, &r.variant, r.eta).join("test_run.trec");
+            let run = Run::read_trec(&path)?;
+            Ok(evaluate(&run, &qrels_of[&r.dataset], &PER_QUERY))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(PerQuery { dense, cells })
+}
+
+/// `b`'s per-query values of `m`, in `a`'s query order.
+fn aligned(a: &Evaluation, b: &Evaluation, m: Measure) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let va = a.per_query(m).context("measure evaluated")?;
+    let vb = b.per_query(m).context("measure evaluated")?;
+    let index: std::collections::HashMap<&str, usize> = b
+        .queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.as_str(), i))
+        .collect();
+    let mut out = Vec::with_capacity(va.len());
+    for q in &a.queries {
+        let i = index
+            .get(q.as_str())
+            .with_context(|| format!("query {q} is in one run only"))?;
+        out.push(vb[*i]);
+    }
+    Ok((va, out))
+}
+
+fn write_table1(
+    exp: &Experiment,
+    config_path: &Path,
+    records: &[CellRecord],
+) -> anyhow::Result<()> {
+    let pq = per_query(exp, records)?;
+    let m = records.len() * PER_QUERY.len();
+    let alpha = 0.05;
+    let mut datasets: Vec<String> = Vec::new();
+    let mut backbones: Vec<String> = Vec::new();
+    for n in &exp.grid.datasets {
+        let (d, b) = split_name(n);
+        if !datasets.contains(&d) {
+            datasets.push(d);
+        }
+        if !backbones.contains(&b) {
+            backbones.push(b);
+        }
+    }
+    let full = |d: &str, b: &str| {
+        if b == "-" {
+            d.to_string()
+        } else {
+            format!("{d}-{b}")
+        }
+    };
+    let mut md = format!(
+        "# Table 1 (D2S): sparse against the dense backbone\n\nTest split, % (MRR@10 = mean \
+         RR@10). † marks a paired two-tailed t-test against the dense row of the same data \
+         folder with p < {alpha} after Bonferroni correction over {m} comparisons. Made by \
+         `mmlsr reproduce table1` from `{}`.\n\n| backbone | model |",
+        config_path.display()
+    );
+    let mut rule = String::from("|---|---|");
+    for d in &datasets {
+        let _ = write!(md, " {d} R@1 | R@5 | R@10 | MRR@10 |");
+        rule.push_str("---:|---:|---:|---:|");
+    }
+    let _ = writeln!(md, "\n{rule}");
+    let mut csv = String::from("dataset,model,measure,mean,p,p_bonferroni,significant\n");
+    let mut cells_json = Vec::new();
+    for b in &backbones {
+        let _ = write!(md, "| {b} | dense |");
+        for d in &datasets {
+            match pq.dense.get(&full(d, b)) {
+                Some(e) => {
+                    for ms in PER_QUERY {
+                        let v = e.mean(ms).unwrap_or(f64::NAN) * 100.0;
+                        let _ = write!(md, " {v:.2} |");
+                        let _ = writeln!(csv, "{},dense,{},{v},,,", full(d, b), measure_name(ms));
+                    }
+                }
+                None => md.push_str(" – | – | – | – |"),
+            }
+        }
+        md.push('\n');
+        for &eta in &exp.grid.eta {
+            for v in &exp.grid.variants {
+                let label = v.parse::<Variant>().map(|v| v.label()).unwrap_or("?");
+                let _ = write!(md, "| {b} | D2S {label}, η {eta:e} |");
+                for d in &datasets {
+                    let name = full(d, b);
+                    let found = records
+                        .iter()
+                        .position(|r| r.dataset == name && r.eta == eta && r.variant == label);
+                    let (Some(i), Some(de)) = (found, pq.dense.get(&name)) else {
+                        md.push_str(" – | – | – | – |");
+                        continue;
+                    };
+                    let e = &pq.cells[i];
+                    for ms in PER_QUERY {
+                        let v = e.mean(ms).unwrap_or(f64::NAN) * 100.0;
+                        let t = paired_t_test(e, de, ms)?;
+                        let p = bonferroni(t.p_value, m);
+                        let mark = if p < alpha { "†" } else { "" };
+                        let _ = write!(md, " {v:.2}{mark} |");
+                        let _ = writeln!(
+                            csv,
+                            "{name},D2S {label} eta {eta:e},{},{v},{},{p},{}",
+                            measure_name(ms),
+                            t.p_value,
+                            p < alpha
+                        );
+                        cells_json.push(serde_json::json!({
+                            "dataset": name, "variant": label, "eta": eta,
+                            "measure": measure_name(ms), "mean": v, "t": t.t,
+                            "p": t.p_value, "p_bonferroni": p, "significant": p < alpha,
+                        }));
+                    }
+                }
+                md.push('\n');
+            }
+        }
+    }
+    let json = serde_json::json!({ "comparisons": m, "alpha": alpha, "cells": cells_json });
+    write_outputs(exp, config_path, records, "table1", &md, &csv, &json)
+}
+
+fn write_table3(
+    exp: &Experiment,
+    config_path: &Path,
+    records: &[CellRecord],
+) -> anyhow::Result<()> {
+    let mut md = format!(
+        "# Table 3 (D2S): semantic deviation of the caption vectors\n\nTest split, %. \
+         Exact@20: share of a caption vector's 20 heaviest terms that occur in the caption \
+         (eq. 2); Semantic@20: mean over those terms of the best cosine similarity between \
+         their static word vectors and the caption's own terms' (eq. 3). Made by `mmlsr \
+         reproduce table3` from `{}`.\n\n| data | η | exp | Exact@20 | Semantic@20 | FLOPs | R@1 |\n\
+         |---|---|---|---:|---:|---:|---:|\n",
+        config_path.display()
+    );
+    let mut csv = String::from("dataset,eta,variant,exact20,semantic20,flops,r1\n");
+    let f = |v: &serde_json::Value| v.as_f64().map_or("–".to_string(), |x| format!("{x:.2}"));
+    for name in &exp.grid.datasets {
+        for &eta in &exp.grid.eta {
+            for v in &exp.grid.variants {
+                let label = v.parse::<Variant>().map(|v| v.label()).unwrap_or("?");
+                let Some(r) = records
+                    .iter()
+                    .find(|r| &r.dataset == name && r.eta == eta && r.variant == label)
+                else {
+                    continue;
+                };
+                let s = &r.metrics["sparse"];
+                let sem = &r.metrics["semantic20"];
+                let _ = writeln!(
+                    md,
+                    "| {name} | {eta:e} | {label} | {} | {} | {} | {} |",
+                    f(&s["exact20"]),
+                    f(sem),
+                    f(&s["flops"]),
+                    f(&s["r1"])
+                );
+                let _ = writeln!(
+                    csv,
+                    "{name},{eta:e},{label},{},{},{},{}",
+                    s["exact20"], sem, s["flops"], s["r1"]
+                );
+            }
+        }
+    }
+    let json = serde_json::json!({ "cells": records.iter().map(|r| serde_json::json!({
+        "dataset": r.dataset, "eta": r.eta, "variant": r.variant,
+        "exact20": r.metrics["sparse"]["exact20"], "semantic20": r.metrics["semantic20"],
+    })).collect::<Vec<_>>() });
+    write_outputs(exp, config_path, records, "table3", &md, &csv, &json)
+}
+
+fn write_table5(
+    exp: &Experiment,
+    config_path: &Path,
+    records: &[CellRecord],
+) -> anyhow::Result<()> {
+    let pq = per_query(exp, records)?;
+    let shown = [Measure::Recall(1), Measure::Recall(5), Measure::RR(10)];
+    let mut md = format!(
+        "# Table 5 (D2S): agreement of sparse and dense per query\n\nPearson's r between \
+         the sparse model's and the dense backbone's per-query R@1, R@5 and MRR@10 on the test \
+         split. Made by `mmlsr reproduce table5` from `{}`.\n\n| data | exp | η | r(R@1) | \
+         r(R@5) | r(MRR@10) | sparse R@1 | FLOPs |\n|---|---|---|---:|---:|---:|---:|---:|\n",
+        config_path.display()
+    );
+    let mut csv = String::from("dataset,variant,eta,measure,pearson\n");
+    let mut cells_json = Vec::new();
+    for (r, e) in records.iter().zip(&pq.cells) {
+        let de = &pq.dense[&r.dataset];
+        let _ = write!(md, "| {} | {} | {:e} |", r.dataset, r.variant, r.eta);
+        for ms in shown {
+            let (a, b) = aligned(e, de, ms)?;
+            let rho = pearson(&a, &b).ok();
+            let _ = write!(md, " {} |", rho.map_or("–".into(), |x| format!("{x:.3}")));
+            let _ = writeln!(
+                csv,
+                "{},{},{:e},{},{}",
+                r.dataset,
+                r.variant,
+                r.eta,
+                measure_name(ms),
+                rho.map_or(String::new(), |x| x.to_string())
+            );
+            cells_json.push(serde_json::json!({
+                "dataset": r.dataset, "variant": r.variant, "eta": r.eta,
+                "measure": measure_name(ms), "pearson": rho,
+            }));
+        }
+        let s = &r.metrics["sparse"];
+        let _ = writeln!(
+            md,
+            " {:.2} | {:.2} |",
+            s["r1"].as_f64().unwrap_or(f64::NAN),
+            s["flops"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    let json = serde_json::json!({ "cells": cells_json });
+    write_outputs(exp, config_path, records, "table5", &md, &csv, &json)
 }

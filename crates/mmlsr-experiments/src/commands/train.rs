@@ -216,6 +216,9 @@ struct TestMetrics<'a> {
     train_seconds: f64,
     dense: &'a DenseNumbers,
     sparse: &'a SparseEval,
+    /// Semantic@20 (D2S eq. 3, ×100) of the caption vectors against the folder's static
+    /// word vectors; absent when the folder has none.
+    semantic20: Option<f64>,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -311,6 +314,16 @@ pub fn train_and_evaluate(cell: &Cell<'_>) -> anyhow::Result<serde_json::Value> 
         )?
     })?;
     let s = &enc.eval;
+    let semantic20 = match &wv {
+        Some(wv) if wv.vocab_size == enc.queries.n_cols() => {
+            let mut own = mmlsr_core::TermSets::new(data.vocab_size());
+            for &r in &data.test.caption_rows {
+                own.push_unsorted(data.terms.row(r).iter().copied())?;
+            }
+            Some(mmlsr_metrics::semantic_at_k(&enc.queries, &own, &wv.data, wv.dim, 20)? * 100.0)
+        }
+        _ => None,
+    };
     let metrics = TestMetrics {
         data: dir.display().to_string(),
         backend: backend.to_string(),
@@ -322,6 +335,7 @@ pub fn train_and_evaluate(cell: &Cell<'_>) -> anyhow::Result<serde_json::Value> 
         train_seconds: report.seconds,
         dense: &dense,
         sparse: s,
+        semantic20,
     };
     let json = serde_json::to_value(&metrics)?;
     mmlsr_store::atomic_write_bytes(
