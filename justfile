@@ -57,6 +57,10 @@ reproduce-table3:
 reproduce-table5:
     cargo run --release -p mmlsr-experiments -- reproduce table5
 
+# D2S Figure 2 (SVG): R@1 against FLOPs, and top-10 overlap with dense; Table 2's cells.
+reproduce-fig2:
+    cargo run --release -p mmlsr-experiments -- reproduce fig2
+
 # The latency table (D2S Table 6) on generated vectors at FLOPs ≈ 3, 12, 80 (123,287 images).
 reproduce-table6:
     cargo run --release -p mmlsr-experiments -- reproduce table6

@@ -368,6 +368,40 @@ fn reproduce_table2_is_resumable_and_consistent() {
             assert!((-1.0..=1.0).contains(&r));
         }
     }
+    // Figure 2: two SVGs per data folder, from the same cells.
+    let out = mmlsr()
+        .args(["reproduce", "fig2", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for folder in ["synth-flickr-strong", "synth-flickr-weak"] {
+        for f in ["fig2a", "fig2b"] {
+            let svg = std::fs::read_to_string(results.join(format!("{f}-{folder}.svg"))).unwrap();
+            assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+            assert!(svg.contains("exp=c"), "{f}-{folder}: no legend entry");
+        }
+    }
+    let fig: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("fig2.json")).unwrap()).unwrap();
+    for c in fig["cells"].as_array().unwrap() {
+        let h: Vec<f64> = c["overlap_histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(h.len(), 11);
+        assert!((h.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        let mean: f64 = h.iter().enumerate().map(|(i, x)| i as f64 * x).sum();
+        assert!((mean - c["overlap_mean"].as_f64().unwrap()).abs() < 1e-9);
+    }
     // A changed configuration is refused, not silently mixed in.
     write_config(3, "");
     let third = reproduce().output().unwrap();
