@@ -173,7 +173,7 @@ impl ApproxIndex {
         // Terms are independent: prune, cluster and summarise them on all threads, then
         // concatenate in term order.
         use rayon::prelude::*;
-        let per_term: Vec<Vec<(Vec<u32>, Vec<(u32, f32)>)>> = lists
+        let per_term: Vec<Vec<Block>> = lists
             .par_iter_mut()
             .enumerate()
             .map_init(
@@ -322,6 +322,9 @@ impl ApproxIndex {
     }
 }
 
+/// One block while building: its documents and its summary (term, weight), by term.
+type Block = (Vec<u32>, Vec<(u32, f32)>);
+
 /// Per-thread buffers of the build.
 struct Buffers {
     dense: Vec<f32>,
@@ -349,7 +352,7 @@ fn term_blocks(
     docs: &CsrMatrix,
     config: &ApproxConfig,
     buf: &mut Buffers,
-) -> Vec<(Vec<u32>, Vec<(u32, f32)>)> {
+) -> Vec<Block> {
     let mut out = Vec::new();
     // Static pruning: the λ heaviest postings.
     if list.len() > config.postings_per_term {

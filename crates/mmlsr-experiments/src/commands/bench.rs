@@ -335,9 +335,9 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
                 timings.push((k, ms, qps));
             }
             let mut rec = 0.0;
-            for i in 0..n_q {
-                let r = index.search_mode(c.queries.row(i), &c.own[i], mode, 10, alg, &mut s)?;
-                rec += recall(&r, &exact10[i]);
+            for (i, (own, exact)) in c.own.iter().zip(&exact10).enumerate() {
+                let r = index.search_mode(c.queries.row(i), own, mode, 10, alg, &mut s)?;
+                rec += recall(&r, exact);
             }
             let row = Row {
                 collection: c.name.clone(),
@@ -368,9 +368,9 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
         timings.push((k, ms, qps));
     }
     let mut rec = 0.0;
-    for i in 0..n_q {
+    for (i, exact) in exact10.iter().enumerate() {
         let r: Vec<Ranked> = approx.search(c.queries.row(i), 10, params, &mut a)?;
-        rec += recall(&r, &exact10[i]);
+        rec += recall(&r, exact);
     }
     let row = Row {
         collection: c.name.clone(),

@@ -142,10 +142,10 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let t = Instant::now();
     let mut scratch = Scratch::default();
     let mut lists = Vec::with_capacity(n);
-    for r in 0..n {
+    for (r, own) in own.iter().enumerate() {
         let hits = index.search_mode(
             queries.matrix.row(r),
-            &own[r],
+            own,
             mode,
             args.k,
             algorithm,
