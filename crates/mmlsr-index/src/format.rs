@@ -203,32 +203,13 @@ impl InvertedIndex {
                 return Err(format!("term {t}: a zero impact"));
             }
         }
-        let (block_start, block_ids, block_max, block_post, term_max) =
-            crate::index::block_maxima(&term_start, &docs, &impacts, block_size);
-        let (fwd_start, fwd_terms, fwd_impacts) =
-            crate::index::transpose(&term_start, &docs, &impacts, nd);
         let forward =
             CsrMatrix::new(v, indptr, fidx, fval).map_err(|e| format!("forward index: {e}"))?;
         if forward.n_rows() != nd {
             return Err("forward index has the wrong number of documents".into());
         }
-        Ok(Self {
-            n_docs,
-            vocab_size: vocab,
-            block_size,
-            scale,
-            term_start,
-            docs,
-            impacts,
-            block_start,
-            block_ids,
-            block_max,
-            block_post,
-            term_max,
-            fwd_start,
-            fwd_terms,
-            fwd_impacts,
-            forward,
-        })
+        Ok(Self::from_postings(
+            block_size, scale, term_start, docs, impacts, forward,
+        ))
     }
 }

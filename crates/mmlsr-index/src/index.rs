@@ -69,11 +69,11 @@ impl InvertedIndex {
                 config.block_size
             )));
         }
-        let n_docs = u32::try_from(docs.n_rows())
+        // Checked here so that `from_postings` may narrow them.
+        u32::try_from(docs.n_rows())
             .map_err(|_| Error::Config("more than 2^32-1 documents".into()))?;
         let v = docs.n_cols();
-        let vocab_size =
-            u32::try_from(v).map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
+        u32::try_from(v).map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
         let (_, idx, val) = docs.raw();
         if let Some(&w) = val.iter().find(|&&w| w < 0.0) {
             return Err(Error::Config(format!(
@@ -110,18 +110,38 @@ impl InvertedIndex {
                 }
             }
         }
-        let bs = config.block_size;
-        let (block_start, block_ids, block_max, block_post, term_max) =
-            block_maxima(&term_start, &post_docs, &impacts, bs as u32);
-        let (fwd_start, fwd_terms, fwd_impacts) =
-            transpose(&term_start, &post_docs, &impacts, n_docs as usize);
-        Ok(Self {
-            n_docs,
-            vocab_size,
-            block_size: bs as u32,
+        Ok(Self::from_postings(
+            config.block_size as u32,
             scale,
             term_start,
-            docs: post_docs,
+            post_docs,
+            impacts,
+            docs.clone(),
+        ))
+    }
+
+    /// Assemble an index from its stored parts (postings and the original vectors), deriving
+    /// the block and term maxima and the quantised forward index.
+    pub(crate) fn from_postings(
+        block_size: u32,
+        scale: f32,
+        term_start: Vec<u64>,
+        docs: Vec<u32>,
+        impacts: Vec<u8>,
+        forward: CsrMatrix,
+    ) -> Self {
+        let n_docs = forward.n_rows() as u32;
+        let (block_start, block_ids, block_max, block_post, term_max) =
+            block_maxima(&term_start, &docs, &impacts, block_size);
+        let (fwd_start, fwd_terms, fwd_impacts) =
+            transpose(&term_start, &docs, &impacts, n_docs as usize);
+        Self {
+            n_docs,
+            vocab_size: forward.n_cols() as u32,
+            block_size,
+            scale,
+            term_start,
+            docs,
             impacts,
             block_start,
             block_ids,
@@ -131,8 +151,8 @@ impl InvertedIndex {
             fwd_start,
             fwd_terms,
             fwd_impacts,
-            forward: docs.clone(),
-        })
+            forward,
+        }
     }
 
     /// Number of documents.
