@@ -33,6 +33,24 @@ impl Ord for Score {
     }
 }
 
+/// `data` must form rows of `dim` (≥ 1) finite values.
+pub(crate) fn check_rows(dim: usize, data: &[f32]) -> Result<()> {
+    if dim == 0 || data.len() % dim != 0 {
+        return Err(Error::Config(format!(
+            "{} values do not form rows of dimension {dim}",
+            data.len()
+        )));
+    }
+    if let Some(p) = data.iter().position(|x| !x.is_finite()) {
+        return Err(Error::Config(format!(
+            "row {}: value {} is not finite",
+            p / dim,
+            data[p]
+        )));
+    }
+    Ok(())
+}
+
 /// Dot product with eight lanes of partial sums.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -54,19 +72,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 impl DenseFlat {
     /// Wrap `rows × dim` values; every value must be finite.
     pub fn new(dim: usize, data: Vec<f32>) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
-            return Err(Error::Config(format!(
-                "{} values do not form rows of dimension {dim}",
-                data.len()
-            )));
-        }
-        if let Some(p) = data.iter().position(|x| !x.is_finite()) {
-            return Err(Error::Config(format!(
-                "row {}: value {} is not finite",
-                p / dim,
-                data[p]
-            )));
-        }
+        check_rows(dim, &data)?;
         Ok(Self { dim, data })
     }
 

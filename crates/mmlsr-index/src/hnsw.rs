@@ -57,19 +57,7 @@ impl std::fmt::Debug for DenseHnsw {
 impl DenseHnsw {
     /// Build over `rows × dim` row-major finite values, inserting on all rayon threads.
     pub fn build(dim: usize, data: &[f32], config: HnswConfig) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
-            return Err(Error::Config(format!(
-                "{} values do not form rows of dimension {dim}",
-                data.len()
-            )));
-        }
-        if let Some(p) = data.iter().position(|x| !x.is_finite()) {
-            return Err(Error::Config(format!(
-                "row {}: value {} is not finite",
-                p / dim,
-                data[p]
-            )));
-        }
+        crate::dense::check_rows(dim, data)?;
         if config.max_connections == 0 || config.max_connections > 256 {
             return Err(Error::Config(format!(
                 "max_connections must be in 1..=256, found {}",

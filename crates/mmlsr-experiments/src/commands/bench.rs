@@ -184,16 +184,7 @@ fn load_encoded(
 ) -> anyhow::Result<Collection> {
     let docs = SparseTable::read_parquet(&dir.join("img_sparse.parquet"), Some(vocab.len()))?;
     let texts = SparseTable::read_parquet(&dir.join("text_sparse.parquet"), Some(vocab.len()))?;
-    let raw: std::collections::HashMap<&str, &str> = ds
-        .meta
-        .images
-        .iter()
-        .flat_map(|i| {
-            i.sentences
-                .iter()
-                .map(|s| (s.sentid.as_str(), s.raw.as_str()))
-        })
-        .collect();
+    let raw = super::captions_by_id(ds);
     let test = ds.split(Split::Test, mmlsr_store::RestvalPolicy::MergeIntoTrain);
     let mut queries = CsrMatrix::empty(vocab.len());
     let (mut own, mut dense_q) = (Vec::new(), Vec::new());

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use mmlsr_metrics::{Measure, Run, bonferroni, evaluate, paired_t_test};
 
-use super::evaluate::{load_qrels, measure_name, parse_measure};
+use super::evaluate::{Judgements, measure_name, parse_measure, with_suffix};
 
 /// Compare runs with a baseline the way the papers mark their tables: per measure, a paired
 /// two-tailed t-test over the queries of each run against the first, Bonferroni-corrected over
@@ -17,15 +17,8 @@ pub struct CompareArgs {
     /// The baseline run, then the runs to compare with it.
     #[arg(required = true, num_args = 2..)]
     pub runs: Vec<PathBuf>,
-    /// Data folder whose split gives the judgements.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Split of `--data`.
-    #[arg(long, default_value = "test")]
-    pub split: String,
-    /// A TREC qrels file instead of `--data`.
-    #[arg(long, conflicts_with = "data")]
-    pub qrels: Option<PathBuf>,
+    #[command(flatten)]
+    pub judgements: Judgements,
     /// Measures (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "R@1,R@5,MRR@10")]
     pub measures: Vec<String>,
@@ -43,7 +36,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .iter()
         .map(|m| parse_measure(m))
         .collect::<anyhow::Result<_>>()?;
-    let qrels = load_qrels(args.data.as_deref(), &args.split, args.qrels.as_deref())?;
+    let qrels = args.judgements.load()?;
     let evals = args
         .runs
         .iter()
@@ -93,14 +86,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     );
     println!("{md}");
     if let Some(out) = &args.out {
-        let with = |ext: &str| {
-            let mut p = out.clone().into_os_string();
-            p.push(ext);
-            PathBuf::from(p)
-        };
         let json = serde_json::json!({ "comparisons": m, "alpha": args.alpha, "runs": json_rows });
-        mmlsr_store::atomic_write_bytes(&with(".json"), &serde_json::to_vec_pretty(&json)?)?;
-        mmlsr_store::atomic_write_bytes(&with(".md"), md.as_bytes())?;
+        mmlsr_store::atomic_write_bytes(
+            &with_suffix(out, ".json"),
+            &serde_json::to_vec_pretty(&json)?,
+        )?;
+        mmlsr_store::atomic_write_bytes(&with_suffix(out, ".md"), md.as_bytes())?;
     }
     Ok(())
 }

@@ -16,15 +16,8 @@ use mmlsr_store::{Dataset, RestvalPolicy, Split};
 pub struct EvaluateArgs {
     /// The TREC run.
     pub run: PathBuf,
-    /// Data folder whose split gives the judgements (each caption → its image).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Split of `--data`.
-    #[arg(long, default_value = "test")]
-    pub split: String,
-    /// A TREC qrels file instead of `--data`.
-    #[arg(long, conflicts_with = "data")]
-    pub qrels: Option<PathBuf>,
+    #[command(flatten)]
+    pub judgements: Judgements,
     /// Measures (R@k, MRR@k, nDCG@k, Success@k, P@k; comma-separated).
     #[arg(
         long,
@@ -35,6 +28,27 @@ pub struct EvaluateArgs {
     /// Output prefix for `.json` and `.md`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// Where relevance judgements come from (shared by `evaluate` and `compare`).
+#[derive(Debug, Args)]
+pub struct Judgements {
+    /// Data folder whose split gives the judgements (each caption → its image).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Split of `--data`.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// A TREC qrels file instead of `--data`.
+    #[arg(long, conflicts_with = "data")]
+    pub qrels: Option<PathBuf>,
+}
+
+/// `P.json` for `P` and `.json`: an output prefix with its suffix.
+pub fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut p = prefix.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
 }
 
 /// Parse `R@1`, `MRR@10` (= RR@10), `nDCG@10`, `Success@5`, `P@5`.
@@ -51,8 +65,14 @@ pub fn measure_name(m: Measure) -> String {
     }
 }
 
-/// Judgements from `--data`/`--split` or `--qrels`.
-pub fn load_qrels(data: Option<&Path>, split: &str, qrels: Option<&Path>) -> anyhow::Result<Qrels> {
+impl Judgements {
+    /// Judgements from `--data`/`--split` or `--qrels`.
+    pub fn load(&self) -> anyhow::Result<Qrels> {
+        load_qrels(self.data.as_deref(), &self.split, self.qrels.as_deref())
+    }
+}
+
+fn load_qrels(data: Option<&Path>, split: &str, qrels: Option<&Path>) -> anyhow::Result<Qrels> {
     if let Some(p) = qrels {
         return Ok(mmlsr_metrics::read_qrels(p)?);
     }
@@ -88,7 +108,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         .iter()
         .map(|m| parse_measure(m))
         .collect::<anyhow::Result<_>>()?;
-    let qrels = load_qrels(args.data.as_deref(), &args.split, args.qrels.as_deref())?;
+    let qrels = args.judgements.load()?;
     let run = Run::read_trec(&args.run)?;
     let eval = evaluate(&run, &qrels, &measures);
     let means = eval.aggregate();
@@ -123,13 +143,11 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
                 .map(|(&m, &v)| (measure_name(m), serde_json::json!(v * 100.0)))
                 .collect::<serde_json::Map<_, _>>(),
         });
-        let with = |ext: &str| {
-            let mut p = out.clone().into_os_string();
-            p.push(ext);
-            PathBuf::from(p)
-        };
-        mmlsr_store::atomic_write_bytes(&with(".json"), &serde_json::to_vec_pretty(&json)?)?;
-        mmlsr_store::atomic_write_bytes(&with(".md"), md.as_bytes())?;
+        mmlsr_store::atomic_write_bytes(
+            &with_suffix(out, ".json"),
+            &serde_json::to_vec_pretty(&json)?,
+        )?;
+        mmlsr_store::atomic_write_bytes(&with_suffix(out, ".md"), md.as_bytes())?;
     }
     Ok(())
 }

@@ -35,3 +35,16 @@ pub fn dense_text_to_image(
         ds.dim(),
     )
 }
+
+/// Every caption's raw text by `sentid`.
+pub fn captions_by_id(ds: &mmlsr_store::Dataset) -> std::collections::HashMap<&str, &str> {
+    ds.meta
+        .images
+        .iter()
+        .flat_map(|i| {
+            i.sentences
+                .iter()
+                .map(|s| (s.sentid.as_str(), s.raw.as_str()))
+        })
+        .collect()
+}

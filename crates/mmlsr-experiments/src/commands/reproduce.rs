@@ -403,6 +403,22 @@ fn git_commit() -> String {
     }
 }
 
+/// The grid's data sets and backbones (from the folder names), in grid order.
+fn columns(exp: &Experiment) -> (Vec<String>, Vec<String>) {
+    let mut datasets: Vec<String> = Vec::new();
+    let mut backbones: Vec<String> = Vec::new();
+    for n in &exp.grid.datasets {
+        let (d, b) = split_name(n);
+        if !datasets.contains(&d) {
+            datasets.push(d);
+        }
+        if !backbones.contains(&b) {
+            backbones.push(b);
+        }
+    }
+    (datasets, backbones)
+}
+
 /// `synth-coco-strong` → (`synth-coco`, `strong`); other names keep backbone `-`.
 fn split_name(name: &str) -> (String, String) {
     match name.rsplit_once('-') {
@@ -420,17 +436,7 @@ fn write_table2(
     let out = &exp.results;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // Columns: data sets in grid order; rows: backbone, then dense, then η × variant.
-    let mut datasets: Vec<String> = Vec::new();
-    let mut backbones: Vec<String> = Vec::new();
-    for n in &exp.grid.datasets {
-        let (d, b) = split_name(n);
-        if !datasets.contains(&d) {
-            datasets.push(d);
-        }
-        if !backbones.contains(&b) {
-            backbones.push(b);
-        }
-    }
+    let (datasets, backbones) = columns(exp);
     let find = |d: &str, b: &str, eta: f64, v: &str| {
         records.iter().find(|r| {
             split_name(&r.dataset) == (d.to_string(), b.to_string())
@@ -674,17 +680,7 @@ fn write_table1(
     let pq = per_query(exp, records)?;
     let m = records.len() * PER_QUERY.len();
     let alpha = 0.05;
-    let mut datasets: Vec<String> = Vec::new();
-    let mut backbones: Vec<String> = Vec::new();
-    for n in &exp.grid.datasets {
-        let (d, b) = split_name(n);
-        if !datasets.contains(&d) {
-            datasets.push(d);
-        }
-        if !backbones.contains(&b) {
-            backbones.push(b);
-        }
-    }
+    let (datasets, backbones) = columns(exp);
     let full = |d: &str, b: &str| {
         if b == "-" {
             d.to_string()

@@ -102,16 +102,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             let ds = Dataset::open(data)
                 .with_context(|| format!("opening data folder {}", data.display()))?;
             let vocab = Vocabulary::from_dir(data)?;
-            let raw: std::collections::HashMap<&str, &str> = ds
-                .meta
-                .images
-                .iter()
-                .flat_map(|i| {
-                    i.sentences
-                        .iter()
-                        .map(|s| (s.sentid.as_str(), s.raw.as_str()))
-                })
-                .collect();
+            let raw = super::captions_by_id(&ds);
             (0..n)
                 .map(|r| {
                     let id = queries.ids.id(r);
