@@ -14,7 +14,9 @@ pub use crate::{
     error::{Error, Result},
     measures::{Evaluation, Measure, evaluate},
     run::{Run, RunBuilder},
-    significance::{TTest, bonferroni, paired_t_test, paired_t_test_values, significance_mark},
+    significance::{
+        TTest, bonferroni, paired_t_test, paired_t_test_values, paired_values, significance_mark,
+    },
     sparsity::{SparsityStats, exact_at_k, flops, semantic_at_k, sparsity_stats},
     trec::{read_qrels, write_qrels},
 };

@@ -53,9 +53,14 @@ pub fn paired_t_test_values(a: &[f64], b: &[f64]) -> Result<TTest> {
     })
 }
 
-/// Paired t-test of one measure between two evaluations over the same queries (matched by
-/// id). Different query sets are an error naming a query found in only one.
-pub fn paired_t_test(a: &Evaluation, b: &Evaluation, measure: Measure) -> Result<TTest> {
+/// The per-query values of `measure` in two evaluations over the same queries, matched by
+/// id and returned in `a`'s query order. Different query sets are an error naming a query
+/// found in only one.
+pub fn paired_values(
+    a: &Evaluation,
+    b: &Evaluation,
+    measure: Measure,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let col = |e: &Evaluation| {
         e.per_query(measure).ok_or_else(|| {
             Error::Mismatch(format!(
@@ -86,7 +91,14 @@ pub fn paired_t_test(a: &Evaluation, b: &Evaluation, measure: Measure) -> Result
         })?;
         aligned.push(vb[*i]);
     }
-    paired_t_test_values(&va, &aligned)
+    Ok((va, aligned))
+}
+
+/// Paired t-test of one measure between two evaluations over the same queries (matched by
+/// id, see [`paired_values`]).
+pub fn paired_t_test(a: &Evaluation, b: &Evaluation, measure: Measure) -> Result<TTest> {
+    let (va, vb) = paired_values(a, b, measure)?;
+    paired_t_test_values(&va, &vb)
 }
 
 /// Bonferroni-corrected p-value for one of `m` comparisons: `min(1, p·m)`.

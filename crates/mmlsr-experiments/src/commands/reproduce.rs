@@ -652,26 +652,6 @@ fn per_query(exp: &Experiment, records: &[CellRecord]) -> anyhow::Result<PerQuer
     Ok(PerQuery { dense, cells })
 }
 
-/// `b`'s per-query values of `m`, in `a`'s query order.
-fn aligned(a: &Evaluation, b: &Evaluation, m: Measure) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let va = a.per_query(m).context("measure evaluated")?;
-    let vb = b.per_query(m).context("measure evaluated")?;
-    let index: std::collections::HashMap<&str, usize> = b
-        .queries
-        .iter()
-        .enumerate()
-        .map(|(i, q)| (q.as_str(), i))
-        .collect();
-    let mut out = Vec::with_capacity(va.len());
-    for q in &a.queries {
-        let i = index
-            .get(q.as_str())
-            .with_context(|| format!("query {q} is in one run only"))?;
-        out.push(vb[*i]);
-    }
-    Ok((va, out))
-}
-
 fn write_table1(
     exp: &Experiment,
     config_path: &Path,
@@ -831,7 +811,7 @@ fn write_table5(
         let de = &pq.dense[&r.dataset];
         let _ = write!(md, "| {} | {} | {:e} |", r.dataset, r.variant, r.eta);
         for ms in shown {
-            let (a, b) = aligned(e, de, ms)?;
+            let (a, b) = mmlsr_metrics::paired_values(e, de, ms)?;
             let rho = pearson(&a, &b).ok();
             let _ = write!(md, " {} |", rho.map_or("–".into(), |x| format!("{x:.3}")));
             let _ = writeln!(
