@@ -511,6 +511,23 @@ fn train_encode_index_search_evaluate_compare() {
                 .arg(&data),
         );
     }
+    // On trained vectors the three exact algorithms write the same run, byte for byte.
+    let exp_run = std::fs::read(p("exp.trec")).unwrap();
+    for alg in ["exhaustive", "maxscore"] {
+        run_ok(
+            mmlsr()
+                .arg("search")
+                .arg(p("idx"))
+                .arg(p("enc"))
+                .arg("--out")
+                .arg(p(&format!("{alg}.trec")))
+                .args(["--k", "100", "--algorithm", alg]),
+        );
+        assert!(
+            std::fs::read(p(&format!("{alg}.trec"))).unwrap() == exp_run,
+            "{alg} differs from block-max"
+        );
+    }
     let metrics = |run: &str| -> serde_json::Value {
         run_ok(
             mmlsr()
