@@ -51,6 +51,17 @@ pub(crate) fn check_rows(dim: usize, data: &[f32]) -> Result<()> {
     Ok(())
 }
 
+/// A query must have the vectors' dimension.
+pub(crate) fn check_query(dim: usize, query: &[f32]) -> Result<()> {
+    if query.len() != dim {
+        return Err(Error::Query(format!(
+            "query has {} values, the vectors {dim}",
+            query.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Dot product with eight lanes of partial sums.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -88,13 +99,7 @@ impl DenseFlat {
 
     /// The `k` largest inner products with `query` (score desc, then row asc).
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>> {
-        if query.len() != self.dim {
-            return Err(Error::Query(format!(
-                "query has {} values, the vectors {}",
-                query.len(),
-                self.dim
-            )));
-        }
+        check_query(self.dim, query)?;
         let mut heap: BinaryHeap<(Reverse<Score>, u32)> = BinaryHeap::with_capacity(k + 1);
         if k > 0 {
             for (r, row) in self.data.chunks_exact(self.dim).enumerate() {

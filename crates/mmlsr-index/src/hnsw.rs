@@ -89,13 +89,7 @@ impl DenseHnsw {
 
     /// The approximate `k` largest inner products (score desc, then row asc).
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>> {
-        if query.len() != self.dim {
-            return Err(Error::Query(format!(
-                "query has {} values, the vectors {}",
-                query.len(),
-                self.dim
-            )));
-        }
+        crate::dense::check_query(self.dim, query)?;
         if k == 0 {
             return Ok(Vec::new());
         }

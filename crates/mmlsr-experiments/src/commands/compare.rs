@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use mmlsr_metrics::{Measure, Run, bonferroni, evaluate, paired_t_test};
 
-use super::evaluate::{Judgements, measure_name, parse_measure, with_suffix};
+use super::evaluate::{Judgements, measure_name, with_suffix};
 
 /// Compare runs with a baseline the way the papers mark their tables: per measure, a paired
 /// two-tailed t-test over the queries of each run against the first, Bonferroni-corrected over
@@ -21,7 +21,7 @@ pub struct CompareArgs {
     pub judgements: Judgements,
     /// Measures (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "R@1,R@5,MRR@10")]
-    pub measures: Vec<String>,
+    pub measures: Vec<Measure>,
     /// Significance level after correction.
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
@@ -31,20 +31,16 @@ pub struct CompareArgs {
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let measures: Vec<Measure> = args
-        .measures
-        .iter()
-        .map(|m| parse_measure(m))
-        .collect::<anyhow::Result<_>>()?;
+    let measures = args.measures.as_slice();
     let qrels = args.judgements.load()?;
     let evals = args
         .runs
         .iter()
-        .map(|p| Ok(evaluate(&Run::read_trec(p)?, &qrels, &measures)))
+        .map(|p| Ok(evaluate(&Run::read_trec(p)?, &qrels, measures)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let m = (args.runs.len() - 1) * measures.len();
     let mut md = String::from("| run |");
-    for &ms in &measures {
+    for &ms in measures {
         let _ = write!(md, " {} |", measure_name(ms));
     }
     let _ = writeln!(md, "\n|---|{}", "---:|".repeat(measures.len()));
@@ -57,7 +53,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             if i == 0 { " (baseline)" } else { "" }
         );
         let mut cells = serde_json::Map::new();
-        for &ms in &measures {
+        for &ms in measures {
             let mean = e.mean(ms).context("measure evaluated")? * 100.0;
             if i == 0 {
                 let _ = write!(md, " {mean:.2} |");

@@ -24,7 +24,7 @@ pub struct EvaluateArgs {
         value_delimiter = ',',
         default_value = "R@1,R@5,R@10,MRR@10,nDCG@10"
     )]
-    pub measures: Vec<String>,
+    pub measures: Vec<Measure>,
     /// Output prefix for `.json` and `.md`.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -49,12 +49,6 @@ pub fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     let mut p = prefix.as_os_str().to_owned();
     p.push(suffix);
     PathBuf::from(p)
-}
-
-/// Parse `R@1`, `MRR@10` (= RR@10), `nDCG@10`, `Success@5`, `P@5`.
-pub fn parse_measure(s: &str) -> anyhow::Result<Measure> {
-    s.parse::<Measure>()
-        .map_err(|e| anyhow::anyhow!("--measures: {e}"))
 }
 
 /// The measure's display name (`MRR@10` for reciprocal rank, as the papers write it).
@@ -103,14 +97,10 @@ fn load_qrels(data: Option<&Path>, split: &str, qrels: Option<&Path>) -> anyhow:
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
-    let measures: Vec<Measure> = args
-        .measures
-        .iter()
-        .map(|m| parse_measure(m))
-        .collect::<anyhow::Result<_>>()?;
+    let measures = args.measures.as_slice();
     let qrels = args.judgements.load()?;
     let run = Run::read_trec(&args.run)?;
-    let eval = evaluate(&run, &qrels, &measures);
+    let eval = evaluate(&run, &qrels, measures);
     let means = eval.aggregate();
     let n_eval = eval.column(0).len();
     anyhow::ensure!(

@@ -207,7 +207,8 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         let dir = exp.data.join(name);
         let ds = Dataset::open(&dir)
             .with_context(|| format!("opening data folder {}", dir.display()))?;
-        let checksum = data_checksum(&dir)?;
+        // Read every file of the folder only when some cell of it is trained.
+        let mut checksum: Option<String> = None;
         let dense = DenseNumbers::of(&ds, &ds.split(Split::Test, RestvalPolicy::MergeIntoTrain));
         dense_rows.insert(name.clone(), dense.clone());
         drop(ds);
@@ -269,7 +270,10 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
                     eta,
                     variant: variant.label().to_string(),
                     config_hash: hash,
-                    data_checksum: checksum.clone(),
+                    data_checksum: match &checksum {
+                        Some(c) => c.clone(),
+                        None => checksum.insert(data_checksum(&dir)?).clone(),
+                    },
                     seed: config.seed,
                     git_commit: git_commit.clone(),
                     backend: backend.to_string(),
@@ -419,6 +423,25 @@ fn columns(exp: &Experiment) -> (Vec<String>, Vec<String>) {
     (datasets, backbones)
 }
 
+/// The inverse of [`split_name`].
+fn folder_name(dataset: &str, backbone: &str) -> String {
+    if backbone == "-" {
+        dataset.to_string()
+    } else {
+        format!("{dataset}-{backbone}")
+    }
+}
+
+/// The grid's variants as labels (`run` has already checked that they parse).
+fn variant_labels(exp: &Experiment) -> Vec<&'static str> {
+    exp.grid
+        .variants
+        .iter()
+        .filter_map(|v| v.parse::<Variant>().ok())
+        .map(|v| v.label())
+        .collect()
+}
+
 /// `synth-coco-strong` → (`synth-coco`, `strong`); other names keep backbone `-`.
 fn split_name(name: &str) -> (String, String) {
     match name.rsplit_once('-') {
@@ -467,12 +490,7 @@ fn write_table2(
     for b in &backbones {
         let _ = write!(md, "| {b} | – | dense |");
         for d in &datasets {
-            let name = if b == "-" {
-                d.clone()
-            } else {
-                format!("{d}-{b}")
-            };
-            match dense.get(&name) {
+            match dense.get(&folder_name(d, b)) {
                 Some(x) => {
                     let _ = write!(md, " {:.2} | {:.2} | {:.2} | – |", x.r1, x.r5, x.mrr10);
                 }
@@ -481,8 +499,7 @@ fn write_table2(
         }
         md.push('\n');
         for &eta in &exp.grid.eta {
-            for v in &exp.grid.variants {
-                let label = v.parse::<Variant>().map(|v| v.label()).unwrap_or("?");
+            for label in variant_labels(exp) {
                 let _ = write!(md, "| {b} | {eta:e} | {label} |");
                 for d in &datasets {
                     match find(d, b, eta, label) {
@@ -661,13 +678,6 @@ fn write_table1(
     let m = records.len() * PER_QUERY.len();
     let alpha = 0.05;
     let (datasets, backbones) = columns(exp);
-    let full = |d: &str, b: &str| {
-        if b == "-" {
-            d.to_string()
-        } else {
-            format!("{d}-{b}")
-        }
-    };
     let mut md = format!(
         "# Table 1 (D2S): sparse against the dense backbone\n\nTest split, % (MRR@10 = mean \
          RR@10). † marks a paired two-tailed t-test against the dense row of the same data \
@@ -686,12 +696,17 @@ fn write_table1(
     for b in &backbones {
         let _ = write!(md, "| {b} | dense |");
         for d in &datasets {
-            match pq.dense.get(&full(d, b)) {
+            match pq.dense.get(&folder_name(d, b)) {
                 Some(e) => {
                     for ms in PER_QUERY {
                         let v = e.mean(ms).unwrap_or(f64::NAN) * 100.0;
                         let _ = write!(md, " {v:.2} |");
-                        let _ = writeln!(csv, "{},dense,{},{v},,,", full(d, b), measure_name(ms));
+                        let _ = writeln!(
+                            csv,
+                            "{},dense,{},{v},,,",
+                            folder_name(d, b),
+                            measure_name(ms)
+                        );
                     }
                 }
                 None => md.push_str(" – | – | – | – |"),
@@ -699,11 +714,10 @@ fn write_table1(
         }
         md.push('\n');
         for &eta in &exp.grid.eta {
-            for v in &exp.grid.variants {
-                let label = v.parse::<Variant>().map(|v| v.label()).unwrap_or("?");
+            for label in variant_labels(exp) {
                 let _ = write!(md, "| {b} | D2S {label}, η {eta:e} |");
                 for d in &datasets {
-                    let name = full(d, b);
+                    let name = folder_name(d, b);
                     let found = records
                         .iter()
                         .position(|r| r.dataset == name && r.eta == eta && r.variant == label);
@@ -758,8 +772,7 @@ fn write_table3(
     let f = |v: &serde_json::Value| v.as_f64().map_or("–".to_string(), |x| format!("{x:.2}"));
     for name in &exp.grid.datasets {
         for &eta in &exp.grid.eta {
-            for v in &exp.grid.variants {
-                let label = v.parse::<Variant>().map(|v| v.label()).unwrap_or("?");
+            for label in variant_labels(exp) {
                 let Some(r) = records
                     .iter()
                     .find(|r| &r.dataset == name && r.eta == eta && r.variant == label)
