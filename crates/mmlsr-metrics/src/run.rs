@@ -117,19 +117,38 @@ impl Run {
         scores: &[f32],
         k: usize,
     ) -> Self {
+        let mut run = Run::default();
+        run.extend_from_score_matrix(query_ids, doc_ids, scores, k);
+        run
+    }
+
+    /// Append the top `k` documents of more queries from their score matrix (`queries × docs`,
+    /// row-major) over the same `doc_ids`: a large matrix scored in blocks of queries gives the
+    /// same run as [`Run::from_score_matrix`] on the whole. Query ids must be new to the run.
+    ///
+    /// # Panics
+    /// If `scores.len() != query_ids.len() * doc_ids.len()`.
+    pub fn extend_from_score_matrix<Q: AsRef<str>, D: AsRef<str>>(
+        &mut self,
+        query_ids: &[Q],
+        doc_ids: &[D],
+        scores: &[f32],
+        k: usize,
+    ) {
         let n_docs = doc_ids.len();
         assert_eq!(scores.len(), query_ids.len() * n_docs, "score matrix shape");
-        let mut run = Run::default();
-        for d in doc_ids {
-            run.docs.intern(d.as_ref());
-        }
+        // Interning is idempotent; doc index i of this matrix maps to its interned id.
+        let ids: Vec<u32> = doc_ids
+            .iter()
+            .map(|d| self.docs.intern(d.as_ref()))
+            .collect();
         let k = k.min(n_docs);
         let mut order: Vec<(u32, f64)> = Vec::with_capacity(n_docs);
         for (q, row) in query_ids.iter().zip(scores.chunks_exact(n_docs.max(1))) {
             order.clear();
-            order.extend(row.iter().enumerate().map(|(d, &s)| {
+            order.extend(row.iter().zip(&ids).map(|(&s, &d)| {
                 (
-                    d as u32,
+                    d,
                     if s.is_nan() {
                         f64::NEG_INFINITY
                     } else {
@@ -137,15 +156,14 @@ impl Run {
                     },
                 )
             }));
-            let docs = &run.docs;
+            let docs = &self.docs;
             if k > 0 && k < order.len() {
                 order.select_nth_unstable_by(k - 1, |a, b| trec_order(docs, a, b));
             }
             order.truncate(k);
             order.sort_unstable_by(|a, b| trec_order(docs, a, b));
-            run.push_sorted(q.as_ref(), order.clone());
+            self.push_sorted(q.as_ref(), order.clone());
         }
-        run
     }
 
     /// A run from per-query top-k lists of `(document index into doc_ids, score)`, e.g. the
@@ -279,5 +297,42 @@ mod tests {
         std::fs::write(&p, "a Q0 x 1 oops t\n").unwrap();
         let msg = Run::read_trec(&p).unwrap_err().to_string();
         assert!(msg.contains("run.trec:1") && msg.contains("oops"), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+
+    #[test]
+    fn a_matrix_scored_in_blocks_gives_the_same_run() {
+        // Ties included: equal scores are ordered by document id descending.
+        let docs = ["d1", "d10", "d2", "d3"];
+        let queries = ["q1", "q2", "q3"];
+        let scores = [
+            0.5f32,
+            0.5,
+            0.1,
+            0.9, //
+            0.0,
+            0.0,
+            0.0,
+            0.0, //
+            0.3,
+            f32::NAN,
+            0.7,
+            0.3,
+        ];
+        let whole = Run::from_score_matrix(&queries, &docs, &scores, 3);
+        let mut blocks = Run::from_score_matrix(&queries[..1], &docs, &scores[..4], 3);
+        blocks.extend_from_score_matrix(&queries[1..], &docs, &scores[4..], 3);
+        assert_eq!(blocks.len(), 3);
+        for q in queries {
+            let a: Vec<_> = whole.ranking(q).unwrap().collect();
+            let b: Vec<_> = blocks.ranking(q).unwrap().collect();
+            assert_eq!(a, b, "{q}");
+        }
+        let q1: Vec<&str> = whole.ranking("q1").unwrap().map(|(d, _)| d).collect();
+        assert_eq!(q1, ["d3", "d10", "d1"]);
     }
 }
