@@ -29,6 +29,11 @@ pub struct SparseHeadConfig {
     /// LayerNorm epsilon (1e-12, DistilBERT's `vocab_layer_norm`).
     #[config(default = 1e-12)]
     pub layer_norm_epsilon: f64,
+    /// Whether the vocabulary projector has a bias (DistilBERT's does; the joint method's
+    /// weight-tied projector, a copy of the word embeddings, has none). Without one, the
+    /// `vocab_projector.bias` tensor is written as zeros and must be zero when read.
+    #[config(default = true)]
+    pub vocab_bias: bool,
 }
 
 /// Parameter names, in PyTorch layout, as in the released code's `state_dict`
@@ -124,6 +129,7 @@ impl SparseHeadConfig {
         let (d, h, v) = (self.d_input, self.d_hidden, self.vocab_size);
         let mut map: HashMap<String, (Vec<usize>, Vec<f32>)> =
             tensors.into_iter().map(|(n, s, x)| (n, (s, x))).collect();
+        let has_vocab_bias = map.contains_key(names::VOCAB_BIAS);
         let mut take = |name: &str, shape: &[usize]| -> crate::Result<Vec<f32>> {
             let (s, x) = map
                 .remove(name)
@@ -145,7 +151,16 @@ impl SparseHeadConfig {
         let gamma = take(names::NORM_WEIGHT, &[h])?;
         let beta = take(names::NORM_BIAS, &[h])?;
         let vocab_w = transpose(&take(names::VOCAB_WEIGHT, &[v, h])?, v, h);
-        let vocab_b = take(names::VOCAB_BIAS, &[v])?;
+        let vocab_b = match (self.vocab_bias, has_vocab_bias) {
+            (true, _) | (false, true) => take(names::VOCAB_BIAS, &[v])?,
+            (false, false) => vec![0.0; v],
+        };
+        if !self.vocab_bias && vocab_b.iter().any(|&b| b != 0.0) {
+            return Err(Error::Config(format!(
+                "sparse head: tensor `{}` is non-zero but the head has no vocabulary bias",
+                names::VOCAB_BIAS
+            )));
+        }
 
         let mut proj = LinearConfig::new(d, h).init::<B>(device);
         proj.weight = param2(IDS[0], proj_w, [d, h], device);
@@ -157,7 +172,7 @@ impl SparseHeadConfig {
         norm.beta = Some(param1(IDS[3], beta, device));
         let mut vocab = LinearConfig::new(h, v).init::<B>(device);
         vocab.weight = param2(IDS[4], vocab_w, [h, v], device);
-        vocab.bias = Some(param1(IDS[5], vocab_b, device));
+        vocab.bias = self.vocab_bias.then(|| param1(IDS[5], vocab_b, device));
         Ok(SparseHead { proj, norm, vocab })
     }
 }
