@@ -19,6 +19,8 @@ pub struct TrainData<'a> {
     pub val: SplitView,
     /// The test split.
     pub test: SplitView,
+    /// What was done with `restval` images.
+    pub restval: RestvalPolicy,
 }
 
 impl<'a> TrainData<'a> {
@@ -58,6 +60,7 @@ impl<'a> TrainData<'a> {
             train_pairs,
             val: dataset.split(Split::Val, restval),
             test: dataset.split(Split::Test, restval),
+            restval,
         })
     }
 

@@ -13,45 +13,88 @@ use crate::{EncodeOptions, Error, OutputTerms, Result, SparseHead, TrainData, en
 /// All query–document dot products, `queries × docs`, row-major, accumulated term at a time
 /// over a term-major copy of the documents.
 pub fn sparse_scores(queries: &CsrMatrix, docs: &CsrMatrix) -> Result<Vec<f32>> {
-    if queries.n_cols() != docs.n_cols() {
-        return Err(Error::Shape {
-            what: "vocabulary size of documents vs queries".into(),
-            expected: queries.n_cols(),
-            found: docs.n_cols(),
-        });
-    }
-    let v = docs.n_cols();
-    let n_docs = docs.n_rows();
-    // Term-major postings: for each term, (doc, weight).
-    let mut start = vec![0usize; v + 1];
-    let (_, d_idx, _) = docs.raw();
-    for &t in d_idx {
-        start[t as usize + 1] += 1;
-    }
-    for t in 0..v {
-        start[t + 1] += start[t];
-    }
-    let mut fill = start.clone();
-    let mut post_doc = vec![0u32; d_idx.len()];
-    let mut post_w = vec![0f32; d_idx.len()];
-    for (d, row) in docs.rows().enumerate() {
-        for (&t, &w) in row.indices.iter().zip(row.values) {
-            let p = &mut fill[t as usize];
-            post_doc[*p] = d as u32;
-            post_w[*p] = w;
-            *p += 1;
+    let scorer = SparseScorer::new(docs);
+    let mut scores = vec![0f32; queries.n_rows() * docs.n_rows()];
+    scorer.score_rows(queries, 0..queries.n_rows(), &mut scores)?;
+    Ok(scores)
+}
+
+/// Exhaustive sparse scoring against fixed documents: a term-major copy of them, built once,
+/// scoring any block of queries.
+pub struct SparseScorer {
+    vocab: usize,
+    n_docs: usize,
+    start: Vec<usize>,
+    post_doc: Vec<u32>,
+    post_w: Vec<f32>,
+}
+
+impl SparseScorer {
+    /// Index `docs` by term.
+    pub fn new(docs: &CsrMatrix) -> Self {
+        let v = docs.n_cols();
+        let (_, d_idx, _) = docs.raw();
+        let mut start = vec![0usize; v + 1];
+        for &t in d_idx {
+            start[t as usize + 1] += 1;
         }
-    }
-    let mut scores = vec![0f32; queries.n_rows() * n_docs];
-    for (q, acc) in queries.rows().zip(scores.chunks_exact_mut(n_docs.max(1))) {
-        for (&t, &qw) in q.indices.iter().zip(q.values) {
-            let (a, b) = (start[t as usize], start[t as usize + 1]);
-            for (&d, &w) in post_doc[a..b].iter().zip(&post_w[a..b]) {
-                acc[d as usize] += qw * w;
+        for t in 0..v {
+            start[t + 1] += start[t];
+        }
+        let mut fill = start.clone();
+        let mut post_doc = vec![0u32; d_idx.len()];
+        let mut post_w = vec![0f32; d_idx.len()];
+        for (d, row) in docs.rows().enumerate() {
+            for (&t, &w) in row.indices.iter().zip(row.values) {
+                let p = &mut fill[t as usize];
+                post_doc[*p] = d as u32;
+                post_w[*p] = w;
+                *p += 1;
             }
         }
+        Self {
+            vocab: v,
+            n_docs: docs.n_rows(),
+            start,
+            post_doc,
+            post_w,
+        }
     }
-    Ok(scores)
+
+    /// Scores of query rows `rows` of `queries` into `out` (`rows.len() × docs`, row-major;
+    /// overwritten).
+    pub fn score_rows(
+        &self,
+        queries: &CsrMatrix,
+        rows: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        if queries.n_cols() != self.vocab {
+            return Err(Error::Shape {
+                what: "vocabulary size of documents vs queries".into(),
+                expected: queries.n_cols(),
+                found: self.vocab,
+            });
+        }
+        if out.len() != rows.len() * self.n_docs {
+            return Err(Error::Shape {
+                what: "score buffer (queries × documents)".into(),
+                expected: rows.len() * self.n_docs,
+                found: out.len(),
+            });
+        }
+        out.fill(0.0);
+        for (r, acc) in rows.zip(out.chunks_exact_mut(self.n_docs.max(1))) {
+            let q = queries.row(r);
+            for (&t, &qw) in q.indices.iter().zip(q.values) {
+                let (a, b) = (self.start[t as usize], self.start[t as usize + 1]);
+                for (&d, &w) in self.post_doc[a..b].iter().zip(&self.post_w[a..b]) {
+                    acc[d as usize] += qw * w;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Text→image metrics of a score matrix: the top `depth` images per caption in trec_eval

@@ -7,6 +7,8 @@ mod encode;
 mod error;
 pub mod eval;
 mod head;
+mod joint;
+mod joint_train;
 mod loss;
 mod optim;
 mod train;
@@ -19,7 +21,16 @@ pub use crate::{
     data::TrainData,
     encode::{EncodeOptions, ModelCard, OutputTerms, encode, load_model, model_files, save_model},
     error::{Error, Result},
+    eval::SparseScorer,
     head::{HostTensor, SparseHead, SparseHeadConfig, names},
+    joint::{
+        JointEncoding, JointLossConfig, JointLossForm, JointLossParts, JointModel, TAU_RANGE,
+        TextToImageTeacher, info_nce, joint_loss, l2_normalize,
+    },
+    joint_train::{
+        JointCard, JointOptimConfig, JointSplitEncoding, JointStepStats, JointTrainConfig, Mode,
+        encode_split_joint, joint_files, load_joint_model, save_joint_model, train_joint,
+    },
     loss::{
         LossConfig, LossParts, Regulariser, d2s_loss, ramped_weight, regulariser,
         soft_cross_entropy,

@@ -650,7 +650,7 @@ pub fn train_step<B: AutodiffBackend>(
 }
 
 /// Mean active terms per caption and per image, and in-batch FLOPs (eq. 1).
-fn activity<B: Backend>(text: Tensor<B, 2>, image: Tensor<B, 2>) -> (f64, f64, f64) {
+pub(crate) fn activity<B: Backend>(text: Tensor<B, 2>, image: Tensor<B, 2>) -> (f64, f64, f64) {
     let n_t = text.dims()[0] as f64;
     let n_i = image.dims()[0] as f64;
     let at = text.greater_elem(0.0).float().sum_dim(0);
@@ -723,7 +723,7 @@ fn pruned_rows(wv: &WordVectors, output: &OutputTerms) -> Vec<f32> {
     }
 }
 
-fn epoch_dir(out: &Path, epoch: usize) -> PathBuf {
+pub(crate) fn epoch_dir(out: &Path, epoch: usize) -> PathBuf {
     out.join("epochs").join(format!("epoch-{epoch:04}"))
 }
 
@@ -733,7 +733,7 @@ fn epoch_number(name: &std::ffi::OsStr) -> Option<usize> {
 }
 
 /// The most recent complete epoch directory in `out`, if any.
-fn latest_epoch_dir(out: &Path) -> Result<Option<PathBuf>> {
+pub(crate) fn latest_epoch_dir(out: &Path) -> Result<Option<PathBuf>> {
     let dir = out.join("epochs");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(None);
@@ -773,7 +773,12 @@ fn write_epoch<B: AutodiffBackend>(
     atomic_write_bytes(&tmp.join(STATE), &json)?;
     let _ = std::fs::remove_dir_all(&final_dir);
     std::fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
-    let keep = [state.epoch, state.best_epoch];
+    remove_other_epochs(out, &[state.epoch, state.best_epoch]);
+    Ok(())
+}
+
+/// Remove complete epoch directories other than `keep`.
+pub(crate) fn remove_other_epochs(out: &Path, keep: &[usize]) {
     if let Ok(entries) = std::fs::read_dir(out.join("epochs")) {
         for e in entries.flatten() {
             if let Some(n) = epoch_number(&e.file_name())
@@ -783,7 +788,6 @@ fn write_epoch<B: AutodiffBackend>(
             }
         }
     }
-    Ok(())
 }
 
 /// The training log as CSV.

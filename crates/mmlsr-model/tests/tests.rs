@@ -3,4 +3,6 @@
 mod common;
 mod encode;
 mod gradient;
+mod joint_gradient;
+mod joint_trainer;
 mod trainer;
