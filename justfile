@@ -20,6 +20,11 @@ inspect dir:
 train dir out variant="exp=c" eta="1e-3" epochs="20":
     cargo run --release -p mmlsr-experiments -- train {{dir}} --out {{out}} --variant {{variant}} --eta {{eta}} --epochs {{epochs}}
 
+# Fine-tune the dense model's last layers together with a sparse head (Song et al., CIKM 2025)
+# and evaluate dense, sparse and fused retrieval, e.g. `just train-joint data/synth-coco-strong runs/joint`.
+train-joint dir out epochs="5":
+    cargo run --release -p mmlsr-experiments -- train {{dir}} --out {{out}} --method joint --epochs {{epochs}}
+
 # Criterion benchmarks.
 bench:
     cargo bench -p mmlsr-benches
@@ -64,3 +69,7 @@ reproduce-fig2:
 # The latency table (D2S Table 6) on generated vectors at FLOPs ≈ 3, 12, 80 (123,287 images).
 reproduce-table6:
     cargo run --release -p mmlsr-experiments -- reproduce table6
+
+# Joint sparse–dense optimisation: its Table 1 layout with ablations (experiments/joint.toml).
+reproduce-joint:
+    cargo run --release -p mmlsr-experiments -- reproduce joint

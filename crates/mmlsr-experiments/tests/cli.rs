@@ -613,3 +613,149 @@ fn train_encode_index_search_evaluate_compare() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("none of its 1 queries is judged"));
 }
+
+/// `mmlsr reproduce joint` on a tiny folder: the table shows each cell's own test metrics, the
+/// frozen-backbone row (pre-projection features through the folder's projections) agrees with
+/// the dense numbers from the projected embeddings, a second invocation trains nothing, and
+/// bad settings are named.
+#[test]
+fn reproduce_joint_is_resumable_and_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    run_ok(
+        mmlsr()
+            .args([
+                "synth",
+                "--scale",
+                "tiny",
+                "--quiet",
+                "--datasets",
+                "flickr",
+                "--backbones",
+                "strong",
+                "--out",
+            ])
+            .arg(&data),
+    );
+    let config = dir.path().join("joint.toml");
+    let write_config = |joint_extra: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "runs = \"{}\"\nresults = \"{}\"\ndatasets = [\"synth-flickr-strong\"]\n\
+                 [joint]\nepochs = 2\nbatch_size = 128\n{joint_extra}\n\
+                 [joint.optim]\nlr = 1e-3\n\
+                 [d2s]\nepochs = 2\nbatch_size = 256\nexpansion = {{ variant = \"exp=1\" }}\n\
+                 [[rows]]\nname = \"joint\"\n\
+                 [[rows]]\nname = \"joint-frozen\"\nset = {{ freeze_projections = true }}\nmodes = [\"sparse\"]\n",
+                dir.path().join("runs").display(),
+                dir.path().join("results").display()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("");
+    let reproduce = || {
+        let mut c = mmlsr();
+        c.args(["reproduce", "joint", "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&data);
+        c
+    };
+    let first = reproduce().output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let results = dir.path().join("results");
+    let runs = dir.path().join("runs").join("synth-flickr-strong");
+    let md = std::fs::read_to_string(results.join("joint.md")).unwrap();
+    let metrics = |cell: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(runs.join(cell).join("test_metrics.json")).unwrap())
+            .unwrap()
+    };
+    let row = |model: &str, mode: &str| -> String {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| synth-flickr-strong | {model} | {mode} |")))
+            .unwrap_or_else(|| panic!("no {model} {mode} row in\n{md}"))
+            .to_string()
+    };
+    let joint = metrics("joint");
+    for mode in ["dense", "sparse", "fused"] {
+        let r = row("joint", mode);
+        let r1 = format!("{:.2}", joint[mode]["r1"].as_f64().unwrap());
+        assert!(r.contains(&r1), "{r} lacks {r1}");
+    }
+    assert!(row("joint", "sparse").contains(&format!(
+        "{:.2}",
+        joint["sparse"]["flops"].as_f64().unwrap()
+    )));
+    row("joint-frozen", "sparse");
+    assert!(!md.contains("| joint-frozen | dense |"), "{md}");
+    // The frozen backbone through the pre-projection path ≈ the dense numbers the D2S cell
+    // computed from img_embs/text_embs (equal up to f32 rounding of near-ties).
+    let frozen = metrics("frozen");
+    let d2s = metrics("d2s");
+    let (a, b) = (
+        frozen["r1"].as_f64().unwrap(),
+        d2s["dense"]["r1"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 0.5, "frozen {a} vs dense {b}");
+    row("frozen backbone", "dense");
+    let d2s_r1 = format!("{:.2}", d2s["sparse"]["r1"].as_f64().unwrap());
+    assert!(row("D2S exp=1 η=1e-3", "sparse").contains(&d2s_r1));
+    // p-values of the tested rows (4 of them × 4 measures) lie in [0, 1].
+    let csv = std::fs::read_to_string(results.join("joint.csv")).unwrap();
+    let ps: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .flat_map(|l| {
+            l.split(',')
+                .skip(8)
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<f64>>()
+        })
+        .collect();
+    assert_eq!(ps.len(), 4 * 4, "{csv}");
+    assert!(ps.iter().all(|p| (0.0..=1.0).contains(p)), "{csv}");
+
+    // Second invocation: nothing trains, the same table.
+    let second = reproduce().output().unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{err}");
+    assert_eq!(err.matches("done before, kept").count(), 3, "{err}");
+    assert!(!err.contains("training"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(results.join("joint.md")).unwrap(),
+        md
+    );
+
+    // A changed configuration is refused; an unknown key is named with the file.
+    write_config("tau = 0.1");
+    let out = reproduce().output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("another configuration"),
+        "{err}"
+    );
+    write_config("taux = 0.1");
+    let out = reproduce().output().unwrap();
+    let err = format!("{:#}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("taux") && err.contains("joint.toml"), "{err}");
+
+    // D2S-only flags are refused for the joint method.
+    let out = mmlsr()
+        .args(["train", "--method", "joint", "--eta", "1e-3", "--out"])
+        .arg(dir.path().join("x"))
+        .arg(data.join("synth-flickr-strong"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--eta applies to D2S only"),
+        "{err}"
+    );
+}

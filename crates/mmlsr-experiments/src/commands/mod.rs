@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod index;
 pub mod inspect;
+pub mod joint;
 pub mod reproduce;
 pub mod search;
 pub mod synth;

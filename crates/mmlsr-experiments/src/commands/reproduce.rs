@@ -75,6 +75,10 @@ pub enum Table {
     /// D2S Figure 2: R@1 against FLOPs per variant (2a) and the histogram of per-query top-10
     /// overlap with the dense backbone (2b), as SVG.
     Fig2,
+    /// Joint sparse–dense optimisation (Song et al., CIKM 2025), its Table 1 layout: frozen
+    /// dense backbone, D2S, the joint model's dense/sparse/fused rows and the ablations, with
+    /// † from paired t-tests (Bonferroni).
+    Joint,
 }
 
 impl Table {
@@ -86,6 +90,7 @@ impl Table {
             Table::Table5 => "table5",
             Table::Table6 => "table6",
             Table::Fig2 => "fig2",
+            Table::Joint => "joint",
         }
     }
 }
@@ -168,6 +173,16 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("experiments/{table}.toml")));
+    if args.table == Table::Joint {
+        return super::joint::reproduce(
+            &config_path,
+            args.data.as_deref(),
+            args.runs.as_deref(),
+            args.results.as_deref(),
+            args.backend,
+            args.progress,
+        );
+    }
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
     let mut exp: Experiment = toml::from_str(&text)
@@ -300,7 +315,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         Table::Table3 => write_table3(&exp, &config_path, &records)?,
         Table::Table5 => write_table5(&exp, &config_path, &records)?,
         Table::Fig2 => write_fig2(&exp, &config_path, &records, &dense_rows)?,
-        Table::Table6 => unreachable!("handled above"),
+        Table::Table6 | Table::Joint => unreachable!("handled above"),
     }
     eprintln!(
         "{table}: {n_cells} cells in {:.1} s; wrote {}",
@@ -311,7 +326,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
 }
 
 /// Generate missing `synth-*` folders (small scale, seed 42: the embedded default).
-fn ensure_data(data: &Path, names: &[String]) -> anyhow::Result<()> {
+pub(crate) fn ensure_data(data: &Path, names: &[String]) -> anyhow::Result<()> {
     let missing: Vec<&String> = names.iter().filter(|n| !data.join(n).exists()).collect();
     if missing.is_empty() {
         return Ok(());
@@ -389,7 +404,7 @@ fn data_checksum(dir: &Path) -> anyhow::Result<String> {
 
 /// The checked-out commit, with `-dirty` when tracked files differ from it; `unknown`
 /// outside a git checkout.
-fn git_commit() -> String {
+pub(crate) fn git_commit() -> String {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)

@@ -11,7 +11,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mmlsr_expansion::Variant;
 use mmlsr_model::{
-    BackendKind, EpochStats, StepStats, TrainConfig, TrainData, TrainObserver, TrainPlan,
+    BackendKind, EpochStats, JointTrainConfig, StepStats, TrainConfig, TrainData, TrainObserver,
+    TrainPlan,
     eval::{SparseEval, evaluate_split},
     load_model, train, with_backend,
 };
@@ -19,15 +20,17 @@ use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors, files};
 use serde::Serialize;
 
 /// Train a D2S sparse projection head (Nguyen et al., ECIR 2024) on the frozen dense vectors
-/// of a data folder, keep the epoch with the best validation R@1, and evaluate it on the test
-/// split (exhaustive sparse text→image R@1/R@5/R@10/MRR@10, FLOPs, Exact@20, next to the dense
-/// numbers).
+/// of a data folder, or (`--method joint`) fine-tune the dense model's last layers together
+/// with a sparse head (Song et al., CIKM 2025); keep the epoch with the best validation
+/// (sparse) R@1, and evaluate it on the test split (exhaustive text→image R@1/R@5/R@10/MRR@10,
+/// FLOPs; D2S: Exact@20 next to the dense numbers; joint: dense, sparse and fused modes).
 ///
 /// Settings come from the defaults (the released code's), then `--config FILE.toml` (a
-/// `TrainConfig`: unknown keys are errors), then the flags given here. The output directory
-/// holds `config.json`, `train_log.csv`, the latest and best epoch checkpoints, `model/` (the
-/// kept weights), `test_metrics.json` and `test_run.trec`. An interrupted run continues with
-/// `--resume` and reaches the same weights.
+/// `TrainConfig`, or a `JointTrainConfig` with `--method joint`: unknown keys are errors), then
+/// the flags given here. The output directory holds `config.json`, `train_log.csv`, the latest
+/// and best epoch checkpoints, `model/` (the kept weights), `test_metrics.json` and the test
+/// runs (`test_run.trec`; joint: `test_run_{dense,sparse,fused}.trec`). An interrupted run
+/// continues with `--resume` and reaches the same weights.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// The data folder (lsr42 layout: dataset_meta.json, img_embs.parquet, text_embs.parquet,
@@ -37,7 +40,11 @@ pub struct TrainArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// A TOML file with `TrainConfig` keys (see experiments/README.md).
+    /// d2s: a head on frozen dense vectors; joint: also fine-tune `text_proj`/`vision_proj`
+    /// from the folder's pre-projection features and projections.safetensors.
+    #[arg(long, value_enum, default_value_t = Method::D2s)]
+    pub method: Method,
+    /// A TOML file with `TrainConfig` (or `JointTrainConfig`) keys (see experiments/README.md).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Expansion variant of D2S Table 2: exp=0, exp=1, exp=c or exp=c+w.
@@ -68,12 +75,22 @@ pub struct TrainArgs {
     /// Continue an interrupted run in --out.
     #[arg(long)]
     pub resume: bool,
-    /// Merge Karpathy's restval images into train (default) or drop them.
-    #[arg(long, value_enum, default_value_t = RestvalArg::Train)]
-    pub restval: RestvalArg,
+    /// Merge Karpathy's restval images into train or drop them (default: train for D2S; the
+    /// configuration's `use_restval`, false as released, for joint).
+    #[arg(long, value_enum)]
+    pub restval: Option<RestvalArg>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// Which method `mmlsr train` trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Dense2Sparse (Nguyen et al., ECIR 2024).
+    D2s,
+    /// Joint sparse–dense optimisation (Song et al., CIKM 2025).
+    Joint,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -131,9 +148,22 @@ pub fn plan(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
 }
 
 /// Progress bar with loss, active terms and ETA.
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+}
+
+impl Progress {
+    pub(crate) fn new(quiet: bool) -> Self {
+        Self { bar: None, quiet }
+    }
+
+    /// Remove the bar.
+    pub(crate) fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
 }
 
 impl TrainObserver for Progress {
@@ -221,14 +251,70 @@ struct TestMetrics<'a> {
     semantic20: Option<f64>,
 }
 
+/// Defaults, then the TOML file, then flags, for `--method joint`.
+pub fn plan_joint(args: &TrainArgs) -> anyhow::Result<JointTrainConfig> {
+    for (given, flag) in [
+        (args.variant.is_some(), "--variant"),
+        (args.eta.is_some(), "--eta"),
+        (args.prune_vocab, "--prune-vocab"),
+    ] {
+        if given {
+            bail!(
+                "{flag} applies to D2S only; set the joint loss weights (loss.q_reg, loss.d_reg, …) \
+                 in a --config file"
+            );
+        }
+    }
+    let mut c = match &args.config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str::<JointTrainConfig>(&text).with_context(|| {
+                format!("{}: not a valid joint training configuration", p.display())
+            })?
+        }
+        None => JointTrainConfig::default(),
+    };
+    if let Some(e) = args.epochs {
+        c.epochs = e;
+    }
+    if let Some(b) = args.batch_size {
+        c.batch_size = b;
+    }
+    if let Some(s) = args.seed {
+        c.seed = s;
+    }
+    if args.patience.is_some() {
+        c.patience = args.patience;
+    }
+    if let Some(r) = args.restval {
+        c.use_restval = matches!(r, RestvalArg::Train);
+    }
+    c.validate_settings()?;
+    Ok(c)
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    if args.method == Method::Joint {
+        let config = plan_joint(&args)?;
+        super::joint::train_joint_and_evaluate(&super::joint::JointCell {
+            config: &config,
+            data: &args.data,
+            out: &args.out,
+            backend: args.backend,
+            resume: args.resume,
+            quiet: args.quiet,
+            summary: true,
+        })?;
+        return Ok(());
+    }
     let config = plan(&args)?;
     train_and_evaluate(&Cell {
         config: &config,
         data: &args.data,
         out: &args.out,
         backend: args.backend,
-        restval: args.restval.policy(),
+        restval: args.restval.unwrap_or(RestvalArg::Train).policy(),
         resume: args.resume,
         quiet: args.quiet,
         summary: true,
@@ -276,10 +362,7 @@ pub fn train_and_evaluate(cell: &Cell<'_>) -> anyhow::Result<serde_json::Value> 
         bail!("{}: the test split is empty", dir.display());
     }
     let start = Instant::now();
-    let mut progress = Progress {
-        bar: None,
-        quiet: cell.quiet,
-    };
+    let mut progress = Progress::new(cell.quiet);
     let out = cell.out;
     let report = with_backend!(backend, |B, device| train::<B>(
         config,
@@ -290,9 +373,7 @@ pub fn train_and_evaluate(cell: &Cell<'_>) -> anyhow::Result<serde_json::Value> 
         &device,
         &mut progress
     ))??;
-    if let Some(b) = progress.bar.take() {
-        b.finish_and_clear();
-    }
+    progress.finish();
     let model_dir = report
         .model_dir
         .clone()
