@@ -2,7 +2,7 @@
 //! vectors at FLOPs ≈ 12 (BERT's 30,522 terms): posting traversal + accumulation (exhaustive,
 //! reported per posting through criterion's element throughput), top-k selection (the same
 //! scan at k = 10 and k = 1,000: the difference is the selection), the pruned algorithms and
-//! the approximate mode. The Table-6 layout with more settings is `mmlsr bench`.
+//! the approximate mode, and exhaustive scoring over `u16` impacts. The Table-6 layout with more settings is `mmlsr bench`.
 //!
 //! `cargo bench -p mmlsr-benches --bench index_search`
 
@@ -19,7 +19,12 @@ fn bench(c: &mut Criterion) {
     let len = zipf.terms_for_flops(12.0);
     let docs = zipf.sample(&mut rng, 123_287, len);
     let queries = zipf.sample(&mut rng, 100, len);
-    let index = InvertedIndex::build(&docs, IndexConfig::default()).expect("index");
+    let index = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).expect("index");
+    let index16 = InvertedIndex::<u16>::build(&docs, IndexConfig::default()).expect("index");
+    let qw16: Vec<QueryWeights> = queries
+        .rows()
+        .map(|q| index16.quantize_query(q).expect("query"))
+        .collect();
     let approx = ApproxIndex::build(&docs, ApproxConfig::default()).expect("approximate index");
     let qw: Vec<QueryWeights> = queries
         .rows()
@@ -50,6 +55,13 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    group.bench_function("exhaustive_u16_k10", |b| {
+        b.iter(|| {
+            for q in &qw16 {
+                std::hint::black_box(index16.search(q, 10, Algorithm::Exhaustive, &mut s));
+            }
+        })
+    });
     let mut a = ApproxScratch::default();
     group.bench_function("approximate_k10", |b| {
         b.iter(|| {

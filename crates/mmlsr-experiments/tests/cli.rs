@@ -561,6 +561,34 @@ fn train_encode_index_search_evaluate_compare() {
             "{m}: index run {b} vs exhaustive {want}"
         );
     }
+    // A u16 index: its run follows the unquantised scores far more closely than u8 allows.
+    let out = run_ok(
+        mmlsr()
+            .arg("index")
+            .arg(p("enc"))
+            .arg("--out")
+            .arg(p("idx16"))
+            .args(["--impacts", "u16"]),
+    );
+    assert!(out.contains("u16 impacts"), "{out}");
+    run_ok(
+        mmlsr()
+            .arg("search")
+            .arg(p("idx16"))
+            .arg(p("enc"))
+            .arg("--out")
+            .arg(p("exp16.trec"))
+            .args(["--k", "100"]),
+    );
+    let wide = metrics("exp16.trec");
+    for (m, k) in [("R@1", "r1"), ("MRR@10", "mrr10")] {
+        let want = own["sparse"][k].as_f64().unwrap();
+        let got = wide["measures"][m].as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 0.3,
+            "{m}: u16 index run {got} vs exhaustive {want}"
+        );
+    }
     let no_exp = metrics("no-exp.trec");
     assert!(no_exp["measures"]["R@1"].as_f64().unwrap() > 0.0);
     let out = run_ok(

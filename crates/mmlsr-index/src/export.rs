@@ -16,7 +16,7 @@ use std::{
 
 use mmlsr_core::CsrMatrix;
 
-use crate::{Error, InvertedIndex, Result};
+use crate::{Error, Impact, InvertedIndex, Result};
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
@@ -30,11 +30,7 @@ fn atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>)
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".mmlsr-export-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io(path))?;
+    let tmp = crate::format::temp_in(dir, ".mmlsr-export-").map_err(io(path))?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file());
         fill(&mut w).map_err(io(path))?;
@@ -112,7 +108,7 @@ fn delimited(w: &mut dyn Write, msg: &[u8]) -> std::io::Result<()> {
     w.write_all(msg)
 }
 
-impl InvertedIndex {
+impl<I: Impact> InvertedIndex<I> {
     /// Write the index as CIFF: postings lists in token order (terms without postings are
     /// left out), impacts as term frequencies, document length = sum of its impacts.
     pub fn write_ciff(
@@ -131,7 +127,7 @@ impl InvertedIndex {
         for t in 0..self.vocab_size() as u32 {
             let (d, imp) = self.postings(t);
             for (&d, &i) in d.iter().zip(imp) {
-                doc_len[d as usize] += i as u64;
+                doc_len[d as usize] += i.get() as u64;
             }
         }
         let total: u64 = doc_len.iter().sum();
@@ -152,12 +148,12 @@ impl InvertedIndex {
                 m.clear();
                 field_bytes(&mut m, 1, tokens[t as usize].as_bytes());
                 field_varint(&mut m, 2, docs.len() as u64);
-                field_varint(&mut m, 3, imps.iter().map(|&i| i as u64).sum());
+                field_varint(&mut m, 3, imps.iter().map(|&i| i.get() as u64).sum());
                 let mut prev = 0u32;
                 for (&d, &i) in docs.iter().zip(imps) {
                     p.clear();
                     field_varint(&mut p, 1, (d - prev) as u64);
-                    field_varint(&mut p, 2, i as u64);
+                    field_varint(&mut p, 2, i.get() as u64);
                     field_bytes(&mut m, 4, &p);
                     prev = d;
                 }

@@ -1,18 +1,19 @@
-//! The on-disk format, version 1 (all integers little-endian):
+//! The on-disk format, version 2 (all integers little-endian):
 //!
 //! ```text
 //! offset  size              field
 //! 0       8                 magic "MMLSRIDX"
-//! 8       4                 version (1)
+//! 8       4                 version (2)
 //! 12      4                 n_docs
 //! 16      4                 vocab_size (V)
 //! 20      4                 block_size (documents per block)
 //! 24      4                 scale (f32)
-//! 28      8                 n_postings (P)
-//! 36      8                 forward nnz (F)
-//! 44      8·(V+1)           term_start
+//! 28      4                 impact bits (8 or 16; B = bits / 8)
+//! 32      8                 n_postings (P)
+//! 40      8                 forward nnz (F)
+//! 48      8·(V+1)           term_start
 //!         4·P               docs
-//!         P                 impacts (u8)
+//!         B·P               impacts (u8 or u16)
 //!         8·(n_docs+1)      forward indptr
 //!         4·F               forward indices
 //!         4·F               forward values (f32)
@@ -23,30 +24,73 @@
 //! never sees half an index. Loading reads the file once, checks magic, version, length and
 //! checksum, then validates every structural invariant the query code relies on, so a corrupt
 //! file is an error, never a panic. Block and term maxima and the quantised forward index are
-//! derived from the postings on load, not stored.
+//! derived from the postings on load, not stored. Version 1 (no impact-bits field, header of
+//! 44 bytes, `u8` impacts) is still read.
 
 use std::{io::Write, path::Path};
 
 use mmlsr_core::CsrMatrix;
 
-use crate::{Error, InvertedIndex, Result};
+use crate::{Error, Impact, InvertedIndex, Result};
 
 const MAGIC: &[u8; 8] = b"MMLSRIDX";
-const VERSION: u32 = 1;
-const HEADER: usize = 44;
+const VERSION: u32 = 2;
+const HEADER: usize = 48;
+const HEADER_V1: usize = 44;
 
-impl InvertedIndex {
+/// A temporary file in `dir` for an atomic write. Temporary files are private (0600) by
+/// default; the file it becomes should be an ordinary one (0644, less the umask).
+pub(crate) fn temp_in(dir: &Path, prefix: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix).suffix(".tmp");
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    b.tempfile_in(dir)
+}
+
+/// The impact width (8 or 16 bits) of an index file, read from its header without loading it,
+/// so that a caller can pick `InvertedIndex<u8>` or `InvertedIndex<u16>`.
+pub fn impact_bits(path: &Path) -> Result<u32> {
+    use std::io::Read;
+    let bad = |m: String| Error::Format {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let mut head = [0u8; 32];
+    let mut f = std::fs::File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    f.read_exact(&mut head)
+        .map_err(|_| bad("truncated: shorter than a header".into()))?;
+    if &head[..8] != MAGIC {
+        return Err(bad("not an mmlsr index (bad magic)".into()));
+    }
+    match u32::from_le_bytes(head[8..12].try_into().expect("4 bytes")) {
+        1 => Ok(8),
+        2 => Ok(u32::from_le_bytes(
+            head[28..32].try_into().expect("4 bytes"),
+        )),
+        v => Err(bad(format!("format version {v}, this build reads 1 and 2"))),
+    }
+}
+
+impl<I: Impact> InvertedIndex<I> {
     /// Serialise to bytes (the format above).
     pub fn to_bytes(&self) -> Vec<u8> {
         let (indptr, fidx, fval) = self.forward.raw();
         let mut b = Vec::with_capacity(
-            HEADER + 16 * self.term_start.len() + 5 * self.docs.len() + 8 * fidx.len(),
+            HEADER
+                + 16 * self.term_start.len()
+                + (4 + I::BITS as usize / 8) * self.docs.len()
+                + 8 * fidx.len(),
         );
         b.extend_from_slice(MAGIC);
         for x in [VERSION, self.n_docs, self.vocab_size, self.block_size] {
             b.extend_from_slice(&x.to_le_bytes());
         }
         b.extend_from_slice(&self.scale.to_le_bytes());
+        b.extend_from_slice(&I::BITS.to_le_bytes());
         for x in [self.docs.len() as u64, fidx.len() as u64] {
             b.extend_from_slice(&x.to_le_bytes());
         }
@@ -56,7 +100,7 @@ impl InvertedIndex {
         self.docs
             .iter()
             .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-        b.extend_from_slice(&self.impacts);
+        I::write_le(&self.impacts, &mut b);
         indptr
             .iter()
             .for_each(|&x| b.extend_from_slice(&(x as u64).to_le_bytes()));
@@ -79,11 +123,7 @@ impl InvertedIndex {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".mmlsr-index-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(io)?;
+        let mut tmp = temp_in(dir, ".mmlsr-index-").map_err(io)?;
         tmp.write_all(&self.to_bytes()).map_err(io)?;
         tmp.as_file().sync_all().map_err(io)?;
         tmp.persist(path).map_err(|e| io(e.error))?;
@@ -107,21 +147,43 @@ impl InvertedIndex {
         if b.len() >= 8 && &b[..8] != MAGIC {
             return Err("not an mmlsr index (bad magic)".into());
         }
-        if b.len() < HEADER + 4 {
+        if b.len() < HEADER_V1 + 4 {
             return Err(format!(
                 "truncated: {} bytes, a header needs {}",
                 b.len(),
-                HEADER + 4
+                HEADER_V1 + 4
             ));
         }
         let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"));
         let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
         let version = u32_at(8);
-        if version != VERSION {
+        let (header, bits) = match version {
+            1 => (HEADER_V1, 8),
+            VERSION if b.len() >= HEADER + 4 => (HEADER, u32_at(28)),
+            VERSION => {
+                return Err(format!(
+                    "truncated: {} bytes, a header needs {}",
+                    b.len(),
+                    HEADER + 4
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "format version {version}, this build reads 1 and {VERSION}"
+                ));
+            }
+        };
+        if bits != 8 && bits != 16 {
+            return Err(format!("unsupported impact width: {bits} bits (8 or 16)"));
+        }
+        if bits != I::BITS {
             return Err(format!(
-                "format version {version}, this build reads {VERSION}"
+                "the index has {bits}-bit impacts; load it as InvertedIndex<u{bits}> (this is \
+                 InvertedIndex<u{}>)",
+                I::BITS
             ));
         }
+        let width = (bits / 8) as u64;
         let body = &b[..b.len() - 4];
         let stored = u32::from_le_bytes(b[b.len() - 4..].try_into().expect("4 bytes"));
         if crc32fast::hash(body) != stored {
@@ -129,19 +191,19 @@ impl InvertedIndex {
         }
         let (n_docs, vocab, block_size) = (u32_at(12), u32_at(16), u32_at(20));
         let scale = f32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
-        let (p, f) = (u64_at(28), u64_at(36));
+        let (p, f) = (u64_at(header - 16), u64_at(header - 8));
         let too_big = || "section lengths overflow".to_string();
         let v1 = vocab as u64 + 1;
         let expected = [
             v1.checked_mul(8),
             p.checked_mul(4),
-            Some(p),
+            p.checked_mul(width),
             (n_docs as u64 + 1).checked_mul(8),
             f.checked_mul(4),
             f.checked_mul(4),
         ]
         .into_iter()
-        .try_fold(HEADER as u64, |acc, x| x.and_then(|x| acc.checked_add(x)))
+        .try_fold(header as u64, |acc, x| x.and_then(|x| acc.checked_add(x)))
         .ok_or_else(too_big)?;
         if expected != body.len() as u64 {
             return Err(format!(
@@ -154,7 +216,7 @@ impl InvertedIndex {
                 "bad header: scale {scale}, block size {block_size}"
             ));
         }
-        let mut o = HEADER;
+        let mut o = header;
         let mut take = |n: usize| {
             let s = &body[o..o + n];
             o += n;
@@ -173,7 +235,7 @@ impl InvertedIndex {
         };
         let term_start = u64s(take(8 * (v + 1)));
         let docs = u32s(take(4 * p));
-        let impacts = take(p).to_vec();
+        let impacts = I::read_le(take(p * width as usize));
         let indptr: Vec<usize> = u64s(take(8 * (nd + 1)))
             .into_iter()
             .map(|x| x as usize)
@@ -199,7 +261,7 @@ impl InvertedIndex {
                     "term {t}: document ids out of range or not increasing"
                 ));
             }
-            if impacts[a as usize..e as usize].contains(&0) {
+            if impacts[a as usize..e as usize].contains(&I::default()) {
                 return Err(format!("term {t}: a zero impact"));
             }
         }

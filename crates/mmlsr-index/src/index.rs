@@ -1,9 +1,9 @@
-//! The in-memory inverted index: per-term postings sorted by document, 8-bit quantised
-//! impacts, per-term and per-block maxima, and a forward index for rescoring.
+//! The in-memory inverted index: per-term postings sorted by document, quantised impacts
+//! (`u8` or `u16`), per-term and per-block maxima, and a forward index for rescoring.
 
 use mmlsr_core::CsrMatrix;
 
-use crate::{Error, Result};
+use crate::{Error, Impact, Result};
 
 /// Build settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,14 +20,15 @@ impl Default for IndexConfig {
     }
 }
 
-/// An inverted index over sparse document vectors.
+/// An inverted index over sparse document vectors, with impacts of type `I` (`u8` by default,
+/// or `u16`).
 ///
-/// Impacts are quantised to `u8`: `q = round(w / scale)` with `scale = max_w / 255`, so the
-/// heaviest weight of the collection maps to 255 and a weight below `scale / 2` to 0 (such
-/// postings are dropped). Scores are computed exactly in integers (see
+/// Impacts are quantised: `q = round(w / scale)` with `scale = max_w / I::MAX` (255 or
+/// 65,535), so the heaviest weight of the collection maps to `I::MAX` and a weight below
+/// `scale / 2` to 0 (such postings are dropped). Scores are computed exactly in integers (see
 /// [`crate::QueryWeights`]) and reported as `f32` after multiplying by both scales.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InvertedIndex {
+pub struct InvertedIndex<I: Impact = u8> {
     pub(crate) n_docs: u32,
     pub(crate) vocab_size: u32,
     pub(crate) block_size: u32,
@@ -38,13 +39,13 @@ pub struct InvertedIndex {
     /// Document ids, increasing within each term.
     pub(crate) docs: Vec<u32>,
     /// Quantised impacts, aligned with `docs`.
-    pub(crate) impacts: Vec<u8>,
+    pub(crate) impacts: Vec<I>,
     /// `block_start[t]..block_start[t + 1]` index `block_ids`/`block_max` for term `t`.
     pub(crate) block_start: Vec<u64>,
     /// Document blocks (`doc / block_size`) in which each term occurs, increasing per term.
     pub(crate) block_ids: Vec<u32>,
     /// Largest impact of the term in that block.
-    pub(crate) block_max: Vec<u8>,
+    pub(crate) block_max: Vec<I>,
     /// Where the term's postings in that block start (an index into `docs`); they end where
     /// the term's next block starts, or at the end of the term's list.
     pub(crate) block_post: Vec<u64>,
@@ -53,14 +54,14 @@ pub struct InvertedIndex {
     /// Terms of each document, increasing.
     pub(crate) fwd_terms: Vec<u32>,
     /// Their impacts.
-    pub(crate) fwd_impacts: Vec<u8>,
+    pub(crate) fwd_impacts: Vec<I>,
     /// Largest impact of each term.
-    pub(crate) term_max: Vec<u8>,
+    pub(crate) term_max: Vec<I>,
     /// The original vectors, for rescoring.
     pub(crate) forward: CsrMatrix,
 }
 
-impl InvertedIndex {
+impl<I: Impact> InvertedIndex<I> {
     /// Index `docs` (one row per document; columns are term ids).
     pub fn build(docs: &CsrMatrix, config: IndexConfig) -> Result<Self> {
         if config.block_size == 0 || config.block_size > u32::MAX as usize {
@@ -81,13 +82,14 @@ impl InvertedIndex {
             )));
         }
         let max_w = val.iter().copied().fold(0.0f32, f32::max);
-        let scale = if max_w > 0.0 { max_w / 255.0 } else { 1.0 };
-        let quant = |w: f32| -> u8 { (w / scale).round().clamp(0.0, 255.0) as u8 };
+        let top = I::MAX as f32;
+        let scale = if max_w > 0.0 { max_w / top } else { 1.0 };
+        let quant = |w: f32| -> I { I::from_u32((w / scale).round().clamp(0.0, top) as u32) };
 
         // Count kept postings per term, then fill term-major.
         let mut counts = vec![0u64; v + 1];
         for (&t, &w) in idx.iter().zip(val) {
-            if quant(w) > 0 {
+            if quant(w) > I::default() {
                 counts[t as usize + 1] += 1;
             }
         }
@@ -98,11 +100,11 @@ impl InvertedIndex {
         let total = term_start[v] as usize;
         let mut fill: Vec<u64> = term_start[..v].to_vec();
         let mut post_docs = vec![0u32; total];
-        let mut impacts = vec![0u8; total];
+        let mut impacts = vec![I::default(); total];
         for (d, row) in docs.rows().enumerate() {
             for (&t, &w) in row.indices.iter().zip(row.values) {
                 let q = quant(w);
-                if q > 0 {
+                if q > I::default() {
                     let p = &mut fill[t as usize];
                     post_docs[*p as usize] = d as u32;
                     impacts[*p as usize] = q;
@@ -127,7 +129,7 @@ impl InvertedIndex {
         scale: f32,
         term_start: Vec<u64>,
         docs: Vec<u32>,
-        impacts: Vec<u8>,
+        impacts: Vec<I>,
         forward: CsrMatrix,
     ) -> Self {
         let n_docs = forward.n_rows() as u32;
@@ -179,7 +181,7 @@ impl InvertedIndex {
     ///
     /// # Panics
     /// If `t` is not below the vocabulary size.
-    pub fn postings(&self, t: u32) -> (&[u32], &[u8]) {
+    pub fn postings(&self, t: u32) -> (&[u32], &[I]) {
         let (a, b) = (
             self.term_start[t as usize] as usize,
             self.term_start[t as usize + 1] as usize,
@@ -196,16 +198,16 @@ impl InvertedIndex {
 /// Block maxima: per term, the blocks it occurs in, its largest impact and the offset of
 /// its first posting in each; and per-term maxima.
 #[allow(clippy::type_complexity)]
-pub(crate) fn block_maxima(
+pub(crate) fn block_maxima<I: Impact>(
     term_start: &[u64],
     docs: &[u32],
-    impacts: &[u8],
+    impacts: &[I],
     block_size: u32,
-) -> (Vec<u64>, Vec<u32>, Vec<u8>, Vec<u64>, Vec<u8>) {
+) -> (Vec<u64>, Vec<u32>, Vec<I>, Vec<u64>, Vec<I>) {
     let v = term_start.len() - 1;
     let mut block_start = Vec::with_capacity(v + 1);
     let mut block_ids = Vec::new();
-    let mut block_max: Vec<u8> = Vec::new();
+    let mut block_max: Vec<I> = Vec::new();
     let mut block_post: Vec<u64> = Vec::new();
     let mut term_max = Vec::with_capacity(v);
     block_start.push(0u64);
@@ -223,19 +225,19 @@ pub(crate) fn block_maxima(
                 block_post.push((a + p) as u64);
             }
         }
-        term_max.push(block_max[first..].iter().copied().max().unwrap_or(0));
+        term_max.push(block_max[first..].iter().copied().max().unwrap_or_default());
         block_start.push(block_ids.len() as u64);
     }
     (block_start, block_ids, block_max, block_post, term_max)
 }
 
 /// The document-major copy of the postings.
-pub(crate) fn transpose(
+pub(crate) fn transpose<I: Impact>(
     term_start: &[u64],
     docs: &[u32],
-    impacts: &[u8],
+    impacts: &[I],
     n_docs: usize,
-) -> (Vec<u64>, Vec<u32>, Vec<u8>) {
+) -> (Vec<u64>, Vec<u32>, Vec<I>) {
     let mut start = vec![0u64; n_docs + 1];
     for &d in docs {
         start[d as usize + 1] += 1;
@@ -245,7 +247,7 @@ pub(crate) fn transpose(
     }
     let mut fill: Vec<u64> = start[..n_docs].to_vec();
     let mut terms = vec![0u32; docs.len()];
-    let mut imps = vec![0u8; docs.len()];
+    let mut imps = vec![I::default(); docs.len()];
     for t in 0..term_start.len() - 1 {
         let (a, b) = (term_start[t] as usize, term_start[t + 1] as usize);
         for (&d, &i) in docs[a..b].iter().zip(&impacts[a..b]) {

@@ -1,4 +1,4 @@
-//! A purpose-built inverted index for learned sparse image vectors: `u8` impacts with per-term
+//! A purpose-built inverted index for learned sparse image vectors: `u8` or `u16` impacts with per-term
 //! and per-block maxima, exact top-k by exhaustive term-at-a-time scoring, MaxScore or block-max
 //! pruning, a Seismic-style approximate index, a forward index for rescoring, a versioned,
 //! checksummed on-disk format, and the dense baselines (flat; HNSW with the `hnsw` feature).
@@ -10,7 +10,8 @@
 //! let mut docs = CsrMatrix::empty(5);
 //! docs.push_row(&[0, 2], &[1.0, 0.5]).unwrap();
 //! docs.push_row(&[2, 4], &[2.0, 1.0]).unwrap();
-//! let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+//! // `u8` impacts; `InvertedIndex::<u16>` for 256× finer ones.
+//! let index = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).unwrap();
 //! let mut query = CsrMatrix::empty(5);
 //! query.push_row(&[2], &[1.0]).unwrap();
 //! let q = QueryWeights::new(query.row(0), index.vocab_size()).unwrap();
@@ -26,6 +27,7 @@ mod export;
 mod format;
 #[cfg(feature = "hnsw")]
 mod hnsw;
+mod impact;
 mod index;
 mod modes;
 mod search;
@@ -35,9 +37,11 @@ pub use crate::{
     dense::{DenseFlat, dot},
     error::{Error, Result},
     export::{Ciff, read_ciff, write_jsonl},
+    format::impact_bits,
+    impact::Impact,
     index::{IndexConfig, InvertedIndex},
     modes::{QueryMode, Ranked},
-    search::{Algorithm, Hit, QueryWeights, Scratch, brute_force_top_k},
+    search::{Algorithm, Hit, QueryWeights, Scratch, brute_force_top_k, exact_top_k_f64},
 };
 
 #[cfg(feature = "hnsw")]

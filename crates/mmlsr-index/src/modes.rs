@@ -4,7 +4,7 @@
 
 use mmlsr_core::SparseRow;
 
-use crate::{Algorithm, Error, InvertedIndex, QueryWeights, Result, Scratch};
+use crate::{Algorithm, Error, Impact, InvertedIndex, QueryWeights, Result, Scratch};
 
 /// How a caption's sparse vector is turned into a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,11 @@ pub struct Ranked {
 }
 
 /// The query restricted to `own_terms` (strictly increasing term ids), quantised.
-fn restrict(query: SparseRow<'_>, own_terms: &[u32], vocab_size: usize) -> Result<QueryWeights> {
+fn restrict<I: Impact>(
+    query: SparseRow<'_>,
+    own_terms: &[u32],
+    vocab_size: usize,
+) -> Result<QueryWeights> {
     let mut idx = Vec::new();
     let mut val = Vec::new();
     for (&t, &w) in query.indices.iter().zip(query.values) {
@@ -41,7 +45,7 @@ fn restrict(query: SparseRow<'_>, own_terms: &[u32], vocab_size: usize) -> Resul
             val.push(w);
         }
     }
-    QueryWeights::new(
+    QueryWeights::for_impacts::<I>(
         SparseRow {
             indices: &idx,
             values: &val,
@@ -50,7 +54,7 @@ fn restrict(query: SparseRow<'_>, own_terms: &[u32], vocab_size: usize) -> Resul
     )
 }
 
-impl InvertedIndex {
+impl<I: Impact> InvertedIndex<I> {
     /// Answer a caption query in one of the D2S query modes.
     pub fn search_mode(
         &self,
@@ -71,11 +75,11 @@ impl InvertedIndex {
         };
         match mode {
             QueryMode::Exp => {
-                let q = QueryWeights::new(query, self.vocab_size())?;
+                let q = self.quantize_query(query)?;
                 Ok(to_ranked(self.search(&q, k, algorithm, scratch)))
             }
             QueryMode::NoExp => {
-                let q = restrict(query, own_terms, self.vocab_size())?;
+                let q = restrict::<I>(query, own_terms, self.vocab_size())?;
                 Ok(to_ranked(self.search(&q, k, algorithm, scratch)))
             }
             QueryMode::Hybrid { candidates } => {
@@ -84,7 +88,7 @@ impl InvertedIndex {
                         "hybrid mode needs at least k = {k} candidates, got {candidates}"
                     )));
                 }
-                let q = restrict(query, own_terms, self.vocab_size())?;
+                let q = restrict::<I>(query, own_terms, self.vocab_size())?;
                 let hits = self.search(&q, candidates, algorithm, scratch);
                 let mut out: Vec<Ranked> = hits
                     .into_iter()

@@ -1,18 +1,20 @@
-//! Exact top-k query processing: exhaustive term-at-a-time (the reference) and MaxScore
-//! (Turtle & Flood, 1995; safe dynamic pruning, document at a time). Scores are integers
-//! (`u16` query weights × `u8` impacts, summed in `u64`), so every algorithm returns exactly
-//! the same scores whatever order it adds them in; ties are broken by document id, ascending.
+//! Exact top-k query processing: exhaustive term-at-a-time (the reference), MaxScore
+//! (Turtle & Flood, 1995; safe dynamic pruning, document at a time) and block-max pruning.
+//! Scores are integers (`u16` query weights × `u8` or `u16` impacts), so every algorithm
+//! returns exactly the same scores whatever order it adds them in; ties are broken by document
+//! id, ascending.
 
 use std::{cmp::Reverse, collections::BinaryHeap};
 
 use mmlsr_core::SparseRow;
 
-use crate::{Error, InvertedIndex, Result};
+use crate::{Error, Impact, InvertedIndex, Result};
 
 /// A query quantised for an index: strictly increasing term ids with `u16` weights
-/// (`round(w / scale)`; the largest weight maps to `min(65,535, (2³²−1) / (255·n))` for a
-/// query of `n` terms, so that a score always fits a `u32` accumulator; zero weights are
-/// dropped).
+/// (`round(w / scale)`; zero weights are dropped). [`QueryWeights::new`] maps the largest
+/// weight to `min(65,535, (2³²−1) / (255·n))` for a query of `n` terms, so that a score against
+/// a `u8` index always fits its `u32` accumulator (and a `u16` index's `u64` one);
+/// [`InvertedIndex::quantize_query`] uses the finest weights the index's impact type allows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryWeights {
     /// Term ids.
@@ -29,11 +31,15 @@ impl QueryWeights {
         (raw as f64 * self.scale as f64 * index_scale as f64) as f32
     }
 
-    /// Quantise a sparse query; terms must be below `vocab_size` and weights ≥ 0.
+    /// Quantise a sparse query for any index; terms must be below `vocab_size` and weights ≥ 0.
     pub fn new(query: SparseRow<'_>, vocab_size: usize) -> Result<Self> {
+        Self::for_impacts::<u8>(query, vocab_size)
+    }
+
+    /// Quantise a sparse query for an index with impacts of type `I`.
+    pub fn for_impacts<I: Impact>(query: SparseRow<'_>, vocab_size: usize) -> Result<Self> {
         let max_w = query.values.iter().copied().fold(0.0f32, f32::max);
-        let n = query.indices.len().max(1) as u64;
-        let q_max = (u32::MAX as u64 / (255 * n)).min(65_535) as f32;
+        let q_max = I::query_max(query.indices.len()) as f32;
         let scale = if max_w > 0.0 { max_w / q_max } else { 1.0 };
         let mut terms = Vec::with_capacity(query.indices.len());
         let mut weights = Vec::with_capacity(query.indices.len());
@@ -90,11 +96,14 @@ pub struct Hit {
 /// Reusable per-thread buffers, so queries do not allocate.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    acc: Vec<u32>,
-    /// Exhaustive scoring's per-document accumulator; all zeros between queries.
-    doc_acc: Vec<u32>,
-    block_acc: Vec<u32>,
-    blocks: Vec<(u32, u32)>,
+    acc: Vec<u64>,
+    /// Exhaustive scoring's per-document accumulator (`u8` impacts); all zeros between
+    /// queries.
+    pub(crate) doc_acc: Vec<u32>,
+    /// The same for `u16` impacts.
+    pub(crate) doc_acc_wide: Vec<u64>,
+    block_acc: Vec<u64>,
+    blocks: Vec<(u64, u32)>,
     cur_doc: Vec<u32>,
     heap: BinaryHeap<(Reverse<u64>, u32)>,
     order: Vec<usize>,
@@ -133,8 +142,16 @@ fn drain(heap: &mut BinaryHeap<(Reverse<u64>, u32)>, q: &QueryWeights, scale: f3
     v
 }
 
-impl InvertedIndex {
+impl<I: Impact> InvertedIndex<I> {
+    /// Quantise a sparse query for this index (the finest weights its impact type allows).
+    pub fn quantize_query(&self, query: SparseRow<'_>) -> Result<QueryWeights> {
+        QueryWeights::for_impacts::<I>(query, self.vocab_size())
+    }
+
     /// The top `k` documents for `query` (documents with score 0 are never returned).
+    ///
+    /// `query` must come from [`QueryWeights::new`] or [`InvertedIndex::quantize_query`] of an
+    /// index with the same impact type (their weight bounds keep every score in range).
     pub fn search(
         &self,
         query: &QueryWeights,
@@ -173,7 +190,7 @@ impl InvertedIndex {
                 self.block_start[t as usize + 1] as usize,
             );
             for (&blk, &m) in self.block_ids[a..b].iter().zip(&self.block_max[a..b]) {
-                s.acc[blk as usize] += w as u32 * m as u32;
+                s.acc[blk as usize] += w as u64 * m.get() as u64;
             }
         }
         s.blocks.clear();
@@ -194,7 +211,7 @@ impl InvertedIndex {
         for &(ub, blk) in &s.blocks {
             // A block whose bound is below the k-th score cannot hold a result (not even a
             // tie); bounds only decrease from here.
-            if s.heap.len() == k && (ub as u64) < threshold {
+            if s.heap.len() == k && ub < threshold {
                 break;
             }
             let first = blk as usize * bs;
@@ -214,15 +231,15 @@ impl InvertedIndex {
                     self.term_start[t as usize + 1] as usize
                 };
                 s.postings_scored += (to - from) as u64;
-                let w = w as u32;
+                let w = w as u64;
                 for (&d, &i) in self.docs[from..to].iter().zip(&self.impacts[from..to]) {
-                    s.block_acc[d as usize - first] += w * i as u32;
+                    s.block_acc[d as usize - first] += w * i.get() as u64;
                 }
             }
             let last = (first + bs).min(self.n_docs as usize);
             for d in first..last {
                 let score = std::mem::take(&mut s.block_acc[d - first]);
-                offer(&mut s.heap, k, d as u32, score as u64);
+                offer(&mut s.heap, k, d as u32, score);
             }
             if s.heap.len() == k {
                 threshold = s.heap.peek().map_or(0, |t| t.0.0);
@@ -232,39 +249,44 @@ impl InvertedIndex {
     }
 
     fn exhaustive(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<Hit> {
-        // A dense u32 accumulator (about 0.5 MB for 123k documents: it stays in L2); no
-        // overflow by the choice of the query scale.
-        // `doc_acc` is all zeros between queries (the scan below resets what it reads), so it
-        // is only resized, never cleared.
-        s.doc_acc.resize(self.n_docs as usize, 0);
-        let acc = &mut s.doc_acc[..];
+        // A dense accumulator (u32 for u8 impacts: about 0.5 MB for 123k documents, it stays
+        // in L2); no overflow by the choice of the query scale.
+        // It is all zeros between queries (the scan below resets what it reads), so it is only
+        // resized, never cleared.
+        let mut scored = 0u64;
+        let mut heap = std::mem::take(&mut s.heap);
+        let acc_vec = I::accumulator(s);
+        acc_vec.resize(self.n_docs as usize, I::Acc::default());
+        let acc = &mut acc_vec[..];
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
             let (docs, imps) = self.postings(t);
-            s.postings_scored += docs.len() as u64;
-            let w = w as u32;
+            scored += docs.len() as u64;
             for (&d, &i) in docs.iter().zip(imps) {
                 debug_assert!((d as usize) < acc.len());
                 // SAFETY: every posting's document id is below `n_docs` = `acc.len()`: `build`
                 // takes them from row numbers and `from_bytes` rejects any id ≥ n_docs, and
                 // the postings are never modified afterwards. (The bounds check costs ~10 %
                 // of exhaustive scoring: `cargo bench -p mmlsr-benches --bench index_search`.)
-                unsafe { *acc.get_unchecked_mut(d as usize) += w * i as u32 };
+                unsafe { *acc.get_unchecked_mut(d as usize) += I::product(w, i) };
             }
         }
         // One pass over the accumulator in document order: a later document with the same
         // score as the k-th never displaces it, so ties go to the smaller id.
-        s.heap.clear();
-        let mut threshold = 0u32;
+        heap.clear();
+        let mut threshold = 0u64;
         for (d, a) in acc.iter_mut().enumerate() {
-            let a = std::mem::take(a);
+            let a: u64 = std::mem::take(a).into();
             if a > threshold && k > 0 {
-                offer(&mut s.heap, k, d as u32, a as u64);
-                if s.heap.len() == k {
-                    threshold = s.heap.peek().map_or(0, |t| t.0.0 as u32);
+                offer(&mut heap, k, d as u32, a);
+                if heap.len() == k {
+                    threshold = heap.peek().map_or(0, |t| t.0.0);
                 }
             }
         }
-        drain(&mut s.heap, q, scale)
+        s.postings_scored += scored;
+        let hits = drain(&mut heap, q, scale);
+        s.heap = heap;
+        hits
     }
 
     fn maxscore(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<Hit> {
@@ -274,7 +296,7 @@ impl InvertedIndex {
             return Vec::new();
         }
         // Terms by upper bound, ascending; cumulative bounds.
-        let ub = |i: usize| q.weights[i] as u64 * self.term_max[q.terms[i] as usize] as u64;
+        let ub = |i: usize| q.weights[i] as u64 * self.term_max[q.terms[i] as usize].get() as u64;
         s.order.clear();
         s.order.extend(0..n);
         s.order.sort_by_key(|&i| (ub(i), q.terms[i]));
@@ -286,7 +308,7 @@ impl InvertedIndex {
         }
         s.cursors.clear();
         s.cursors.resize(n, 0);
-        let lists: Vec<(&[u32], &[u8], u64)> = s
+        let lists: Vec<(&[u32], &[I], u64)> = s
             .order
             .iter()
             .map(|&i| {
@@ -317,7 +339,7 @@ impl InvertedIndex {
             for j in first_essential..n {
                 if s.cur_doc[j] == d {
                     let p = s.cursors[j];
-                    score += lists[j].2 * lists[j].1[p] as u64;
+                    score += lists[j].2 * lists[j].1[p].get() as u64;
                     s.cursors[j] = p + 1;
                     s.cur_doc[j] = lists[j].0.get(p + 1).copied().unwrap_or(u32::MAX);
                     s.postings_scored += 1;
@@ -344,7 +366,7 @@ impl InvertedIndex {
                 let pos = lo + docs[lo..hi].partition_point(|&x| x < d);
                 let mut pos = pos;
                 if pos < docs.len() && docs[pos] == d {
-                    score += lists[j].2 * lists[j].1[pos] as u64;
+                    score += lists[j].2 * lists[j].1[pos].get() as u64;
                     pos += 1;
                     s.postings_scored += 1;
                 }
@@ -366,7 +388,7 @@ impl InvertedIndex {
     }
 }
 
-impl InvertedIndex {
+impl<I: Impact> InvertedIndex<I> {
     /// Answer many queries on all threads of the current rayon pool (one [`Scratch`] per
     /// worker); results in query order.
     pub fn search_batch(
@@ -386,8 +408,13 @@ impl InvertedIndex {
 /// Reference top-k by brute force over the forward index: every document's dot product with
 /// the query on the same quantised values the index uses, then a full sort (score desc, doc
 /// asc). For tests; it shares no code with the index's postings.
-pub fn brute_force_top_k(index: &InvertedIndex, query: &QueryWeights, k: usize) -> Vec<Hit> {
+pub fn brute_force_top_k<I: Impact>(
+    index: &InvertedIndex<I>,
+    query: &QueryWeights,
+    k: usize,
+) -> Vec<Hit> {
     let scale = index.scale;
+    let top = I::MAX as f32;
     let mut all: Vec<(u64, u32)> = Vec::new();
     for (d, row) in index.forward.rows().enumerate() {
         let mut raw = 0u64;
@@ -397,7 +424,7 @@ pub fn brute_force_top_k(index: &InvertedIndex, query: &QueryWeights, k: usize) 
                 std::cmp::Ordering::Less => a += 1,
                 std::cmp::Ordering::Greater => b += 1,
                 std::cmp::Ordering::Equal => {
-                    let imp = (row.values[a] / scale).round().clamp(0.0, 255.0) as u64;
+                    let imp = (row.values[a] / scale).round().clamp(0.0, top) as u64;
                     raw += imp * query.weights[b] as u64;
                     a += 1;
                     b += 1;
@@ -417,4 +444,35 @@ pub fn brute_force_top_k(index: &InvertedIndex, query: &QueryWeights, k: usize) 
             score: query.dequantize(raw, scale),
         })
         .collect()
+}
+
+/// The unquantised reference: the top `k` documents of `docs` by the exact dot product with
+/// `query` (accumulated in `f64`), score descending then document ascending; documents with
+/// score 0 are left out. What the quantised index approximates, for exactness checks.
+pub fn exact_top_k_f64(
+    docs: &mmlsr_core::CsrMatrix,
+    query: SparseRow<'_>,
+    k: usize,
+) -> Vec<(u32, f64)> {
+    let mut all: Vec<(u32, f64)> = Vec::new();
+    for (d, row) in docs.rows().enumerate() {
+        let (mut a, mut b, mut s) = (0, 0, 0.0f64);
+        while a < row.indices.len() && b < query.indices.len() {
+            match row.indices[a].cmp(&query.indices[b]) {
+                std::cmp::Ordering::Less => a += 1,
+                std::cmp::Ordering::Greater => b += 1,
+                std::cmp::Ordering::Equal => {
+                    s += row.values[a] as f64 * query.values[b] as f64;
+                    a += 1;
+                    b += 1;
+                }
+            }
+        }
+        if s > 0.0 {
+            all.push((d as u32, s));
+        }
+    }
+    all.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    all.truncate(k);
+    all
 }

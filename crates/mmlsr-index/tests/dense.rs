@@ -50,7 +50,7 @@ fn batch_search_equals_one_by_one() {
         }
         docs.push_row(&i, &w).unwrap();
     }
-    let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+    let index = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).unwrap();
     let qs: Vec<QueryWeights> = docs
         .rows()
         .take(100)

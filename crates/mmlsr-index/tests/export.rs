@@ -39,7 +39,7 @@ fn jsonl_lines_parse_back_to_the_vectors() {
 #[test]
 fn ciff_round_trip_matches_the_postings() {
     let (docs, ids, tokens) = collection();
-    let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+    let index = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("index.ciff");
     index

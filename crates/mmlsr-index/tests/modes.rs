@@ -21,7 +21,7 @@ fn modes_match_their_definitions() {
         }
         docs.push_row(&i, &w).unwrap();
     }
-    let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+    let index = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).unwrap();
     let mut s = Scratch::default();
     for _ in 0..20 {
         let (mut i, mut w) = (Vec::new(), Vec::new());

@@ -3,7 +3,8 @@
 
 use mmlsr_core::CsrMatrix;
 use mmlsr_index::{
-    Algorithm, Error, IndexConfig, InvertedIndex, QueryWeights, Scratch, brute_force_top_k,
+    Algorithm, Error, Impact, IndexConfig, InvertedIndex, QueryWeights, Scratch, brute_force_top_k,
+    exact_top_k_f64,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -35,10 +36,10 @@ fn random_rows(
     m
 }
 
-fn check_all(index: &InvertedIndex, queries: &CsrMatrix, ks: &[usize], what: &str) {
+fn check_all<I: Impact>(index: &InvertedIndex<I>, queries: &CsrMatrix, ks: &[usize], what: &str) {
     let mut scratch = Scratch::default();
     for (qi, q) in queries.rows().enumerate() {
-        let q = QueryWeights::new(q, index.vocab_size()).unwrap();
+        let q = index.quantize_query(q).unwrap();
         for &k in ks {
             let want = brute_force_top_k(index, &q, k);
             for alg in [
@@ -68,13 +69,12 @@ fn random_collections_match_brute_force() {
         // Skewed document frequencies, as in learned sparse vectors.
         let docs = random_rows(&mut rng, n_docs, v, &|t| 0.6 / (1.0 + t as f64 * 0.3), ties);
         let queries = random_rows(&mut rng, 30, v, &|_| 0.15, ties);
-        let index = InvertedIndex::build(&docs, IndexConfig { block_size: block }).unwrap();
-        check_all(
-            &index,
-            &queries,
-            &[1, 3, 10, 100, 5000],
-            &format!("round {round}"),
-        );
+        let config = IndexConfig { block_size: block };
+        let index = InvertedIndex::<u8>::build(&docs, config).unwrap();
+        let ks = [1, 3, 10, 100, 5000];
+        check_all(&index, &queries, &ks, &format!("round {round}, u8"));
+        let index = InvertedIndex::<u16>::build(&docs, config).unwrap();
+        check_all(&index, &queries, &ks, &format!("round {round}, u16"));
     }
 }
 
@@ -92,7 +92,8 @@ fn adversarial_inputs_match_brute_force() {
             _ => docs.push_row(&[0, 9], &[0.5, 3.0]).unwrap(),
         }
     }
-    let index = InvertedIndex::build(&docs, IndexConfig { block_size: 4 }).unwrap();
+    let index = InvertedIndex::<u8>::build(&docs, IndexConfig { block_size: 4 }).unwrap();
+    let index16 = InvertedIndex::<u16>::build(&docs, IndexConfig { block_size: 4 }).unwrap();
     let mut queries = CsrMatrix::empty(v);
     queries.push_row(&[], &[]).unwrap(); // empty query
     queries.push_row(&[5], &[1.0]).unwrap(); // a term no document has
@@ -100,8 +101,16 @@ fn adversarial_inputs_match_brute_force() {
     queries.push_row(&[0, 3, 9], &[1.0, 1.0, 1.0]).unwrap();
     queries.push_row(&[3, 9], &[2.0, 1.0 / 3.0 * 4.0]).unwrap(); // ties across different docs
     check_all(&index, &queries, &[0, 1, 7, 49, 50, 1000], "adversarial");
+    check_all(
+        &index16,
+        &queries,
+        &[0, 1, 7, 49, 50, 1000],
+        "adversarial u16",
+    );
     // An empty collection.
-    let empty = InvertedIndex::build(&CsrMatrix::empty(v), IndexConfig::default()).unwrap();
+    let empty = InvertedIndex::<u16>::build(&CsrMatrix::empty(v), IndexConfig::default()).unwrap();
+    check_all(&empty, &queries, &[1, 10], "empty collection u16");
+    let empty = InvertedIndex::<u8>::build(&CsrMatrix::empty(v), IndexConfig::default()).unwrap();
     check_all(&empty, &queries, &[1, 10], "empty collection");
     let q = QueryWeights::new(queries.row(2), v).unwrap();
     assert!(
@@ -116,7 +125,7 @@ fn maxscore_skips_work_and_bad_queries_are_refused() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let v = 200;
     let docs = random_rows(&mut rng, 5000, v, &|t| 0.5 / (1.0 + t as f64 * 0.1), false);
-    let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
+    let index = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).unwrap();
     let queries = random_rows(&mut rng, 20, v, &|_| 0.1, false);
     let (mut ex, mut ms) = (0u64, 0u64);
     let mut s = Scratch::default();
@@ -141,7 +150,11 @@ fn maxscore_skips_work_and_bad_queries_are_refused() {
     let mut neg = CsrMatrix::empty(v);
     neg.push_row(&[1], &[-1.0]).unwrap();
     assert!(matches!(
-        InvertedIndex::build(&neg, IndexConfig::default()),
+        InvertedIndex::<u8>::build(&neg, IndexConfig::default()),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        InvertedIndex::<u16>::build(&neg, IndexConfig::default()),
         Err(Error::Config(_))
     ));
 }
@@ -153,9 +166,9 @@ fn long_queries_with_maximal_weights_do_not_overflow() {
     let mut docs = CsrMatrix::empty(v);
     docs.push_row(&all, &vec![7.0; v]).unwrap();
     docs.push_row(&all[..10], &[7.0; 10]).unwrap();
-    let index = InvertedIndex::build(&docs, IndexConfig::default()).unwrap();
     let mut q = CsrMatrix::empty(v);
     q.push_row(&all, &vec![1.0; v]).unwrap();
+    let index = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).unwrap();
     check_all(&index, &q, &[1, 2], "long query");
     let qw = QueryWeights::new(q.row(0), v).unwrap();
     let hits = index.search(&qw, 1, Algorithm::Exhaustive, &mut Scratch::default());
@@ -164,4 +177,57 @@ fn long_queries_with_maximal_weights_do_not_overflow() {
         (hits[0].score - 7.0 * v as f32).abs() < 1e-2 * 7.0 * v as f32,
         "{hits:?}"
     );
+    // u16: 65,535 × 65,535 per term, 3,000 terms: beyond u32, within the u64 accumulator.
+    let index = InvertedIndex::<u16>::build(&docs, IndexConfig::default()).unwrap();
+    check_all(&index, &q, &[1, 2], "long query u16");
+    let qw = index.quantize_query(q.row(0)).unwrap();
+    assert_eq!(qw.weights.iter().max(), Some(&65_535));
+    let hits = index.search(&qw, 1, Algorithm::Exhaustive, &mut Scratch::default());
+    assert_eq!(hits[0].raw, 65_535u64 * 65_535 * v as u64);
+    assert!((hits[0].score - 7.0 * v as f32).abs() < 1e-4 * 7.0 * v as f32);
+}
+
+/// Against the unquantised f64 reference: `u16` impacts reproduce the exact top-10 where `u8`
+/// loses some, and their scores are within 1e-3 (relative) of the exact ones.
+#[test]
+fn u16_impacts_are_closer_to_the_exact_scores_than_u8() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let v = 150;
+    let docs = random_rows(&mut rng, 3000, v, &|t| 0.4 / (1.0 + t as f64 * 0.05), false);
+    let queries = random_rows(&mut rng, 60, v, &|_| 0.2, false);
+    let i8 = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).unwrap();
+    let i16 = InvertedIndex::<u16>::build(&docs, IndexConfig::default()).unwrap();
+    let mut s = Scratch::default();
+    let (mut same8, mut same16, mut worst16) = (0, 0, 0.0f64);
+    for q in queries.rows() {
+        let want = exact_top_k_f64(&docs, q, 10);
+        let ids: Vec<u32> = want.iter().map(|w| w.0).collect();
+        let got8: Vec<u32> = i8
+            .search(
+                &i8.quantize_query(q).unwrap(),
+                10,
+                Algorithm::Exhaustive,
+                &mut s,
+            )
+            .iter()
+            .map(|h| h.doc)
+            .collect();
+        let hits16 = i16.search(
+            &i16.quantize_query(q).unwrap(),
+            10,
+            Algorithm::Exhaustive,
+            &mut s,
+        );
+        let got16: Vec<u32> = hits16.iter().map(|h| h.doc).collect();
+        same8 += (got8 == ids) as usize;
+        same16 += (got16 == ids) as usize;
+        for (h, (_, exact)) in hits16.iter().zip(&want) {
+            worst16 = worst16.max((h.score as f64 - exact).abs() / exact);
+        }
+    }
+    assert!(
+        same16 >= 57 && same16 > same8,
+        "exact top-10 lists: u16 {same16}/60, u8 {same8}/60"
+    );
+    assert!(worst16 < 1e-3, "u16 relative score error {worst16}");
 }

@@ -58,7 +58,11 @@ pub(crate) fn write_atomically(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(".".as_ref());
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    // Temporary files are private (0600) by default; a run file should be an ordinary one.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut w).map_err(io)?;

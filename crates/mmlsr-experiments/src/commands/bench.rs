@@ -255,7 +255,7 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
         n_q
     );
     let t = Instant::now();
-    let index = InvertedIndex::build(&c.docs, IndexConfig::default())?;
+    let index = InvertedIndex::<u8>::build(&c.docs, IndexConfig::default())?;
     let build_exact = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let approx = ApproxIndex::build(

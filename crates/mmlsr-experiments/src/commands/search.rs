@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mmlsr_index::{Algorithm, InvertedIndex, QueryMode, Scratch};
+use mmlsr_index::{Algorithm, Impact, InvertedIndex, QueryMode, Scratch, impact_bits};
 use mmlsr_metrics::Run;
 use mmlsr_store::{Dataset, SparseTable, Vocabulary};
 
@@ -66,7 +66,14 @@ pub enum AlgorithmArg {
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let index_path = args.index.join("index.mmlsr");
-    let index = InvertedIndex::read(&index_path)?;
+    match impact_bits(&index_path)? {
+        16 => search::<u16>(&args, InvertedIndex::read(&index_path)?),
+        _ => search::<u8>(&args, InvertedIndex::read(&index_path)?),
+    }
+}
+
+fn search<I: Impact>(args: &SearchArgs, index: InvertedIndex<I>) -> anyhow::Result<()> {
+    let index_path = args.index.join("index.mmlsr");
     let ids_path = args.index.join("doc_ids.txt");
     let doc_ids: Vec<String> = std::fs::read_to_string(&ids_path)
         .with_context(|| format!("reading {}", ids_path.display()))?
