@@ -2,7 +2,8 @@
 //! vectors at FLOPs ≈ 12 (BERT's 30,522 terms): posting traversal + accumulation (exhaustive,
 //! reported per posting through criterion's element throughput), top-k selection (the same
 //! scan at k = 10 and k = 1,000: the difference is the selection), the pruned algorithms and
-//! the approximate mode, and exhaustive scoring over `u16` impacts. The Table-6 layout with more settings is `mmlsr bench`.
+//! the approximate mode, exhaustive scoring over `u16` impacts, and decoding the file format's
+//! bit-packed document ids (per posting). The Table-6 layout with more settings is `mmlsr bench`.
 //!
 //! `cargo bench -p mmlsr-benches --bench index_search`
 
@@ -72,6 +73,30 @@ fn bench(c: &mut Criterion) {
                         .expect("query"),
                 );
             }
+        })
+    });
+    group.finish();
+
+    // Posting decoding: the on-disk document ids (gaps bit-packed in blocks of 128).
+    let mut term_start = vec![0u64];
+    let mut all_docs = Vec::new();
+    for t in 0..index.vocab_size() as u32 {
+        all_docs.extend_from_slice(index.postings(t).0);
+        term_start.push(all_docs.len() as u64);
+    }
+    let packed = mmlsr_index::codec::encode_doc_ids(&term_start, &all_docs);
+    eprintln!(
+        "packed document ids: {:.2} bytes per posting (plain: 4)",
+        packed.len() as f64 / all_docs.len() as f64
+    );
+    let mut group = c.benchmark_group("index_123k_flops12_decode");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(all_docs.len() as u64));
+    group.bench_function("decode_doc_ids", |b| {
+        b.iter(|| {
+            std::hint::black_box(
+                mmlsr_index::codec::decode_doc_ids(&term_start, &packed).expect("decodes"),
+            )
         })
     });
     group.finish();

@@ -1,9 +1,9 @@
-//! The on-disk format, version 2 (all integers little-endian):
+//! The on-disk format, version 3 (all integers little-endian):
 //!
 //! ```text
 //! offset  size              field
 //! 0       8                 magic "MMLSRIDX"
-//! 8       4                 version (2)
+//! 8       4                 version (3)
 //! 12      4                 n_docs
 //! 16      4                 vocab_size (V)
 //! 20      4                 block_size (documents per block)
@@ -11,11 +11,14 @@
 //! 28      4                 impact bits (8 or 16; B = bits / 8)
 //! 32      8                 n_postings (P)
 //! 40      8                 forward nnz (F)
-//! 48      8·(V+1)           term_start
-//!         4·P               docs
+//! 48      8                 packed posting document-id bytes (C)
+//! 56      8                 packed forward term-id bytes (G)
+//! 64      8·(V+1)           term_start
+//!         C                 document ids, gap-coded and bit-packed per term (see `codec`)
 //!         B·P               impacts (u8 or u16)
 //!         8·(n_docs+1)      forward indptr
-//!         4·F               forward indices
+//!         G                 forward term ids, gap-coded and bit-packed per document
+//!                           (versions 1 and 2: 4·F plain)
 //!         4·F               forward values (f32)
 //! end−4   4                 CRC-32 of every byte before it
 //! ```
@@ -24,8 +27,9 @@
 //! never sees half an index. Loading reads the file once, checks magic, version, length and
 //! checksum, then validates every structural invariant the query code relies on, so a corrupt
 //! file is an error, never a panic. Block and term maxima and the quantised forward index are
-//! derived from the postings on load, not stored. Version 1 (no impact-bits field, header of
-//! 44 bytes, `u8` impacts) is still read.
+//! derived from the postings on load, not stored. Versions 1 (44-byte header, `u8` impacts,
+//! `4·P` bytes of plain document ids) and 2 (48-byte header with the impact bits, plain ids)
+//! are still read.
 
 use std::{io::Write, path::Path};
 
@@ -34,9 +38,10 @@ use mmlsr_core::CsrMatrix;
 use crate::{Error, Impact, InvertedIndex, Result};
 
 const MAGIC: &[u8; 8] = b"MMLSRIDX";
-const VERSION: u32 = 2;
-const HEADER: usize = 48;
+const VERSION: u32 = 3;
+const HEADER: usize = 64;
 const HEADER_V1: usize = 44;
+const HEADER_V2: usize = 48;
 
 /// A temporary file in `dir` for an atomic write. Temporary files are private (0600) by
 /// default; the file it becomes should be an ordinary one (0644, less the umask).
@@ -68,10 +73,12 @@ pub fn impact_bits(path: &Path) -> Result<u32> {
     }
     match u32::from_le_bytes(head[8..12].try_into().expect("4 bytes")) {
         1 => Ok(8),
-        2 => Ok(u32::from_le_bytes(
+        2 | VERSION => Ok(u32::from_le_bytes(
             head[28..32].try_into().expect("4 bytes"),
         )),
-        v => Err(bad(format!("format version {v}, this build reads 1 and 2"))),
+        v => Err(bad(format!(
+            "format version {v}, this build reads 1 to {VERSION}"
+        ))),
     }
 }
 
@@ -79,11 +86,16 @@ impl<I: Impact> InvertedIndex<I> {
     /// Serialise to bytes (the format above).
     pub fn to_bytes(&self) -> Vec<u8> {
         let (indptr, fidx, fval) = self.forward.raw();
+        let packed = crate::codec::encode_doc_ids(&self.term_start, &self.docs);
+        let fwd_start: Vec<u64> = indptr.iter().map(|&x| x as u64).collect();
+        let packed_fwd = crate::codec::encode_doc_ids(&fwd_start, fidx);
         let mut b = Vec::with_capacity(
             HEADER
                 + 16 * self.term_start.len()
-                + (4 + I::BITS as usize / 8) * self.docs.len()
-                + 8 * fidx.len(),
+                + packed.len()
+                + (I::BITS as usize / 8) * self.docs.len()
+                + packed_fwd.len()
+                + 4 * fidx.len(),
         );
         b.extend_from_slice(MAGIC);
         for x in [VERSION, self.n_docs, self.vocab_size, self.block_size] {
@@ -91,21 +103,23 @@ impl<I: Impact> InvertedIndex<I> {
         }
         b.extend_from_slice(&self.scale.to_le_bytes());
         b.extend_from_slice(&I::BITS.to_le_bytes());
-        for x in [self.docs.len() as u64, fidx.len() as u64] {
+        for x in [
+            self.docs.len() as u64,
+            fidx.len() as u64,
+            packed.len() as u64,
+            packed_fwd.len() as u64,
+        ] {
             b.extend_from_slice(&x.to_le_bytes());
         }
         self.term_start
             .iter()
             .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-        self.docs
-            .iter()
-            .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        b.extend_from_slice(&packed);
         I::write_le(&self.impacts, &mut b);
         indptr
             .iter()
             .for_each(|&x| b.extend_from_slice(&(x as u64).to_le_bytes()));
-        fidx.iter()
-            .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        b.extend_from_slice(&packed_fwd);
         fval.iter()
             .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
         let crc = crc32fast::hash(&b);
@@ -157,22 +171,24 @@ impl<I: Impact> InvertedIndex<I> {
         let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"));
         let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
         let version = u32_at(8);
-        let (header, bits) = match version {
-            1 => (HEADER_V1, 8),
-            VERSION if b.len() >= HEADER + 4 => (HEADER, u32_at(28)),
-            VERSION => {
-                return Err(format!(
-                    "truncated: {} bytes, a header needs {}",
-                    b.len(),
-                    HEADER + 4
-                ));
-            }
+        let header = match version {
+            1 => HEADER_V1,
+            2 => HEADER_V2,
+            VERSION => HEADER,
             _ => {
                 return Err(format!(
-                    "format version {version}, this build reads 1 and {VERSION}"
+                    "format version {version}, this build reads 1 to {VERSION}"
                 ));
             }
         };
+        if b.len() < header + 4 {
+            return Err(format!(
+                "truncated: {} bytes, a version-{version} header needs {}",
+                b.len(),
+                header + 4
+            ));
+        }
+        let bits = if version == 1 { 8 } else { u32_at(28) };
         if bits != 8 && bits != 16 {
             return Err(format!("unsupported impact width: {bits} bits (8 or 16)"));
         }
@@ -191,15 +207,25 @@ impl<I: Impact> InvertedIndex<I> {
         }
         let (n_docs, vocab, block_size) = (u32_at(12), u32_at(16), u32_at(20));
         let scale = f32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
-        let (p, f) = (u64_at(header - 16), u64_at(header - 8));
+        let (p, f) = match version {
+            1 => (u64_at(28), u64_at(36)),
+            _ => (u64_at(32), u64_at(40)),
+        };
+        // Bytes of the posting document ids and the forward term ids: plain u32 before
+        // version 3, packed from it on.
+        let (c, g) = if version == VERSION {
+            (Some(u64_at(48)), Some(u64_at(56)))
+        } else {
+            (p.checked_mul(4), f.checked_mul(4))
+        };
         let too_big = || "section lengths overflow".to_string();
         let v1 = vocab as u64 + 1;
         let expected = [
             v1.checked_mul(8),
-            p.checked_mul(4),
+            c,
             p.checked_mul(width),
             (n_docs as u64 + 1).checked_mul(8),
-            f.checked_mul(4),
+            g,
             f.checked_mul(4),
         ]
         .into_iter()
@@ -234,13 +260,33 @@ impl<I: Impact> InvertedIndex<I> {
                 .collect()
         };
         let term_start = u64s(take(8 * (v + 1)));
-        let docs = u32s(take(4 * p));
+        // Offsets first: the decoder sizes its output by them.
+        if term_start[0] != 0
+            || term_start[v] != p as u64
+            || term_start.windows(2).any(|w| w[1] < w[0])
+        {
+            return Err("posting offsets do not span the postings".into());
+        }
+        let docs = if version == VERSION {
+            crate::codec::decode_doc_ids(&term_start, take(c.unwrap_or(0) as usize))?
+        } else {
+            u32s(take(4 * p))
+        };
         let impacts = I::read_le(take(p * width as usize));
         let indptr: Vec<usize> = u64s(take(8 * (nd + 1)))
             .into_iter()
             .map(|x| x as usize)
             .collect();
-        let fidx = u32s(take(4 * f));
+        let fidx = if version == VERSION {
+            let starts: Vec<u64> = indptr.iter().map(|&x| x as u64).collect();
+            if starts[0] != 0 || starts[nd] != f as u64 || starts.windows(2).any(|w| w[1] < w[0]) {
+                return Err("forward offsets do not span the forward index".into());
+            }
+            crate::codec::decode_doc_ids(&starts, take(g.unwrap_or(0) as usize))
+                .map_err(|e| format!("forward index: {}", e.replace("term ", "document ")))?
+        } else {
+            u32s(take(4 * f))
+        };
         let fval: Vec<f32> = take(4 * f)
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4")))

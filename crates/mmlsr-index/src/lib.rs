@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod approx;
+pub mod codec;
 mod dense;
 mod error;
 mod export;

@@ -68,9 +68,9 @@ fn damaged_files_are_errors() {
         );
     }
     let mut b = bytes.clone();
-    b[8] = 3; // version 3
+    b[8] = 4; // version 4
     let err = InvertedIndex::<u8>::from_bytes(&b).unwrap_err();
-    assert!(err.contains("version 3"), "{err}");
+    assert!(err.contains("version 4"), "{err}");
     let err =
         InvertedIndex::<u8>::from_bytes(b"PARQUET1 and some more bytes to pass the length check..")
             .unwrap_err();
@@ -127,18 +127,70 @@ fn u16_indexes_round_trip_and_the_width_is_checked() {
     assert!(impact_bits(&dir.path().join("junk")).is_err());
 }
 
-/// Files of format version 1 (no impact-width field, u8 impacts) still load.
+/// The bytes of an older format version (1: 44-byte header, u8 only; 2: 48-byte header with
+/// the impact width), both with plain u32 document and term ids, rebuilt from a version-3 file.
+fn legacy(v3: &[u8], version: u32) -> Vec<u8> {
+    let u32_at = |o: usize| u32::from_le_bytes(v3[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(v3[o..o + 8].try_into().unwrap());
+    let (n_docs, vocab) = (u32_at(12) as usize, u32_at(16) as usize);
+    let (p, c, g) = (u64_at(32), u64_at(48) as usize, u64_at(56) as usize);
+    let width = u32_at(28) as usize / 8;
+    let u64s = |s: &[u8]| -> Vec<u64> {
+        s.chunks_exact(8)
+            .map(|x| u64::from_le_bytes(x.try_into().unwrap()))
+            .collect()
+    };
+    let ts_end = 64 + 8 * (vocab + 1);
+    let term_start = u64s(&v3[64..ts_end]);
+    let docs = mmlsr_index::codec::decode_doc_ids(&term_start, &v3[ts_end..ts_end + c]).unwrap();
+    let imp_end = ts_end + c + width * p as usize;
+    let ip_end = imp_end + 8 * (n_docs + 1);
+    let indptr = u64s(&v3[imp_end..ip_end]);
+    let terms = mmlsr_index::codec::decode_doc_ids(&indptr, &v3[ip_end..ip_end + g]).unwrap();
+    let mut b = v3[..8].to_vec();
+    b.extend_from_slice(&version.to_le_bytes());
+    b.extend_from_slice(&v3[12..28]); // n_docs, vocab, block size, scale
+    if version == 2 {
+        b.extend_from_slice(&v3[28..32]); // impact bits
+    }
+    b.extend_from_slice(&p.to_le_bytes());
+    b.extend_from_slice(&v3[40..48]); // forward nnz
+    b.extend_from_slice(&v3[64..ts_end]);
+    docs.iter()
+        .for_each(|d| b.extend_from_slice(&d.to_le_bytes()));
+    b.extend_from_slice(&v3[ts_end + c..ip_end]); // impacts, forward indptr
+    terms
+        .iter()
+        .for_each(|t| b.extend_from_slice(&t.to_le_bytes()));
+    b.extend_from_slice(&v3[ip_end + g..v3.len() - 4]); // forward values
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Files of format versions 1 and 2 (plain document ids) still load; version 3 packs the ids
+/// into fewer bytes.
 #[test]
-fn version_1_files_still_load() {
+fn older_versions_still_load_and_version_3_is_smaller() {
     let idx = index();
-    let v2 = idx.to_bytes();
-    // Version 1 = version 2 without the 4-byte width at offset 28, checksum recomputed.
-    let mut v1 = v2[..v2.len() - 4].to_vec();
-    v1.drain(28..32);
-    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let crc = crc32fast::hash(&v1);
-    v1.extend_from_slice(&crc.to_le_bytes());
+    let v3 = idx.to_bytes();
+    let v1 = legacy(&v3, 1);
     assert_eq!(InvertedIndex::<u8>::from_bytes(&v1).unwrap(), idx);
     let err = InvertedIndex::<u16>::from_bytes(&v1).unwrap_err();
     assert!(err.contains("8-bit impacts"), "{err}");
+    let v2 = legacy(&v3, 2);
+    assert_eq!(InvertedIndex::<u8>::from_bytes(&v2).unwrap(), idx);
+    let wide = index_of::<u16>();
+    let w3 = wide.to_bytes();
+    assert_eq!(
+        InvertedIndex::<u16>::from_bytes(&legacy(&w3, 2)).unwrap(),
+        wide
+    );
+    // 400 documents: gaps need at most 9 bits, so the ids shrink by well over half.
+    let saved = v2.len() - v3.len();
+    assert!(
+        saved * 2 > 4 * idx.n_postings(),
+        "saved {saved} bytes of {}",
+        4 * idx.n_postings()
+    );
 }

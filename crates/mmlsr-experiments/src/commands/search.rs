@@ -66,9 +66,26 @@ pub enum AlgorithmArg {
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let index_path = args.index.join("index.mmlsr");
-    match impact_bits(&index_path)? {
-        16 => search::<u16>(&args, InvertedIndex::read(&index_path)?),
-        _ => search::<u8>(&args, InvertedIndex::read(&index_path)?),
+    let t = Instant::now();
+    let bits = impact_bits(&index_path)?;
+    let loaded = |n: usize| {
+        eprintln!(
+            "loaded {} ({n} images, u{bits} impacts) in {:.2} s",
+            index_path.display(),
+            t.elapsed().as_secs_f64()
+        )
+    };
+    match bits {
+        16 => {
+            let index = InvertedIndex::<u16>::read(&index_path)?;
+            loaded(index.n_docs());
+            search(&args, index)
+        }
+        _ => {
+            let index = InvertedIndex::<u8>::read(&index_path)?;
+            loaded(index.n_docs());
+            search(&args, index)
+        }
     }
 }
 
