@@ -749,6 +749,55 @@ fn reproduce_joint_is_resumable_and_consistent() {
     assert_eq!(ps.len(), 4 * 4, "{csv}");
     assert!(ps.iter().all(|p| (0.0..=1.0).contains(p)), "{csv}");
 
+    // The joint model serves from the index: encode (pre-projection features through its
+    // projections) → index (u16) → search → evaluate gives its own sparse test numbers.
+    let folder = data.join("synth-flickr-strong");
+    let w = dir.path().join("serve");
+    run_ok(
+        mmlsr()
+            .arg("encode")
+            .arg(runs.join("joint").join("model"))
+            .arg(&folder)
+            .arg("--out")
+            .arg(w.join("enc")),
+    );
+    run_ok(
+        mmlsr()
+            .arg("index")
+            .arg(w.join("enc"))
+            .arg("--out")
+            .arg(w.join("idx"))
+            .args(["--impacts", "u16"]),
+    );
+    run_ok(
+        mmlsr()
+            .arg("search")
+            .arg(w.join("idx"))
+            .arg(w.join("enc"))
+            .arg("--out")
+            .arg(w.join("run.trec"))
+            .args(["--k", "10"]),
+    );
+    run_ok(
+        mmlsr()
+            .arg("evaluate")
+            .arg(w.join("run.trec"))
+            .arg("--data")
+            .arg(&folder)
+            .arg("--out")
+            .arg(w.join("eval")),
+    );
+    let served: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.join("eval.json")).unwrap()).unwrap();
+    for (m, k) in [("R@1", "r1"), ("MRR@10", "mrr10")] {
+        let got = served["measures"][m].as_f64().unwrap();
+        let want = joint["sparse"][k].as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 0.3,
+            "{m}: served {got} vs trained {want}"
+        );
+    }
+
     // Second invocation: nothing trains, the same table.
     let second = reproduce().output().unwrap();
     let err = String::from_utf8_lossy(&second.stderr);

@@ -116,6 +116,33 @@ impl<B: Backend> JointModel<B> {
         JointEncoding { dense, sparse }
     }
 
+    /// L2-normalised dense embeddings of pre-projection features on the host (`rows ×
+    /// d_feature`, row-major, in batches of 1,024), through `text_proj` (`image = false`) or
+    /// `vision_proj`. Returns `rows × d_embed`.
+    pub fn embed(&self, image: bool, features: &[f32], device: &B::Device) -> Result<Vec<f32>> {
+        let proj = if image {
+            &self.vision_proj
+        } else {
+            &self.text_proj
+        };
+        let [d_feature, d_embed] = proj.weight.val().dims();
+        if features.len() % d_feature != 0 {
+            return Err(Error::Shape {
+                what: "pre-projection features (a multiple of the projection's input)".into(),
+                expected: d_feature,
+                found: features.len(),
+            });
+        }
+        let mut out = Vec::with_capacity(features.len() / d_feature * d_embed);
+        for chunk in features.chunks(1024 * d_feature) {
+            let n = chunk.len() / d_feature;
+            let x =
+                Tensor::<B, 2>::from_data(TensorData::new(chunk.to_vec(), [n, d_feature]), device);
+            out.extend(l2_normalize(proj.forward(x)).into_data().iter::<f32>());
+        }
+        Ok(out)
+    }
+
     /// The current τ.
     pub fn tau_value(&self) -> f64 {
         self.tau

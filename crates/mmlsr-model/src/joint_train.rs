@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     EncodeOptions, EpochStats, Error, JointLossConfig, JointModel, OutputTerms, Result,
     SparseHeadConfig, StepStats, TrainData, TrainObserver, TrainPlan, TrainReport,
-    eval::SparseScorer, joint_loss, l2_normalize, lr_factor, ramped_weight,
+    eval::SparseScorer, joint_loss, lr_factor, ramped_weight,
 };
 
 /// Optimiser settings of the joint model (defaults: the released code).
@@ -962,39 +962,18 @@ pub fn encode_split_joint<B: Backend>(
     device: &B::Device,
 ) -> Result<JointSplitEncoding> {
     let ds = data.dataset;
-    let d_feature = ds.dim();
     let d_embed = model.text_proj.weight.val().dims()[1];
-    let project = |proj: &burn::nn::Linear<B>, rows: &mut dyn Iterator<Item = &[f32]>| {
-        let mut out = Vec::new();
-        let mut buf = Vec::new();
-        let flush = |buf: &mut Vec<f32>, out: &mut Vec<f32>| {
-            if buf.is_empty() {
-                return;
-            }
-            let n = buf.len() / d_feature;
-            let x = Tensor::<B, 2>::from_data(
-                TensorData::new(std::mem::take(buf), [n, d_feature]),
-                device,
-            );
-            out.extend(l2_normalize(proj.forward(x)).into_data().iter::<f32>());
-        };
-        for r in rows {
-            buf.extend_from_slice(r);
-            if buf.len() >= 1024 * d_feature {
-                flush(&mut buf, &mut out);
-            }
-        }
-        flush(&mut buf, &mut out);
-        out
+    let gather = |t: &mmlsr_store::EmbeddingTable, rows: &[usize]| -> Vec<f32> {
+        rows.iter()
+            .flat_map(|&r| t.row(r).iter().copied())
+            .collect()
     };
-    let dense_queries = project(
-        &model.text_proj,
-        &mut split.caption_rows[..n_q].iter().map(|&r| ds.texts.row(r)),
-    );
-    let dense_images = project(
-        &model.vision_proj,
-        &mut split.image_rows.iter().map(|&r| ds.images.row(r)),
-    );
+    let dense_queries = model.embed(
+        false,
+        &gather(&ds.texts, &split.caption_rows[..n_q]),
+        device,
+    )?;
+    let dense_images = model.embed(true, &gather(&ds.images, &split.image_rows), device)?;
     let output = OutputTerms {
         vocab_size: data.vocab_size(),
         kept: None,

@@ -6,13 +6,14 @@ use anyhow::Context;
 use clap::Args;
 use mmlsr_core::CsrMatrix;
 use mmlsr_expansion::Variant;
-use mmlsr_model::{BackendKind, EncodeOptions, encode, load_model, with_backend};
+use mmlsr_model::{BackendKind, EncodeOptions, encode, load_joint_model, load_model, with_backend};
 use mmlsr_store::{Dataset, IdIndex, SparseTable, Split, Vocabulary};
 
 /// Encode the captions and images of one split (or all rows) with a trained head and write
 /// `text_sparse.parquet` and `img_sparse.parquet` (columns `id`, `indices` list<uint32>,
 /// `values` list<float32>; the vocabulary size in the schema metadata). Captions of an `exp=0`
-/// model keep only their own terms, as at test time.
+/// model keep only their own terms, as at test time. A joint model (`mmlsr train --method
+/// joint`) encodes the folder's pre-projection features through its fine-tuned projections.
 #[derive(Debug, Args)]
 pub struct EncodeArgs {
     /// A model directory (`model/` inside a training output).
@@ -36,8 +37,22 @@ pub struct EncodeArgs {
     pub backend: BackendKind,
 }
 
+/// Whether `model` is a joint model directory (its card says `"kind": "joint"`).
+fn is_joint(model: &std::path::Path) -> bool {
+    std::fs::read(model.join(mmlsr_model::joint_files::CONFIG))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["kind"] == "joint")
+}
+
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
-    let ds = Dataset::open(&args.data)
+    let joint = is_joint(&args.model);
+    let files = if joint {
+        mmlsr_store::DatasetFiles::BEFORE_PROJ
+    } else {
+        mmlsr_store::DatasetFiles::PROJECTED
+    };
+    let ds = Dataset::open_with(&args.data, files)
         .with_context(|| format!("opening data folder {}", args.data.display()))?;
     let vocab = Vocabulary::from_dir(&args.data)?;
     let (text_rows, image_rows): (Vec<usize>, Vec<usize>) = match args.split.as_str() {
@@ -74,51 +89,83 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     }
     let (texts, images): (CsrMatrix, CsrMatrix) = with_backend!(args.backend, |B, device| {
         type I = <B as mmlsr_model::burn::tensor::backend::AutodiffBackend>::InnerBackend;
-        let (card, head) = load_model::<I>(&args.model, &device)?;
-        if card.output.vocab_size != vocab.len() || card.d_input != ds.dim() {
-            anyhow::bail!(
-                "the model expects {}-d inputs over a {}-term vocabulary; {} has {}-d embeddings and {} terms",
-                card.d_input,
-                card.output.vocab_size,
-                args.data.display(),
-                ds.dim(),
-                vocab.len()
-            );
-        }
-        let own: Vec<Vec<u32>> = if card.variant == Variant::None {
-            text_rows
-                .iter()
-                .map(|&r| {
-                    let id = ds.texts.ids().id(r);
-                    text_by_id
-                        .get(id)
-                        .map_or(Ok(Vec::new()), |t| vocab.term_ids(t))
-                })
-                .collect::<Result<_, _>>()?
+        if joint {
+            let (card, model) = load_joint_model::<I>(&args.model, &device)?;
+            if card.output.vocab_size != vocab.len() || card.d_feature != ds.dim() {
+                anyhow::bail!(
+                    "the joint model expects {}-d pre-projection features over a {}-term \
+                     vocabulary; {} has {}-d features and {} terms",
+                    card.d_feature,
+                    card.output.vocab_size,
+                    args.data.display(),
+                    ds.dim(),
+                    vocab.len()
+                );
+            }
+            let sparse = |image: bool, table, rows: &[usize]| -> anyhow::Result<CsrMatrix> {
+                let dense = model.embed(image, &gather(table, rows), &device)?;
+                let d = card.d_embed;
+                Ok(encode(
+                    &model.head,
+                    &card.output,
+                    &dense,
+                    d,
+                    None,
+                    &opts,
+                    &device,
+                )?)
+            };
+            (
+                sparse(false, &ds.texts, &text_rows)?,
+                sparse(true, &ds.images, &image_rows)?,
+            )
         } else {
-            Vec::new()
-        };
-        let own_refs: Vec<&[u32]> = own.iter().map(Vec::as_slice).collect();
-        let restrict = (card.variant == Variant::None).then_some(own_refs.as_slice());
-        let t = encode(
-            &head,
-            &card.output,
-            &gather(&ds.texts, &text_rows),
-            ds.dim(),
-            restrict,
-            &opts,
-            &device,
-        )?;
-        let i = encode(
-            &head,
-            &card.output,
-            &gather(&ds.images, &image_rows),
-            ds.dim(),
-            None,
-            &opts,
-            &device,
-        )?;
-        (t, i)
+            let (card, head) = load_model::<I>(&args.model, &device)?;
+            if card.output.vocab_size != vocab.len() || card.d_input != ds.dim() {
+                anyhow::bail!(
+                    "the model expects {}-d inputs over a {}-term vocabulary; {} has {}-d embeddings and {} terms",
+                    card.d_input,
+                    card.output.vocab_size,
+                    args.data.display(),
+                    ds.dim(),
+                    vocab.len()
+                );
+            }
+            let own: Vec<Vec<u32>> = if card.variant == Variant::None {
+                text_rows
+                    .iter()
+                    .map(|&r| {
+                        let id = ds.texts.ids().id(r);
+                        text_by_id
+                            .get(id)
+                            .map_or(Ok(Vec::new()), |t| vocab.term_ids(t))
+                    })
+                    .collect::<Result<_, _>>()?
+            } else {
+                Vec::new()
+            };
+            let own_refs: Vec<&[u32]> = own.iter().map(Vec::as_slice).collect();
+            let restrict = (card.variant == Variant::None).then_some(own_refs.as_slice());
+            let t = encode(
+                &head,
+                &card.output,
+                &gather(&ds.texts, &text_rows),
+                ds.dim(),
+                restrict,
+                &opts,
+                &device,
+            )?;
+            let i = encode(
+                &head,
+                &card.output,
+                &gather(&ds.images, &image_rows),
+                ds.dim(),
+                None,
+                &opts,
+                &device,
+            )?;
+            (t, i)
+        }
     })?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
