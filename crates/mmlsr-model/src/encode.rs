@@ -90,12 +90,7 @@ impl ModelCard {
 /// Write a head and its card into `dir` (created if needed; each file atomically).
 pub fn save_model<B: Backend>(dir: &Path, card: &ModelCard, head: &SparseHead<B>) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let host = head.to_host();
-    let refs: Vec<(&str, &[usize], &[f32])> = host
-        .iter()
-        .map(|(n, s, x)| (n.as_str(), s.as_slice(), x.as_slice()))
-        .collect();
-    write_tensors_f32(&dir.join(model_files::HEAD), &refs)?;
+    write_head(&dir.join(model_files::HEAD), head)?;
     let json = serde_json::to_vec_pretty(card).expect("cards serialise");
     atomic_write_bytes(&dir.join(model_files::CONFIG), &json)?;
     Ok(())
@@ -121,6 +116,28 @@ pub fn load_model<B: Backend>(
         ));
     }
     let head_path = dir.join(model_files::HEAD);
+    let head = read_head(&head_path, &card.head_config(), device)?;
+    Ok((card, head))
+}
+
+/// Write a head's parameters (PyTorch layout, named as in [`crate::names`]) atomically.
+pub(crate) fn write_head<B: Backend>(path: &Path, head: &SparseHead<B>) -> Result<()> {
+    let host = head.to_host();
+    let refs: Vec<(&str, &[usize], &[f32])> = host
+        .iter()
+        .map(|(n, s, x)| (n.as_str(), s.as_slice(), x.as_slice()))
+        .collect();
+    write_tensors_f32(path, &refs)?;
+    Ok(())
+}
+
+/// Read a head's parameters (named as in [`crate::names`]) from a safetensors file and build
+/// it with `config`; a shape mismatch is a checkpoint error naming the file.
+pub(crate) fn read_head<B: Backend>(
+    path: &Path,
+    config: &SparseHeadConfig,
+    device: &B::Device,
+) -> Result<SparseHead<B>> {
     let mut tensors = Vec::new();
     for name in [
         crate::head::names::PROJ_WEIGHT,
@@ -130,14 +147,12 @@ pub fn load_model<B: Backend>(
         crate::head::names::VOCAB_WEIGHT,
         crate::head::names::VOCAB_BIAS,
     ] {
-        let (shape, data) = read_tensor_f32(&head_path, name)?;
+        let (shape, data) = read_tensor_f32(path, name)?;
         tensors.push((name.to_string(), shape, data));
     }
-    let head = card
-        .head_config()
+    config
         .from_host(tensors, device)
-        .map_err(|e| Error::checkpoint(&head_path, e.to_string()))?;
-    Ok((card, head))
+        .map_err(|e| Error::checkpoint(path, e.to_string()))
 }
 
 /// How dense head outputs become sparse rows.

@@ -27,9 +27,7 @@ use burn::{
 };
 use mmlsr_core::{CsrMatrix, Qrels};
 use mmlsr_metrics::{Measure, Run, evaluate, flops};
-use mmlsr_store::{
-    Projections, SplitView, WordVectors, atomic_write_bytes, read_tensor_f32, write_tensors_f32,
-};
+use mmlsr_store::{Projections, SplitView, WordVectors, atomic_write_bytes};
 use rand::{SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -249,12 +247,7 @@ pub fn save_joint_model<B: Backend>(
     model: &JointModel<B>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let host = model.head.to_host();
-    let refs: Vec<(&str, &[usize], &[f32])> = host
-        .iter()
-        .map(|(n, s, x)| (n.as_str(), s.as_slice(), x.as_slice()))
-        .collect();
-    write_tensors_f32(&dir.join(joint_files::HEAD), &refs)?;
+    crate::encode::write_head(&dir.join(joint_files::HEAD), &model.head)?;
     model
         .projections()
         .write(&dir.join(joint_files::PROJECTIONS))?;
@@ -283,23 +276,7 @@ pub fn load_joint_model<B: Backend>(
             ),
         ));
     }
-    let head_path = dir.join(joint_files::HEAD);
-    let mut tensors = Vec::new();
-    for name in [
-        crate::names::PROJ_WEIGHT,
-        crate::names::PROJ_BIAS,
-        crate::names::NORM_WEIGHT,
-        crate::names::NORM_BIAS,
-        crate::names::VOCAB_WEIGHT,
-        crate::names::VOCAB_BIAS,
-    ] {
-        let (shape, data) = read_tensor_f32(&head_path, name)?;
-        tensors.push((name.to_string(), shape, data));
-    }
-    let head = card
-        .head_config()
-        .from_host(tensors, device)
-        .map_err(|e| Error::checkpoint(&head_path, e.to_string()))?;
+    let head = crate::encode::read_head(&dir.join(joint_files::HEAD), &card.head_config(), device)?;
     let proj_path = dir.join(joint_files::PROJECTIONS);
     let projections = Projections::read(&proj_path)?;
     if projections.text.in_dim != card.d_feature {

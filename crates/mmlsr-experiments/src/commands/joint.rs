@@ -21,7 +21,10 @@ use mmlsr_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::train::{Cell, Progress, train_and_evaluate};
+use super::{
+    reproduce::config_hash,
+    train::{Cell, Progress, train_and_evaluate},
+};
 
 /// The four measures of the joint tables.
 const MEASURES: [Measure; 4] = [
@@ -430,10 +433,7 @@ pub fn reproduce(
         frozen.insert(name.clone(), numbers);
 
         // D2S on the same training images.
-        let d2s_hash = hash_of(
-            &serde_json::to_string(&(&exp.d2s, restval_label(restval)))?,
-            name,
-        );
+        let d2s_hash = config_hash(&(&exp.d2s, restval_label(restval)), name);
         let out = exp.runs.join(name).join("d2s");
         let seed = exp.d2s.seed;
         let rec = run_cell(
@@ -465,7 +465,7 @@ pub fn reproduce(
             if row.datasets.as_ref().is_some_and(|d| !d.contains(name)) {
                 continue;
             }
-            let hash = hash_of(&serde_json::to_string(config)?, name);
+            let hash = config_hash(config, name);
             let out = exp.runs.join(name).join(&row.name);
             let seed = config.seed;
             let rec = run_cell(
@@ -511,14 +511,6 @@ fn restval_label(p: RestvalPolicy) -> &'static str {
         RestvalPolicy::MergeIntoTrain => "restval-train",
         RestvalPolicy::Drop => "restval-drop",
     }
-}
-
-fn hash_of(json: &str, dataset: &str) -> String {
-    let mut h = crc32fast::Hasher::new();
-    h.update(json.as_bytes());
-    h.update(b"\0");
-    h.update(dataset.as_bytes());
-    format!("{:08x}", h.finalize())
 }
 
 /// Reuse `out/cell.json` when its hash matches, otherwise train with `work` and record it.

@@ -374,8 +374,9 @@ pub(crate) fn ensure_data(data: &Path, names: &[String]) -> anyhow::Result<()> {
     })
 }
 
-/// A stable hash of what defines a cell: its configuration and data folder name.
-fn config_hash(config: &TrainConfig, dataset: &str) -> String {
+/// A stable hash of what defines a cell: its configuration (any serialisable settings) and
+/// data folder name.
+pub(crate) fn config_hash(config: &impl Serialize, dataset: &str) -> String {
     let json = serde_json::to_string(config).expect("configs serialise");
     let mut h = crc32fast::Hasher::new();
     h.update(json.as_bytes());
