@@ -25,3 +25,61 @@ pub fn tiny_coco() -> &'static Path {
     })
     .1
 }
+
+/// A JSON array of numbers as `f32`.
+pub fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// A tensor's values as `f64`.
+pub fn host<const D: usize>(t: mmlsr_model::burn::tensor::Tensor<Inner, D>) -> Vec<f64> {
+    t.into_data().iter::<f64>().collect()
+}
+
+/// Row-major `rows × cols` → its transpose (Burn stores Linear weights [in, out], PyTorch
+/// [out, in]).
+pub fn transpose(x: Vec<f64>, rows: usize, cols: usize) -> Vec<f64> {
+    let mut o = vec![0.0; x.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            o[c * rows + r] = x[r * cols + c];
+        }
+    }
+    o
+}
+
+/// |got − want| ≤ atol + rtol·|want| elementwise.
+pub fn check(name: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) {
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{name}[{i}]: got {g}, PyTorch float64 {w}"
+        );
+    }
+}
+
+/// Records a training run's steps and epochs; stops after epoch `stop_after` when set.
+#[derive(Default)]
+pub struct Recorder {
+    pub steps: Vec<mmlsr_model::StepStats>,
+    pub epochs: Vec<mmlsr_model::EpochStats>,
+    pub stop_after: Option<usize>,
+}
+
+impl mmlsr_model::TrainObserver for Recorder {
+    fn on_step(&mut self, s: &mmlsr_model::StepStats) {
+        self.steps.push(*s);
+    }
+    fn on_epoch(&mut self, e: &mmlsr_model::EpochStats) -> std::ops::ControlFlow<()> {
+        self.epochs.push(*e);
+        match self.stop_after {
+            Some(n) if e.epoch >= n => std::ops::ControlFlow::Break(()),
+            _ => std::ops::ControlFlow::Continue(()),
+        }
+    }
+}

@@ -11,30 +11,7 @@ use mmlsr_model::{
 };
 use serde_json::Value;
 
-use crate::common::B;
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-fn host<const D: usize>(t: Tensor<crate::common::Inner, D>) -> Vec<f64> {
-    t.into_data().iter::<f64>().collect()
-}
-
-/// |a − b| ≤ atol + rtol·|b| elementwise; returns the worst violation ratio.
-fn check(name: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) {
-    assert_eq!(got.len(), want.len(), "{name}: length");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= atol + rtol * w.abs(),
-            "{name}[{i}]: got {g}, PyTorch float64 {w}"
-        );
-    }
-}
+use crate::common::{B, check, floats, host, transpose};
 
 #[test]
 fn gradient_matches_pytorch_float64() {
@@ -117,15 +94,7 @@ fn gradient_matches_pytorch_float64() {
                 .collect()
         };
         // Linear weights are stored [in, out] in Burn and [out, in] in PyTorch.
-        let t = |x: Vec<f64>, rows: usize, cols: usize| -> Vec<f64> {
-            let mut o = vec![0.0; x.len()];
-            for r in 0..rows {
-                for c in 0..cols {
-                    o[c * rows + r] = x[r * cols + c];
-                }
-            }
-            o
-        };
+        let t = transpose;
         let gw1 = host(head.proj.weight.val().grad(&grads).unwrap());
         let gb1 = host(head.proj.bias.as_ref().unwrap().val().grad(&grads).unwrap());
         let gg = host(head.norm.gamma.val().grad(&grads).unwrap());

@@ -14,40 +14,7 @@ use mmlsr_model::{
 use mmlsr_store::{Linear, Projections};
 use serde_json::Value;
 
-use crate::common::{B, Inner};
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-fn host<const D: usize>(t: Tensor<Inner, D>) -> Vec<f64> {
-    t.into_data().iter::<f64>().collect()
-}
-
-/// Row-major `rows × cols` → its transpose.
-fn transpose(x: Vec<f64>, rows: usize, cols: usize) -> Vec<f64> {
-    let mut o = vec![0.0; x.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            o[c * rows + r] = x[r * cols + c];
-        }
-    }
-    o
-}
-
-fn check(name: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) {
-    assert_eq!(got.len(), want.len(), "{name}: length");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= atol + rtol * w.abs(),
-            "{name}[{i}]: got {g}, PyTorch float64 {w}"
-        );
-    }
-}
+use crate::common::{B, check, floats, host, transpose};
 
 #[test]
 fn joint_gradient_matches_pytorch_float64() {

@@ -2,37 +2,14 @@
 //! projections move (or stay put when frozen), τ stays in its range, checkpoints resume to the
 //! same weights, and mismatched settings are refused.
 
-use std::ops::ControlFlow;
-
 use mmlsr_model::{
-    EpochStats, JointTrainConfig, Mode, StepStats, TrainData, TrainObserver, encode_split_joint,
-    load_joint_model, train_joint,
+    JointTrainConfig, Mode, TrainData, encode_split_joint, load_joint_model, train_joint,
 };
 use mmlsr_store::{
     Dataset, DatasetFiles, Projections, RestvalPolicy, Vocabulary, WordVectors, files,
 };
 
-use crate::common::{B, Inner, tiny_coco};
-
-#[derive(Default)]
-struct Recorder {
-    steps: Vec<StepStats>,
-    epochs: Vec<EpochStats>,
-    stop_after: Option<usize>,
-}
-
-impl TrainObserver for Recorder {
-    fn on_step(&mut self, s: &StepStats) {
-        self.steps.push(*s);
-    }
-    fn on_epoch(&mut self, e: &EpochStats) -> ControlFlow<()> {
-        self.epochs.push(*e);
-        match self.stop_after {
-            Some(n) if e.epoch >= n => ControlFlow::Break(()),
-            _ => ControlFlow::Continue(()),
-        }
-    }
-}
+use crate::common::{B, Inner, Recorder, tiny_coco};
 
 struct Loaded {
     ds: Dataset,

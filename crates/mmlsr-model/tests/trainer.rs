@@ -1,16 +1,11 @@
 //! The trainer on a tiny synthetic data folder: it learns, checkpoints, resumes to the same
 //! weights, and refuses mismatched runs.
 
-use std::ops::ControlFlow;
-
 use mmlsr_expansion::Variant;
-use mmlsr_model::{
-    EpochStats, Error, ExpansionSettings, StepStats, TrainConfig, TrainData, TrainObserver,
-    load_model, train,
-};
+use mmlsr_model::{Error, ExpansionSettings, StepStats, TrainConfig, TrainData, load_model, train};
 use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors, files};
 
-use crate::common::{B, Inner, tiny_coco};
+use crate::common::{B, Inner, Recorder, tiny_coco};
 
 fn config(variant: Variant, epochs: usize) -> TrainConfig {
     TrainConfig {
@@ -21,26 +16,6 @@ fn config(variant: Variant, epochs: usize) -> TrainConfig {
             ..Default::default()
         },
         ..Default::default()
-    }
-}
-
-#[derive(Default)]
-struct Recorder {
-    steps: Vec<StepStats>,
-    epochs: Vec<EpochStats>,
-    stop_after: Option<usize>,
-}
-
-impl TrainObserver for Recorder {
-    fn on_step(&mut self, s: &StepStats) {
-        self.steps.push(*s);
-    }
-    fn on_epoch(&mut self, e: &EpochStats) -> ControlFlow<()> {
-        self.epochs.push(*e);
-        match self.stop_after {
-            Some(n) if e.epoch >= n => ControlFlow::Break(()),
-            _ => ControlFlow::Continue(()),
-        }
     }
 }
 
