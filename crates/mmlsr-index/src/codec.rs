@@ -38,9 +38,9 @@ pub fn encode_doc_ids(term_start: &[u64], docs: &[u32]) -> Vec<u8> {
     out
 }
 
-/// Decode what [`encode_doc_ids`] wrote for postings lists of the given lengths
-/// (`term_start`), checking that the bytes are exactly consumed and that every list's ids fit
-/// in `u32`. Whether they are strictly increasing and below the collection size is for the
+/// Decode what [`encode_doc_ids`] wrote for sorted id lists of the given lengths
+/// (`term_start`: list `t` is `term_start[t]..term_start[t + 1]`), checking that the bytes are
+/// exactly consumed and that every list's ids fit in `u32`; errors name the list by index. Whether they are strictly increasing and below the collection size is for the
 /// caller to check.
 pub fn decode_doc_ids(term_start: &[u64], bytes: &[u8]) -> Result<Vec<u32>, String> {
     let packer = BitPacker4x::new();
@@ -49,35 +49,36 @@ pub fn decode_doc_ids(term_start: &[u64], bytes: &[u8]) -> Result<Vec<u32>, Stri
     let mut gaps = [0u32; BLOCK];
     let mut o = 0usize;
     for (t, w) in term_start.windows(2).enumerate() {
-        let n = w[1].checked_sub(w[0]).ok_or("posting offsets decrease")? as usize;
+        let n = w[1].checked_sub(w[0]).ok_or("list offsets decrease")? as usize;
         let mut prev = 0u32;
         let mut left = n;
         while left >= BLOCK {
             let bits = *bytes
                 .get(o)
-                .ok_or_else(|| format!("term {t}: compressed postings end early"))?;
+                .ok_or_else(|| format!("list {t}: the packed ids end early"))?;
             if bits > 32 {
-                return Err(format!("term {t}: a block of {bits}-bit gaps"));
+                return Err(format!("list {t}: a block of {bits}-bit gaps"));
             }
             let len = bits as usize * BLOCK / 8;
             let block = bytes
                 .get(o + 1..o + 1 + len)
-                .ok_or_else(|| format!("term {t}: compressed postings end early"))?;
+                .ok_or_else(|| format!("list {t}: the packed ids end early"))?;
             packer.decompress(block, &mut gaps, bits);
             o += 1 + len;
             for &g in &gaps {
                 prev = prev
                     .checked_add(g)
-                    .ok_or_else(|| format!("term {t}: document ids overflow"))?;
+                    .ok_or_else(|| format!("list {t}: ids overflow u32"))?;
                 docs.push(prev);
             }
             left -= BLOCK;
         }
         for _ in 0..left {
-            let g = read_vbyte(bytes, &mut o).ok_or_else(|| format!("term {t}: bad gap"))?;
+            let g = read_vbyte(bytes, &mut o)
+                .ok_or_else(|| format!("list {t}: a bad variable-byte gap"))?;
             prev = prev
                 .checked_add(g)
-                .ok_or_else(|| format!("term {t}: document ids overflow"))?;
+                .ok_or_else(|| format!("list {t}: ids overflow u32"))?;
             docs.push(prev);
         }
     }

@@ -268,7 +268,8 @@ impl<I: Impact> InvertedIndex<I> {
             return Err("posting offsets do not span the postings".into());
         }
         let docs = if version == VERSION {
-            crate::codec::decode_doc_ids(&term_start, take(c.unwrap_or(0) as usize))?
+            crate::codec::decode_doc_ids(&term_start, take(c.unwrap_or(0) as usize))
+                .map_err(|e| format!("posting lists (list = term id): {e}"))?
         } else {
             u32s(take(4 * p))
         };
@@ -283,7 +284,7 @@ impl<I: Impact> InvertedIndex<I> {
                 return Err("forward offsets do not span the forward index".into());
             }
             crate::codec::decode_doc_ids(&starts, take(g.unwrap_or(0) as usize))
-                .map_err(|e| format!("forward index: {}", e.replace("term ", "document ")))?
+                .map_err(|e| format!("forward index (list = document): {e}"))?
         } else {
             u32s(take(4 * f))
         };

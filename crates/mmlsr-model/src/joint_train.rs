@@ -133,15 +133,13 @@ impl JointTrainConfig {
     /// Check ranges before anything runs.
     pub fn validate_settings(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
-        }
-        if self.batch_size < 2 {
-            return bad(format!(
-                "batch_size must be at least 2 (in-batch negatives), found {}",
-                self.batch_size
-            ));
-        }
+        crate::train::check_schedule(
+            self.epochs,
+            self.batch_size,
+            self.reg_ramp_fraction,
+            self.optim.warmup_fraction,
+            self.patience,
+        )?;
         if !(self.tau >= crate::TAU_RANGE.0 && self.tau <= crate::TAU_RANGE.1) {
             return bad(format!(
                 "tau must be in [{}, {}], found {}",
@@ -151,14 +149,6 @@ impl JointTrainConfig {
             ));
         }
         self.loss.validate()?;
-        for (n, f) in [
-            ("reg_ramp_fraction", self.reg_ramp_fraction),
-            ("optim.warmup_fraction", self.optim.warmup_fraction),
-        ] {
-            if !(0.0..=1.0).contains(&f) {
-                return bad(format!("{n} must be in [0, 1], found {f}"));
-            }
-        }
         let lrs = [Some(self.optim.lr), self.optim.lr_head_proj];
         if lrs
             .iter()
@@ -173,9 +163,6 @@ impl JointTrainConfig {
             .is_some_and(|c| !(c.is_finite() && c > 0.0))
         {
             return bad("optim.grad_clip_norm must be positive".into());
-        }
-        if self.patience == Some(0) {
-            return bad("patience must be at least 1 epoch".into());
         }
         Ok(())
     }
@@ -387,7 +374,7 @@ impl<B: AutodiffBackend> JointOptimizer<B> {
 /// Ids of the model's rank-1 and rank-2 parameters.
 fn param_ids<B: Backend>(m: &JointModel<B>) -> (Vec<ParamId>, Vec<ParamId>) {
     let mut ids1 = vec![m.tau.id, m.head.norm.gamma.id];
-    let mut ids2 = vec![
+    let ids2 = vec![
         m.text_proj.weight.id,
         m.vision_proj.weight.id,
         m.head.proj.weight.id,
@@ -405,7 +392,6 @@ fn param_ids<B: Backend>(m: &JointModel<B>) -> (Vec<ParamId>, Vec<ParamId>) {
     {
         ids1.push(b.id);
     }
-    ids2.sort_unstable_by_key(|id| id.val());
     (ids1, ids2)
 }
 
@@ -1014,13 +1000,13 @@ impl JointSplitEncoding {
         let n_q = self.query_ids.len();
         let n_i = self.image_ids.len();
         let d = self.d_embed;
-        let scorer = SparseScorer::new(&self.images);
         let images_t =
             Tensor::<B, 2>::from_data(TensorData::new(self.dense_images.clone(), [n_i, d]), device)
                 .transpose();
         let mut runs: Vec<Run> = modes.iter().map(|_| Run::default()).collect();
         let need_dense = modes.iter().any(|m| *m != Mode::Sparse);
         let need_sparse = modes.iter().any(|m| *m != Mode::Dense);
+        let scorer = need_sparse.then(|| SparseScorer::new(&self.images));
         let mut sparse = Vec::new();
         let mut fused = Vec::new();
         for start in (0..n_q).step_by(BLOCK) {
@@ -1041,7 +1027,7 @@ impl JointSplitEncoding {
             } else {
                 Vec::new()
             };
-            if need_sparse {
+            if let Some(scorer) = &scorer {
                 sparse.resize((end - start) * n_i, 0.0);
                 scorer.score_rows(&self.queries, start..end, &mut sparse)?;
             }

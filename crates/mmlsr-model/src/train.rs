@@ -126,15 +126,13 @@ impl TrainConfig {
     /// Check ranges before anything runs.
     pub fn validate_settings(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
-        }
-        if self.batch_size < 2 {
-            return bad(format!(
-                "batch_size must be at least 2 (in-batch negatives), found {}",
-                self.batch_size
-            ));
-        }
+        check_schedule(
+            self.epochs,
+            self.batch_size,
+            self.reg_ramp_fraction,
+            self.optim.warmup_fraction,
+            self.patience,
+        )?;
         if self.loss.temperature.is_nan() || self.loss.temperature <= 0.0 {
             return bad(format!(
                 "loss.temperature must be > 0, found {}",
@@ -149,22 +147,42 @@ impl TrainConfig {
                 return bad(format!("{n} must be a finite number ≥ 0, found {w}"));
             }
         }
-        for (n, f) in [
-            ("reg_ramp_fraction", self.reg_ramp_fraction),
-            ("optim.warmup_fraction", self.optim.warmup_fraction),
-        ] {
-            if !(0.0..=1.0).contains(&f) {
-                return bad(format!("{n} must be in [0, 1], found {f}"));
-            }
-        }
         if !(self.optim.lr_proj > 0.0 && self.optim.lr_pretrained >= 0.0) {
             return bad("learning rates must be positive".into());
         }
-        if self.patience == Some(0) {
-            return bad("patience must be at least 1 epoch".into());
-        }
         Ok(())
     }
+}
+
+/// Range checks every trainer shares: epochs, batch size, the two ramp fractions, patience.
+pub(crate) fn check_schedule(
+    epochs: usize,
+    batch_size: usize,
+    reg_ramp_fraction: f64,
+    warmup_fraction: f64,
+    patience: Option<usize>,
+) -> Result<()> {
+    let bad = |m: String| Err(Error::Config(m));
+    if epochs == 0 {
+        return bad("epochs must be at least 1".into());
+    }
+    if batch_size < 2 {
+        return bad(format!(
+            "batch_size must be at least 2 (in-batch negatives), found {batch_size}"
+        ));
+    }
+    for (n, f) in [
+        ("reg_ramp_fraction", reg_ramp_fraction),
+        ("optim.warmup_fraction", warmup_fraction),
+    ] {
+        if !(0.0..=1.0).contains(&f) {
+            return bad(format!("{n} must be in [0, 1], found {f}"));
+        }
+    }
+    if patience == Some(0) {
+        return bad("patience must be at least 1 epoch".into());
+    }
+    Ok(())
 }
 
 /// Numbers of one optimiser step.
