@@ -1,4 +1,5 @@
-//! A purpose-built inverted index for learned sparse image vectors: `u8` or `u16` impacts with per-term
+//! A purpose-built inverted index for learned sparse image vectors: `u8` or `u16` impacts (or
+//! unquantised `f32` weights, [`ExactIndex`], for exactness checks) with per-term
 //! and per-block maxima, exact top-k by exhaustive term-at-a-time scoring, MaxScore or block-max
 //! pruning, a Seismic-style approximate index, a forward index for rescoring, a versioned,
 //! checksummed on-disk format, and the dense baselines (flat; HNSW with the `hnsw` feature).
@@ -24,6 +25,7 @@ mod approx;
 pub mod codec;
 mod dense;
 mod error;
+mod exact;
 mod export;
 mod format;
 #[cfg(feature = "hnsw")]
@@ -37,6 +39,7 @@ pub use crate::{
     approx::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, recall},
     dense::{DenseFlat, dot},
     error::{Error, Result},
+    exact::{ExactIndex, ExactScratch},
     export::{Ciff, read_ciff, write_jsonl},
     format::impact_bits,
     impact::Impact,

@@ -1,0 +1,182 @@
+//! The unquantised mode, for exactness checks: postings keep the documents' original `f32`
+//! weights and queries keep theirs; scoring is exhaustive term at a time into an `f64`
+//! accumulator. It ranks by exactly the dot products the quantised index approximates (and
+//! [`crate::exact_top_k_f64`] computes by brute force), at the speed of an inverted index, so a
+//! whole test split can be ranked both ways and compared.
+
+use std::{cmp::Ordering, collections::BinaryHeap};
+
+use mmlsr_core::{CsrMatrix, SparseRow};
+
+use crate::{Error, Impact, InvertedIndex, Result};
+
+/// An inverted index with unquantised `f32` weights (no pruning data: exhaustive only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExactIndex {
+    n_docs: u32,
+    vocab_size: u32,
+    /// `term_start[t]..term_start[t + 1]` are term `t`'s postings.
+    term_start: Vec<u64>,
+    /// Document ids, increasing within each term.
+    docs: Vec<u32>,
+    /// The documents' weights, aligned with `docs`.
+    weights: Vec<f32>,
+}
+
+/// Reusable per-thread buffer of [`ExactIndex::search`] (all zeros between queries).
+#[derive(Debug, Default)]
+pub struct ExactScratch {
+    acc: Vec<f64>,
+}
+
+/// A kept result, ordered so that the heap's top is the worst kept: the lowest score, then
+/// the largest document id.
+#[derive(Debug, PartialEq)]
+struct Kept(f64, u32);
+
+impl Eq for Kept {}
+
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl ExactIndex {
+    /// Index `docs` (one row per document; columns are term ids); weights are kept as given
+    /// (a [`CsrMatrix`] holds only finite ones).
+    pub fn build(docs: &CsrMatrix) -> Result<Self> {
+        let n_docs = u32::try_from(docs.n_rows())
+            .map_err(|_| Error::Config("more than 2^32-1 documents".into()))?;
+        let v = docs.n_cols();
+        let vocab_size =
+            u32::try_from(v).map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
+        let (_, idx, _) = docs.raw();
+        let mut term_start = vec![0u64; v + 1];
+        for &t in idx {
+            term_start[t as usize + 1] += 1;
+        }
+        for t in 0..v {
+            term_start[t + 1] += term_start[t];
+        }
+        let mut fill: Vec<u64> = term_start[..v].to_vec();
+        let mut post_docs = vec![0u32; idx.len()];
+        let mut weights = vec![0f32; idx.len()];
+        for (d, row) in docs.rows().enumerate() {
+            for (&t, &w) in row.indices.iter().zip(row.values) {
+                let p = &mut fill[t as usize];
+                post_docs[*p as usize] = d as u32;
+                weights[*p as usize] = w;
+                *p += 1;
+            }
+        }
+        Ok(Self {
+            n_docs,
+            vocab_size,
+            term_start,
+            docs: post_docs,
+            weights,
+        })
+    }
+
+    /// The unquantised index of a quantised index's documents (the original vectors it keeps
+    /// for rescoring).
+    pub fn from_index<I: Impact>(index: &InvertedIndex<I>) -> Result<Self> {
+        Self::build(index.forward())
+    }
+
+    /// Number of documents.
+    pub fn n_docs(&self) -> usize {
+        self.n_docs as usize
+    }
+
+    /// Vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        self.vocab_size as usize
+    }
+
+    /// Number of postings.
+    pub fn n_postings(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// The top `k` documents by the `f64` dot product with `query` (score descending, then
+    /// document ascending; documents scoring ≤ 0 are left out). Terms must be below the
+    /// vocabulary size and weights finite. Each document's products are added in increasing
+    /// term order, as [`crate::exact_top_k_f64`] adds them, so both give identical scores.
+    pub fn search(
+        &self,
+        query: SparseRow<'_>,
+        k: usize,
+        scratch: &mut ExactScratch,
+    ) -> Result<Vec<(u32, f64)>> {
+        let mut prev: Option<u32> = None;
+        for (&t, &w) in query.indices.iter().zip(query.values) {
+            if t >= self.vocab_size {
+                return Err(Error::Query(format!(
+                    "term {t} is outside the index's vocabulary of {}",
+                    self.vocab_size
+                )));
+            }
+            if !w.is_finite() {
+                return Err(Error::Query(format!("term {t} has weight {w}")));
+            }
+            if prev.is_some_and(|p| p >= t) {
+                return Err(Error::Query(format!(
+                    "term ids must increase, found {t} after {}",
+                    prev.unwrap_or_default()
+                )));
+            }
+            prev = Some(t);
+        }
+        let acc = &mut scratch.acc;
+        acc.resize(self.n_docs as usize, 0.0);
+        for (&t, &w) in query.indices.iter().zip(query.values) {
+            let (a, b) = (
+                self.term_start[t as usize] as usize,
+                self.term_start[t as usize + 1] as usize,
+            );
+            let w = w as f64;
+            for (&d, &x) in self.docs[a..b].iter().zip(&self.weights[a..b]) {
+                acc[d as usize] += x as f64 * w;
+            }
+        }
+        let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(k.min(acc.len()) + 1);
+        for (d, a) in acc.iter_mut().enumerate() {
+            let s = std::mem::take(a);
+            if s > 0.0 && k > 0 {
+                let key = Kept(s, d as u32);
+                if heap.len() < k {
+                    heap.push(key);
+                } else if heap.peek().is_some_and(|top| key < *top) {
+                    heap.pop();
+                    heap.push(key);
+                }
+            }
+        }
+        let mut hits: Vec<(u32, f64)> = heap.into_iter().map(|Kept(s, d)| (d, s)).collect();
+        hits.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        Ok(hits)
+    }
+
+    /// Answer every row of `queries` on all threads of the current rayon pool; results in
+    /// query order.
+    pub fn search_batch(&self, queries: &CsrMatrix, k: usize) -> Result<Vec<Vec<(u32, f64)>>> {
+        use rayon::prelude::*;
+        (0..queries.n_rows())
+            .into_par_iter()
+            .map_init(ExactScratch::default, |s, r| {
+                self.search(queries.row(r), k, s).map_err(|e| match e {
+                    Error::Query(m) => Error::Query(format!("query {r}: {m}")),
+                    other => other,
+                })
+            })
+            .collect()
+    }
+}
