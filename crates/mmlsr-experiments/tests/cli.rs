@@ -589,6 +589,58 @@ fn train_encode_index_search_evaluate_compare() {
             "{m}: u16 index run {got} vs exhaustive {want}"
         );
     }
+    // The unquantised mode ranks by the trainer's own dot products (in f64, the trainer in
+    // f32: only near-ties may differ).
+    let out = run_ok(
+        mmlsr()
+            .arg("search")
+            .arg(p("idx"))
+            .arg(p("enc"))
+            .arg("--out")
+            .arg(p("exact.trec"))
+            .args(["--k", "100", "--exact"]),
+    );
+    assert!(out.contains("captions searched"), "{out}");
+    let exact = metrics("exact.trec");
+    for (m, k) in [
+        ("R@1", "r1"),
+        ("R@5", "r5"),
+        ("R@10", "r10"),
+        ("MRR@10", "mrr10"),
+    ] {
+        let want = own["sparse"][k].as_f64().unwrap();
+        let got = exact["measures"][m].as_f64().unwrap();
+        eprintln!("exact {m}: {got} vs trainer {want}");
+        assert!(
+            (got - want).abs() < 0.05,
+            "{m}: unquantised run {got} vs exhaustive {want}"
+        );
+    }
+    for (flags, says) in [
+        (
+            ["--exact", "--algorithm", "maxscore"],
+            "cannot be used with",
+        ),
+        (
+            ["--exact", "--mode", "hybrid"],
+            "--exact ranks with exp or no-exp",
+        ),
+    ] {
+        let out = mmlsr()
+            .arg("search")
+            .arg(p("idx"))
+            .arg(p("enc"))
+            .arg("--out")
+            .arg(p("bad.trec"))
+            .args(flags)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+    }
     let no_exp = metrics("no-exp.trec");
     assert!(no_exp["measures"]["R@1"].as_f64().unwrap() > 0.0);
     let out = run_ok(

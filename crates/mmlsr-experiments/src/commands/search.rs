@@ -5,7 +5,10 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mmlsr_index::{Algorithm, Impact, InvertedIndex, QueryMode, Scratch, impact_bits};
+use mmlsr_core::SparseRow;
+use mmlsr_index::{
+    Algorithm, ExactIndex, ExactScratch, Impact, InvertedIndex, QueryMode, Scratch, impact_bits,
+};
 use mmlsr_metrics::Run;
 use mmlsr_store::{Dataset, SparseTable, Vocabulary};
 
@@ -14,7 +17,7 @@ use mmlsr_store::{Dataset, SparseTable, Vocabulary};
 /// (query id = sentid, document id = imgid). `--mode` picks the D2S §5.3 query mode: `exp`
 /// (all active terms), `no-exp` (only the caption's own terms) or `hybrid` (retrieve with own
 /// terms, rescore `--candidates` images with the full vector); the last two need `--data` to
-/// tokenise the captions.
+/// tokenise the captions. `--exact` ranks by the unquantised dot products instead.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Folder written by `mmlsr index`.
@@ -36,6 +39,11 @@ pub struct SearchArgs {
     /// Exact top-k algorithm (all return the same ranking).
     #[arg(long, value_enum, default_value_t = AlgorithmArg::Exhaustive)]
     pub algorithm: AlgorithmArg,
+    /// Rank by the unquantised dot products instead of the quantised impacts: the index's
+    /// stored original vectors and the queries' f32 weights, exhaustively (for exactness checks;
+    /// modes exp and no-exp).
+    #[arg(long, conflicts_with = "algorithm")]
+    pub exact: bool,
     /// The data folder (captions and vocabulary, for `no-exp` and `hybrid`).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -154,23 +162,54 @@ fn search<I: Impact>(args: &SearchArgs, index: InvertedIndex<I>) -> anyhow::Resu
         .expect("valid template")
         .progress_chars("=> "),
     );
+    let exact = if args.exact {
+        anyhow::ensure!(
+            !matches!(mode, QueryMode::Hybrid { .. }),
+            "--exact ranks with exp or no-exp queries (hybrid already rescores exactly)"
+        );
+        let t = Instant::now();
+        let exact = ExactIndex::from_index(&index)?;
+        eprintln!(
+            "unquantised index of {} postings built in {:.2} s",
+            exact.n_postings(),
+            t.elapsed().as_secs_f64()
+        );
+        Some(exact)
+    } else {
+        None
+    };
     let t = Instant::now();
     let mut scratch = Scratch::default();
+    let mut exact_scratch = ExactScratch::default();
     let mut lists = Vec::with_capacity(n);
     for (r, own) in own.iter().enumerate() {
-        let hits = index.search_mode(
-            queries.matrix.row(r),
-            own,
-            mode,
-            args.k,
-            algorithm,
-            &mut scratch,
-        )?;
-        lists.push(
-            hits.into_iter()
+        let row = queries.matrix.row(r);
+        let hits: Vec<(u32, f32)> = match &exact {
+            Some(exact) => {
+                let ranked = if mode == QueryMode::NoExp {
+                    let (idx, val): (Vec<u32>, Vec<f32>) = row
+                        .indices
+                        .iter()
+                        .zip(row.values)
+                        .filter(|(t, _)| own.binary_search(t).is_ok())
+                        .unzip();
+                    let own_row = SparseRow {
+                        indices: &idx,
+                        values: &val,
+                    };
+                    exact.search(own_row, args.k, &mut exact_scratch)?
+                } else {
+                    exact.search(row, args.k, &mut exact_scratch)?
+                };
+                ranked.into_iter().map(|(d, s)| (d, s as f32)).collect()
+            }
+            None => index
+                .search_mode(row, own, mode, args.k, algorithm, &mut scratch)?
+                .into_iter()
                 .map(|h| (h.doc, h.score))
-                .collect::<Vec<_>>(),
-        );
+                .collect(),
+        };
+        lists.push(hits);
         if r % 256 == 0 {
             bar.set_position(r as u64);
         }
