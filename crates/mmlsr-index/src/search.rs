@@ -69,16 +69,20 @@ impl QueryWeights {
 /// Which exact algorithm answers a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Algorithm {
-    /// Term at a time into a dense accumulator, then top-k selection.
+    /// Term at a time into a dense accumulator, then top-k selection (the fastest at 123k
+    /// documents in every setting `mmlsr bench` measures).
+    #[default]
     Exhaustive,
     /// MaxScore: document at a time over the "essential" lists only, skipping documents
     /// whose upper bound cannot beat the current k-th score.
     MaxScore,
     /// Block-max pruning (Mallia, Suel & Tonellotto, SIGIR 2024): upper bounds of every block
     /// of `block_size` consecutive documents from the per-term block maxima, blocks visited in
-    /// decreasing bound order and scored exactly from the query terms' postings in the block, stopping
-    /// once no remaining block can beat the k-th score. Safe (exact).
-    #[default]
+    /// decreasing bound order (the most promising tier first) and scored exactly — through the
+    /// forward index, or from the query terms' postings in the block, whichever is estimated
+    /// cheaper —, stopping once no remaining block can beat the k-th score. When the blocks
+    /// left after the first tier are estimated to cost more than exhaustive scoring, the query
+    /// is answered exhaustively instead ([`Scratch::fell_back`]). Safe (exact).
     BlockMax,
 }
 
@@ -104,14 +108,32 @@ pub struct Scratch {
     pub(crate) doc_acc_wide: Vec<u64>,
     block_acc: Vec<u64>,
     blocks: Vec<(u64, u32)>,
+    /// Query weights by term id (all zeros between queries).
+    query_dense: Vec<u16>,
     cur_doc: Vec<u32>,
     heap: BinaryHeap<(Reverse<u64>, u32)>,
     order: Vec<usize>,
     cursors: Vec<usize>,
     cum: Vec<u64>,
-    /// Postings visited by the last query (a cost measure).
+    /// Postings visited by the last query (a cost measure; block-max pruning counts the
+    /// forward-index entries of the blocks it scores that way).
     pub postings_scored: u64,
+    /// Block maxima read by the last query (block-max pruning's bound computation).
+    pub bounds_read: u64,
+    /// Blocks scored by the last query (block-max pruning).
+    pub blocks_scored: u64,
+    /// Whether block-max pruning handed the last query to exhaustive scoring.
+    pub fell_back: bool,
 }
+
+/// Relative costs (ns on the benchmark machine, `mmlsr bench`) behind block-max pruning's
+/// choices; they decide speed only, never results: adding one posting to the exhaustive
+/// accumulator,
+const POSTING_COST: f64 = 0.6;
+/// scoring one forward-index entry of a block against the dense query weights,
+const FORWARD_ENTRY_COST: f64 = 1.5;
+/// and finding one query term's postings in a block (a binary search among its blocks).
+const BLOCK_SEARCH_COST: f64 = 40.0;
 
 /// Keeps the k best (score desc, doc asc); the heap's top is the worst kept.
 fn offer(heap: &mut BinaryHeap<(Reverse<u64>, u32)>, k: usize, doc: u32, raw: u64) {
@@ -160,6 +182,9 @@ impl<I: Impact> InvertedIndex<I> {
         scratch: &mut Scratch,
     ) -> Vec<Hit> {
         scratch.postings_scored = 0;
+        scratch.bounds_read = 0;
+        scratch.blocks_scored = 0;
+        scratch.fell_back = false;
         let scale = self.scale;
         match algorithm {
             Algorithm::Exhaustive => self.exhaustive(query, k, scratch, scale),
@@ -189,63 +214,181 @@ impl<I: Impact> InvertedIndex<I> {
                 self.block_start[t as usize] as usize,
                 self.block_start[t as usize + 1] as usize,
             );
+            let w = w as u64;
+            s.bounds_read += (b - a) as u64;
             for (&blk, &m) in self.block_ids[a..b].iter().zip(&self.block_max[a..b]) {
-                s.acc[blk as usize] += w as u64 * m.get() as u64;
+                // SAFETY: block ids are `doc / block_size` of valid documents, so below
+                // `n_blocks`.
+                unsafe { *s.acc.get_unchecked_mut(blk as usize) += w * m.get() as u64 };
             }
         }
-        s.blocks.clear();
-        s.blocks.extend(
+        // Dense query weights for scoring a block through the forward index.
+        s.query_dense.resize(self.vocab_size as usize, 0);
+        for (&t, &w) in q.terms.iter().zip(&q.weights) {
+            s.query_dense[t as usize] = w;
+        }
+        // Blocks are visited in decreasing bound order, in two tiers so that few blocks are
+        // ever sorted. Tier 0: the `FIRST_TIER` blocks of highest bound (candidates found with
+        // a 64-bucket histogram of the bounds, then selected), which set a k-th score early.
+        // Tier 1: every other block whose bound reaches that score — unless scoring them is
+        // estimated to cost more than exhaustive scoring, which then answers the query. A
+        // block whose bound is below the k-th score cannot hold a result (not even a tie), and
+        // bounds only decrease along a tier.
+        const FIRST_TIER: usize = 32;
+        let max_ub = s.acc.iter().copied().max().unwrap_or(0);
+        if max_ub == 0 {
+            for &t in &q.terms {
+                s.query_dense[t as usize] = 0;
+            }
+            return Vec::new();
+        }
+        // Monotone in the bound (all that exactness needs of it).
+        let per_bucket = 63.0 / max_ub as f64;
+        let bucket = |u: u64| ((u as f64 * per_bucket) as usize).min(63);
+        let mut hist = [0usize; 64];
+        for &u in &s.acc {
+            if u > 0 {
+                hist[bucket(u)] += 1;
+            }
+        }
+        let mut cut_bucket = 63;
+        let mut count = hist[63];
+        while cut_bucket > 0 && count < FIRST_TIER {
+            cut_bucket -= 1;
+            count += hist[cut_bucket];
+        }
+        let by_bound = |x: &(u64, u32), y: &(u64, u32)| y.0.cmp(&x.0).then(x.1.cmp(&y.1));
+        let mut blocks = std::mem::take(&mut s.blocks);
+        blocks.clear();
+        blocks.extend(
             s.acc
                 .iter()
                 .enumerate()
-                .filter(|(_, u)| **u > 0)
+                .filter(|(_, u)| **u > 0 && bucket(**u) >= cut_bucket)
                 .map(|(b, &u)| (u, b as u32)),
         );
-        s.blocks
-            .sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-        // Score a block term at a time from each query term's postings inside it (found by
-        // binary search among the term's blocks) into a block-sized accumulator.
-        s.block_acc.clear();
-        s.block_acc.resize(bs, 0);
+        if blocks.len() > FIRST_TIER {
+            blocks.select_nth_unstable_by(FIRST_TIER - 1, by_bound);
+            blocks.truncate(FIRST_TIER);
+        }
         let mut threshold = 0u64;
-        for &(ub, blk) in &s.blocks {
-            // A block whose bound is below the k-th score cannot hold a result (not even a
-            // tie); bounds only decrease from here.
-            if s.heap.len() == k && ub < threshold {
-                break;
-            }
-            let first = blk as usize * bs;
-            for (&t, &w) in q.terms.iter().zip(&q.weights) {
-                let (a, b) = (
-                    self.block_start[t as usize] as usize,
-                    self.block_start[t as usize + 1] as usize,
-                );
-                let Ok(e) = self.block_ids[a..b].binary_search(&blk) else {
-                    continue;
-                };
-                let e = a + e;
-                let from = self.block_post[e] as usize;
-                let to = if e + 1 < b {
-                    self.block_post[e + 1] as usize
-                } else {
-                    self.term_start[t as usize + 1] as usize
-                };
-                s.postings_scored += (to - from) as u64;
-                let w = w as u64;
-                for (&d, &i) in self.docs[from..to].iter().zip(&self.impacts[from..to]) {
-                    s.block_acc[d as usize - first] += w * i.get() as u64;
+        for tier in 0..2 {
+            if tier == 1 {
+                let floor = if s.heap.len() == k { threshold } else { 1 };
+                blocks.clear();
+                let mut cost = 0.0;
+                for (b, &u) in s.acc.iter().enumerate() {
+                    if u >= floor {
+                        blocks.push((u, b as u32));
+                        cost += self.block_cost(b, q.terms.len());
+                    }
+                }
+                // When the bounds leave too much to score block by block, exhaustive scoring
+                // (exact too) is cheaper: start over with it.
+                let postings: u64 = q
+                    .terms
+                    .iter()
+                    .map(|&t| self.term_start[t as usize + 1] - self.term_start[t as usize])
+                    .sum();
+                if cost > postings as f64 * POSTING_COST {
+                    s.blocks = blocks;
+                    for &t in &q.terms {
+                        s.query_dense[t as usize] = 0;
+                    }
+                    let (bounds, blocks_scored) = (s.bounds_read, s.blocks_scored);
+                    let hits = self.exhaustive(q, k, s, scale);
+                    s.bounds_read = bounds;
+                    s.blocks_scored = blocks_scored;
+                    s.fell_back = true;
+                    return hits;
                 }
             }
-            let last = (first + bs).min(self.n_docs as usize);
-            for d in first..last {
-                let score = std::mem::take(&mut s.block_acc[d - first]);
-                offer(&mut s.heap, k, d as u32, score);
+            blocks.sort_unstable_by(by_bound);
+            for &(ub, blk) in &blocks {
+                if s.heap.len() == k && ub < threshold {
+                    break;
+                }
+                self.score_block(q, blk as usize, k, s);
+                s.blocks_scored += 1;
+                if s.heap.len() == k {
+                    threshold = s.heap.peek().map_or(0, |t| t.0.0);
+                }
             }
-            if s.heap.len() == k {
-                threshold = s.heap.peek().map_or(0, |t| t.0.0);
+            if tier == 0 {
+                // Tier 1 takes the other blocks.
+                for &(_, blk) in &blocks {
+                    s.acc[blk as usize] = 0;
+                }
             }
         }
+        s.blocks = blocks;
+        for &t in &q.terms {
+            s.query_dense[t as usize] = 0;
+        }
         drain(&mut s.heap, q, scale)
+    }
+
+    /// The estimated cost of [`Self::score_block`] on block `blk` for a query of `n_terms`
+    /// terms (in units of [`POSTING_COST`]).
+    fn block_cost(&self, blk: usize, n_terms: usize) -> f64 {
+        let bs = self.block_size as usize;
+        let first = blk * bs;
+        let last = (first + bs).min(self.n_docs as usize);
+        let entries = (self.fwd_start[last] - self.fwd_start[first]) as f64;
+        (entries * FORWARD_ENTRY_COST).min(n_terms as f64 * BLOCK_SEARCH_COST)
+    }
+
+    /// Score every document of block `blk` exactly and offer it to the heap: through the
+    /// forward index (each document's terms against the dense query weights) when the block
+    /// holds few postings, otherwise from each query term's postings in the block (found by
+    /// binary search among the term's blocks).
+    fn score_block(&self, q: &QueryWeights, blk: usize, k: usize, s: &mut Scratch) {
+        let bs = self.block_size as usize;
+        let first = blk * bs;
+        let last = (first + bs).min(self.n_docs as usize);
+        let (fa, fb) = (
+            self.fwd_start[first] as usize,
+            self.fwd_start[last] as usize,
+        );
+        if (fb - fa) as f64 * FORWARD_ENTRY_COST <= q.terms.len() as f64 * BLOCK_SEARCH_COST {
+            s.postings_scored += (fb - fa) as u64;
+            for d in first..last {
+                let (a, b) = (self.fwd_start[d] as usize, self.fwd_start[d + 1] as usize);
+                let mut score = 0u64;
+                for (&t, &i) in self.fwd_terms[a..b].iter().zip(&self.fwd_impacts[a..b]) {
+                    score += s.query_dense[t as usize] as u64 * i.get() as u64;
+                }
+                offer(&mut s.heap, k, d as u32, score);
+            }
+            return;
+        }
+        s.block_acc.clear();
+        s.block_acc.resize(bs, 0);
+        for (&t, &w) in q.terms.iter().zip(&q.weights) {
+            let (a, b) = (
+                self.block_start[t as usize] as usize,
+                self.block_start[t as usize + 1] as usize,
+            );
+            let Ok(e) = self.block_ids[a..b].binary_search(&(blk as u32)) else {
+                continue;
+            };
+            let e = a + e;
+            let from = self.block_post[e] as usize;
+            let to = if e + 1 < b {
+                self.block_post[e + 1] as usize
+            } else {
+                self.term_start[t as usize + 1] as usize
+            };
+            s.postings_scored += (to - from) as u64;
+            let w = w as u64;
+            for (&d, &i) in self.docs[from..to].iter().zip(&self.impacts[from..to]) {
+                s.block_acc[d as usize - first] += w * i.get() as u64;
+            }
+        }
+        for d in first..last {
+            let score = std::mem::take(&mut s.block_acc[d - first]);
+            offer(&mut s.heap, k, d as u32, score);
+        }
     }
 
     fn exhaustive(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<Hit> {

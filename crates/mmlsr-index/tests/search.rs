@@ -231,3 +231,93 @@ fn u16_impacts_are_closer_to_the_exact_scores_than_u8() {
     );
     assert!(worst16 < 1e-3, "u16 relative score error {worst16}");
 }
+
+/// A collection of `n` background documents of `len` random terms with small weights, plus
+/// `planted` documents (spread over the collection) with large weights on the query's terms
+/// `0..q_len`; and that query.
+fn planted(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    v: usize,
+    len: usize,
+    planted: usize,
+    q_len: usize,
+) -> (CsrMatrix, CsrMatrix) {
+    let mut docs = CsrMatrix::empty(v);
+    for d in 0..n {
+        let mut terms: Vec<u32> = if d % (n / planted) == 0 {
+            (0..q_len as u32).collect()
+        } else {
+            Vec::new()
+        };
+        while terms.len() < len {
+            let t = rng.random_range(0..v as u32);
+            if !terms.contains(&t) {
+                terms.push(t);
+            }
+        }
+        terms.sort_unstable();
+        let w: Vec<f32> = terms
+            .iter()
+            .map(|&t| {
+                if d % (n / planted) == 0 && (t as usize) < q_len {
+                    rng.random_range(4.0f32..5.0)
+                } else {
+                    rng.random_range(0.01f32..0.2)
+                }
+            })
+            .collect();
+        docs.push_row(&terms, &w).unwrap();
+    }
+    let mut q = CsrMatrix::empty(v);
+    let terms: Vec<u32> = (0..q_len as u32).collect();
+    q.push_row(&terms, &vec![1.0; q_len]).unwrap();
+    (docs, q)
+}
+
+/// Block-max pruning's two regimes, both exact: on a query whose block bounds single out a
+/// few blocks it scores those (through the forward index when documents are short, from the
+/// postings when they are long) without falling back; on flat bounds it hands the query to
+/// exhaustive scoring.
+#[test]
+fn block_max_prunes_selective_queries_and_falls_back_on_flat_ones() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let mut s = Scratch::default();
+    // (documents, vocabulary, document length, planted, query length): short documents and a
+    // long query favour forward scoring; long documents and a short query, the postings.
+    for (n, v, len, n_planted, q_len) in [(4000, 300, 4, 10, 20), (4000, 300, 120, 10, 2)] {
+        let (docs, queries) = planted(&mut rng, n, v, len, n_planted, q_len);
+        let index = InvertedIndex::<u8>::build(&docs, IndexConfig { block_size: 8 }).unwrap();
+        let q = index.quantize_query(queries.row(0)).unwrap();
+        let got = index.search(&q, 10, Algorithm::BlockMax, &mut s);
+        assert!(!s.fell_back, "documents of {len} terms: fell back");
+        let n_blocks = n.div_ceil(8) as u64;
+        assert!(
+            s.blocks_scored * 10 < n_blocks,
+            "documents of {len} terms: scored {} of {n_blocks} blocks",
+            s.blocks_scored
+        );
+        assert!(s.bounds_read > 0);
+        assert_eq!(
+            got,
+            brute_force_top_k(&index, &q, 10),
+            "documents of {len} terms"
+        );
+        assert!(got.iter().all(|h| h.doc as usize % (n / n_planted) == 0));
+        check_all(
+            &index,
+            &queries,
+            &[1, 10, 11, 100],
+            &format!("planted, length {len}"),
+        );
+    }
+    // Flat bounds: every document draws from the same few terms.
+    let docs = random_rows(&mut rng, 3000, 20, &|_| 0.5, false);
+    let queries = random_rows(&mut rng, 5, 20, &|_| 0.8, false);
+    let index = InvertedIndex::<u8>::build(&docs, IndexConfig { block_size: 8 }).unwrap();
+    let q = index.quantize_query(queries.row(0)).unwrap();
+    let got = index.search(&q, 10, Algorithm::BlockMax, &mut s);
+    assert!(s.fell_back);
+    assert_eq!(got, brute_force_top_k(&index, &q, 10));
+    check_all(&index, &queries, &[1, 10, 100], "flat");
+}
