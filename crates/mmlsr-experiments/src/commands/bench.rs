@@ -63,6 +63,9 @@ pub struct BenchArgs {
     /// Candidates of the hybrid mode (at least k).
     #[arg(long, default_value_t = 100)]
     pub hybrid_candidates: usize,
+    /// Documents per block of the exact index (block-max pruning's granularity).
+    #[arg(long, default_value_t = IndexConfig::default().block_size)]
+    pub block_size: usize,
     /// Approximate mode: postings kept per term (Seismic's λ).
     #[arg(long, default_value_t = ApproxConfig::default().postings_per_term)]
     pub approx_lambda: usize,
@@ -257,7 +260,10 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
         n_q
     );
     let t = Instant::now();
-    let index = InvertedIndex::<u8>::build(&c.docs, IndexConfig::default())?;
+    let config = IndexConfig {
+        block_size: args.block_size,
+    };
+    let index = InvertedIndex::<u8>::build(&c.docs, config)?;
     let build_exact = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let approx = ApproxIndex::build(
@@ -327,14 +333,24 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
                 });
                 timings.push((k, ms, qps));
             }
-            let mut rec = 0.0;
+            let (mut rec, mut fell_back) = (0.0, 0usize);
             for (i, (own, exact)) in c.own.iter().zip(&exact10).enumerate() {
                 let r = index.search_mode(c.queries.row(i), own, mode, 10, alg, &mut s)?;
                 rec += recall(&r, exact);
+                fell_back += s.fell_back as usize;
             }
+            let fallback = if alg == Algorithm::BlockMax {
+                format!(
+                    " (b {}, exhaustive fallback {:.0} %)",
+                    args.block_size,
+                    100.0 * fell_back as f64 / n_q.max(1) as f64
+                )
+            } else {
+                String::new()
+            };
             let row = Row {
                 collection: c.name.clone(),
-                method: format!("sparse {mode_name} · {alg_name}"),
+                method: format!("sparse {mode_name} · {alg_name}{fallback}"),
                 flops: Some(flops),
                 recall_at_10: Some(rec / n_q as f64),
                 timings,
@@ -345,7 +361,7 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
     }
     // The exhaustive reference over finer scores: u16 impacts, and unquantised f32 weights
     // (exp queries; recall = agreement with the u8 top-10).
-    let index16 = InvertedIndex::<u16>::build(&c.docs, IndexConfig::default())?;
+    let index16 = InvertedIndex::<u16>::build(&c.docs, config)?;
     let qw16: Vec<QueryWeights> = c
         .queries
         .rows()
