@@ -103,8 +103,10 @@ fn crosscheck(name: &str, qrels: Qrels, a: Run, b: Run, measures: &[&str], rr_di
     write_qrels(&qrels, &qp).unwrap();
     a.write_trec(&ap, "a").unwrap();
     b.write_trec(&bp, "b").unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/crosscheck_metrics.py");
+    let script = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests"),
+    )
+    .join("../../scripts/crosscheck_metrics.py");
     let mut cmd = Command::new(py);
     cmd.arg(&script);
     if rr_direct {

@@ -27,6 +27,16 @@ pub fn tiny_coco() -> &'static Path {
 }
 
 /// A JSON array of numbers as `f32`.
+/// A file of `tests/data/`, found at run time (a test binary reused from another checkout
+/// through a shared target directory must not read that checkout's files).
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests"),
+    )
+    .join("tests/data")
+    .join(name)
+}
+
 pub fn floats(v: &serde_json::Value) -> Vec<f32> {
     v.as_array()
         .unwrap()

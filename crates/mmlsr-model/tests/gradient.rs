@@ -15,7 +15,7 @@ use crate::common::{B, check, floats, host, transpose};
 
 #[test]
 fn gradient_matches_pytorch_float64() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/d2s_grad.json");
+    let path = crate::common::fixture("d2s_grad.json");
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let device = Default::default();
     let cases = fixture["cases"].as_array().unwrap();

@@ -18,7 +18,7 @@ use crate::common::{B, check, floats, host, transpose};
 
 #[test]
 fn joint_gradient_matches_pytorch_float64() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/joint_grad.json");
+    let path = crate::common::fixture("joint_grad.json");
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let device = Default::default();
     let cases = fixture["cases"].as_array().unwrap();

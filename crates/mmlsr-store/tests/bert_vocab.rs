@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use mmlsr_store::Vocabulary;
 
 fn shared_data() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests"),
+    )
+    .join("../../../shared/data");
     assert!(
         dir.join("bert-base-uncased/vocab.txt").is_file(),
         "../shared/data/bert-base-uncased is missing at {}: these tests need the shared data",

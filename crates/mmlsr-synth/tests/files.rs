@@ -145,8 +145,10 @@ fn same_seed_same_bytes_other_seed_other_data() {
 
 #[test]
 fn bert_vocabulary_puts_the_data_in_the_real_30522_term_space() {
-    let bert = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/bert-base-uncased/vocab.txt");
+    let bert = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests"),
+    )
+    .join("../../../shared/data/bert-base-uncased/vocab.txt");
     assert!(
         bert.is_file(),
         "shared BERT vocabulary missing at {}",
