@@ -542,25 +542,25 @@ fn train_encode_index_search_evaluate_compare() {
     };
     let own: serde_json::Value =
         serde_json::from_slice(&std::fs::read(p("run/test_metrics.json")).unwrap()).unwrap();
-    let trainer = metrics("run/test_run.trec");
-    let searched = metrics("exp.trec");
-    assert_eq!(trainer["queries"], own["sparse"]["queries"]);
-    assert_eq!(searched["queries"], own["sparse"]["queries"]);
-    for (m, k) in [
-        ("R@1", "r1"),
-        ("R@5", "r5"),
-        ("R@10", "r10"),
-        ("MRR@10", "mrr10"),
-    ] {
-        let want = own["sparse"][k].as_f64().unwrap();
-        let a = trainer["measures"][m].as_f64().unwrap();
-        let b = searched["measures"][m].as_f64().unwrap();
-        assert!((a - want).abs() < 1e-9, "{m}: trainer run {a} vs {want}");
-        assert!(
-            (b - want).abs() < 1.5,
-            "{m}: index run {b} vs exhaustive {want}"
-        );
-    }
+    // A run's R@1/5/10 and MRR@10 against the trainer's own test metrics.
+    let agrees = |run: &serde_json::Value, tol: f64, what: &str| {
+        assert_eq!(run["queries"], own["sparse"]["queries"], "{what}");
+        for (m, k) in [
+            ("R@1", "r1"),
+            ("R@5", "r5"),
+            ("R@10", "r10"),
+            ("MRR@10", "mrr10"),
+        ] {
+            let want = own["sparse"][k].as_f64().unwrap();
+            let got = run["measures"][m].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < tol,
+                "{m}: {what} {got} vs trainer {want}"
+            );
+        }
+    };
+    agrees(&metrics("run/test_run.trec"), 1e-9, "trainer run");
+    agrees(&metrics("exp.trec"), 1.5, "index run");
     // A u16 index: its run follows the unquantised scores far more closely than u8 allows.
     let out = run_ok(
         mmlsr()
@@ -601,21 +601,7 @@ fn train_encode_index_search_evaluate_compare() {
             .args(["--k", "100", "--exact"]),
     );
     assert!(out.contains("captions searched"), "{out}");
-    let exact = metrics("exact.trec");
-    for (m, k) in [
-        ("R@1", "r1"),
-        ("R@5", "r5"),
-        ("R@10", "r10"),
-        ("MRR@10", "mrr10"),
-    ] {
-        let want = own["sparse"][k].as_f64().unwrap();
-        let got = exact["measures"][m].as_f64().unwrap();
-        eprintln!("exact {m}: {got} vs trainer {want}");
-        assert!(
-            (got - want).abs() < 0.05,
-            "{m}: unquantised run {got} vs exhaustive {want}"
-        );
-    }
+    agrees(&metrics("exact.trec"), 0.05, "unquantised run");
     for (flags, says) in [
         (
             ["--exact", "--algorithm", "maxscore"],

@@ -8,7 +8,7 @@ use std::{cmp::Ordering, collections::BinaryHeap};
 
 use mmlsr_core::{CsrMatrix, SparseRow};
 
-use crate::{Error, Impact, InvertedIndex, Result};
+use crate::{Error, Impact, InvertedIndex, Result, index::invert};
 
 /// An inverted index with unquantised `f32` weights (no pruning data: exhaustive only).
 #[derive(Debug, Clone, PartialEq)]
@@ -57,25 +57,7 @@ impl ExactIndex {
         let v = docs.n_cols();
         let vocab_size =
             u32::try_from(v).map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
-        let (_, idx, _) = docs.raw();
-        let mut term_start = vec![0u64; v + 1];
-        for &t in idx {
-            term_start[t as usize + 1] += 1;
-        }
-        for t in 0..v {
-            term_start[t + 1] += term_start[t];
-        }
-        let mut fill: Vec<u64> = term_start[..v].to_vec();
-        let mut post_docs = vec![0u32; idx.len()];
-        let mut weights = vec![0f32; idx.len()];
-        for (d, row) in docs.rows().enumerate() {
-            for (&t, &w) in row.indices.iter().zip(row.values) {
-                let p = &mut fill[t as usize];
-                post_docs[*p as usize] = d as u32;
-                weights[*p as usize] = w;
-                *p += 1;
-            }
-        }
+        let (term_start, post_docs, weights) = invert(docs, Some);
         Ok(Self {
             n_docs,
             vocab_size,

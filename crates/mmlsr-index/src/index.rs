@@ -73,9 +73,9 @@ impl<I: Impact> InvertedIndex<I> {
         // Checked here so that `from_postings` may narrow them.
         u32::try_from(docs.n_rows())
             .map_err(|_| Error::Config("more than 2^32-1 documents".into()))?;
-        let v = docs.n_cols();
-        u32::try_from(v).map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
-        let (_, idx, val) = docs.raw();
+        u32::try_from(docs.n_cols())
+            .map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
+        let (_, _, val) = docs.raw();
         if let Some(&w) = val.iter().find(|&&w| w < 0.0) {
             return Err(Error::Config(format!(
                 "document weights must be ≥ 0 (learned sparse vectors are), found {w}"
@@ -86,32 +86,8 @@ impl<I: Impact> InvertedIndex<I> {
         let scale = if max_w > 0.0 { max_w / top } else { 1.0 };
         let quant = |w: f32| -> I { I::from_u32((w / scale).round().clamp(0.0, top) as u32) };
 
-        // Count kept postings per term, then fill term-major.
-        let mut counts = vec![0u64; v + 1];
-        for (&t, &w) in idx.iter().zip(val) {
-            if quant(w) > I::default() {
-                counts[t as usize + 1] += 1;
-            }
-        }
-        for t in 0..v {
-            counts[t + 1] += counts[t];
-        }
-        let term_start = counts;
-        let total = term_start[v] as usize;
-        let mut fill: Vec<u64> = term_start[..v].to_vec();
-        let mut post_docs = vec![0u32; total];
-        let mut impacts = vec![I::default(); total];
-        for (d, row) in docs.rows().enumerate() {
-            for (&t, &w) in row.indices.iter().zip(row.values) {
-                let q = quant(w);
-                if q > I::default() {
-                    let p = &mut fill[t as usize];
-                    post_docs[*p as usize] = d as u32;
-                    impacts[*p as usize] = q;
-                    *p += 1;
-                }
-            }
-        }
+        let (term_start, post_docs, impacts) =
+            invert(docs, |w| Some(quant(w)).filter(|&q| q > I::default()));
         Ok(Self::from_postings(
             config.block_size as u32,
             scale,
@@ -189,10 +165,53 @@ impl<I: Impact> InvertedIndex<I> {
         (&self.docs[a..b], &self.impacts[a..b])
     }
 
+    /// Where term `t`'s entries of `block_ids`/`block_max`/`block_post` start and end.
+    pub(crate) fn term_blocks(&self, t: u32) -> (usize, usize) {
+        (
+            self.block_start[t as usize] as usize,
+            self.block_start[t as usize + 1] as usize,
+        )
+    }
+
     /// The forward index (the documents as given).
     pub fn forward(&self) -> &CsrMatrix {
         &self.forward
     }
+}
+
+/// Term-major postings of `docs` (one row per document): every entry `keep` maps to
+/// `Some(value)`, as `term_start` offsets (`term_start[t]..term_start[t + 1]` are term `t`'s),
+/// document ids (increasing within each term) and values.
+pub(crate) fn invert<T: Copy + Default>(
+    docs: &CsrMatrix,
+    keep: impl Fn(f32) -> Option<T>,
+) -> (Vec<u64>, Vec<u32>, Vec<T>) {
+    let v = docs.n_cols();
+    let (_, idx, val) = docs.raw();
+    let mut term_start = vec![0u64; v + 1];
+    for (&t, &w) in idx.iter().zip(val) {
+        if keep(w).is_some() {
+            term_start[t as usize + 1] += 1;
+        }
+    }
+    for t in 0..v {
+        term_start[t + 1] += term_start[t];
+    }
+    let total = term_start[v] as usize;
+    let mut fill: Vec<u64> = term_start[..v].to_vec();
+    let mut post_docs = vec![0u32; total];
+    let mut values = vec![T::default(); total];
+    for (d, row) in docs.rows().enumerate() {
+        for (&t, &w) in row.indices.iter().zip(row.values) {
+            if let Some(x) = keep(w) {
+                let p = &mut fill[t as usize];
+                post_docs[*p as usize] = d as u32;
+                values[*p as usize] = x;
+                *p += 1;
+            }
+        }
+    }
+    (term_start, post_docs, values)
 }
 
 /// Block maxima: per term, the blocks it occurs in, its largest impact and the offset of

@@ -210,10 +210,7 @@ impl<I: Impact> InvertedIndex<I> {
         s.acc.clear();
         s.acc.resize(n_blocks, 0);
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
-            let (a, b) = (
-                self.block_start[t as usize] as usize,
-                self.block_start[t as usize + 1] as usize,
-            );
+            let (a, b) = self.term_blocks(t);
             let w = w as u64;
             s.bounds_read += (b - a) as u64;
             for (&blk, &m) in self.block_ids[a..b].iter().zip(&self.block_max[a..b]) {
@@ -222,26 +219,38 @@ impl<I: Impact> InvertedIndex<I> {
                 unsafe { *s.acc.get_unchecked_mut(blk as usize) += w * m.get() as u64 };
             }
         }
-        // Dense query weights for scoring a block through the forward index.
+        if s.acc.iter().all(|&u| u == 0) {
+            return Vec::new();
+        }
+        // Dense query weights for scoring a block through the forward index (all zeros
+        // again afterwards).
         s.query_dense.resize(self.vocab_size as usize, 0);
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
             s.query_dense[t as usize] = w;
         }
-        // Blocks are visited in decreasing bound order, in two tiers so that few blocks are
-        // ever sorted. Tier 0: the `FIRST_TIER` blocks of highest bound (candidates found with
-        // a 64-bucket histogram of the bounds, then selected), which set a k-th score early.
-        // Tier 1: every other block whose bound reaches that score — unless scoring them is
-        // estimated to cost more than exhaustive scoring, which then answers the query. A
-        // block whose bound is below the k-th score cannot hold a result (not even a tie), and
-        // bounds only decrease along a tier.
+        let finished = self.score_blocks_by_bound(q, k, s);
+        for &t in &q.terms {
+            s.query_dense[t as usize] = 0;
+        }
+        if finished {
+            drain(&mut s.heap, q, scale)
+        } else {
+            s.fell_back = true;
+            self.exhaustive(q, k, s, scale)
+        }
+    }
+
+    /// Block-max pruning's visit of the blocks (bounds in `s.acc`, not all zero), in
+    /// decreasing bound order and two tiers so that few blocks are ever sorted. Tier 0: the
+    /// `FIRST_TIER` blocks of highest bound (candidates found with a 64-bucket histogram of the
+    /// bounds, then selected), which set a k-th score early. Tier 1: every other block whose
+    /// bound reaches that score. A block whose bound is below the k-th score cannot hold a
+    /// result (not even a tie), and bounds only decrease along a tier. Returns false, leaving
+    /// tier 1 unvisited, when it is estimated to cost more than exhaustive scoring (exact
+    /// too), which should then answer the query.
+    fn score_blocks_by_bound(&self, q: &QueryWeights, k: usize, s: &mut Scratch) -> bool {
         const FIRST_TIER: usize = 32;
         let max_ub = s.acc.iter().copied().max().unwrap_or(0);
-        if max_ub == 0 {
-            for &t in &q.terms {
-                s.query_dense[t as usize] = 0;
-            }
-            return Vec::new();
-        }
         // Monotone in the bound (all that exactness needs of it).
         let per_bucket = 63.0 / max_ub as f64;
         let bucket = |u: u64| ((u as f64 * per_bucket) as usize).min(63);
@@ -271,61 +280,56 @@ impl<I: Impact> InvertedIndex<I> {
             blocks.select_nth_unstable_by(FIRST_TIER - 1, by_bound);
             blocks.truncate(FIRST_TIER);
         }
+        blocks.sort_unstable_by(by_bound);
         let mut threshold = 0u64;
-        for tier in 0..2 {
-            if tier == 1 {
-                let floor = if s.heap.len() == k { threshold } else { 1 };
-                blocks.clear();
-                let mut cost = 0.0;
-                for (b, &u) in s.acc.iter().enumerate() {
-                    if u >= floor {
-                        blocks.push((u, b as u32));
-                        cost += self.block_cost(b, q.terms.len());
-                    }
-                }
-                // When the bounds leave too much to score block by block, exhaustive scoring
-                // (exact too) is cheaper: start over with it.
-                let postings: u64 = q
-                    .terms
-                    .iter()
-                    .map(|&t| self.term_start[t as usize + 1] - self.term_start[t as usize])
-                    .sum();
-                if cost > postings as f64 * POSTING_COST {
-                    s.blocks = blocks;
-                    for &t in &q.terms {
-                        s.query_dense[t as usize] = 0;
-                    }
-                    let (bounds, blocks_scored) = (s.bounds_read, s.blocks_scored);
-                    let hits = self.exhaustive(q, k, s, scale);
-                    s.bounds_read = bounds;
-                    s.blocks_scored = blocks_scored;
-                    s.fell_back = true;
-                    return hits;
-                }
+        self.score_in_order(q, k, s, &blocks, &mut threshold);
+        // Tier 1 takes the other blocks.
+        for &(_, blk) in &blocks {
+            s.acc[blk as usize] = 0;
+        }
+        let floor = if s.heap.len() == k { threshold } else { 1 };
+        blocks.clear();
+        let mut cost = 0.0;
+        for (b, &u) in s.acc.iter().enumerate() {
+            if u >= floor {
+                blocks.push((u, b as u32));
+                cost += self.block_cost(b, q.terms.len());
             }
+        }
+        let postings: u64 = q
+            .terms
+            .iter()
+            .map(|&t| self.term_start[t as usize + 1] - self.term_start[t as usize])
+            .sum();
+        let affordable = cost <= postings as f64 * POSTING_COST;
+        if affordable {
             blocks.sort_unstable_by(by_bound);
-            for &(ub, blk) in &blocks {
-                if s.heap.len() == k && ub < threshold {
-                    break;
-                }
-                self.score_block(q, blk as usize, k, s);
-                s.blocks_scored += 1;
-                if s.heap.len() == k {
-                    threshold = s.heap.peek().map_or(0, |t| t.0.0);
-                }
-            }
-            if tier == 0 {
-                // Tier 1 takes the other blocks.
-                for &(_, blk) in &blocks {
-                    s.acc[blk as usize] = 0;
-                }
-            }
+            self.score_in_order(q, k, s, &blocks, &mut threshold);
         }
         s.blocks = blocks;
-        for &t in &q.terms {
-            s.query_dense[t as usize] = 0;
+        affordable
+    }
+
+    /// Score `blocks` (bound, block; in decreasing bound order) until a bound falls below the
+    /// k-th score, which `threshold` tracks.
+    fn score_in_order(
+        &self,
+        q: &QueryWeights,
+        k: usize,
+        s: &mut Scratch,
+        blocks: &[(u64, u32)],
+        threshold: &mut u64,
+    ) {
+        for &(ub, blk) in blocks {
+            if s.heap.len() == k && ub < *threshold {
+                break;
+            }
+            self.score_block(q, blk as usize, k, s);
+            s.blocks_scored += 1;
+            if s.heap.len() == k {
+                *threshold = s.heap.peek().map_or(0, |t| t.0.0);
+            }
         }
-        drain(&mut s.heap, q, scale)
     }
 
     /// The estimated cost of [`Self::score_block`] on block `blk` for a query of `n_terms`
@@ -365,10 +369,7 @@ impl<I: Impact> InvertedIndex<I> {
         s.block_acc.clear();
         s.block_acc.resize(bs, 0);
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
-            let (a, b) = (
-                self.block_start[t as usize] as usize,
-                self.block_start[t as usize + 1] as usize,
-            );
+            let (a, b) = self.term_blocks(t);
             let Ok(e) = self.block_ids[a..b].binary_search(&(blk as u32)) else {
                 continue;
             };
