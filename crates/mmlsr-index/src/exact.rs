@@ -8,7 +8,7 @@ use std::{cmp::Ordering, collections::BinaryHeap};
 
 use mmlsr_core::{CsrMatrix, SparseRow};
 
-use crate::{Error, Impact, InvertedIndex, Result, index::invert};
+use crate::{Error, Impact, InvertedIndex, QueryMode, Result, index::invert, modes::own_part};
 
 /// An inverted index with unquantised `f32` weights (no pruning data: exhaustive only).
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +145,38 @@ impl ExactIndex {
         let mut hits: Vec<(u32, f64)> = heap.into_iter().map(|Kept(s, d)| (d, s)).collect();
         hits.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         Ok(hits)
+    }
+
+    /// Answer a caption query in the D2S query mode `Exp` (all its terms) or `NoExp` (only
+    /// `own_terms`, strictly increasing); `Hybrid` is refused (it already rescores with the
+    /// unquantised dot product).
+    pub fn search_mode(
+        &self,
+        query: SparseRow<'_>,
+        own_terms: &[u32],
+        mode: QueryMode,
+        k: usize,
+        scratch: &mut ExactScratch,
+    ) -> Result<Vec<(u32, f64)>> {
+        match mode {
+            QueryMode::Exp => self.search(query, k, scratch),
+            QueryMode::NoExp => {
+                let (indices, values) = own_part(query, own_terms);
+                self.search(
+                    SparseRow {
+                        indices: &indices,
+                        values: &values,
+                    },
+                    k,
+                    scratch,
+                )
+            }
+            QueryMode::Hybrid { .. } => Err(Error::Query(
+                "the unquantised index answers exp and no-exp queries (hybrid already rescores \
+                 exactly)"
+                    .into(),
+            )),
+        }
     }
 
     /// Answer every row of `queries` on all threads of the current rayon pool; results in

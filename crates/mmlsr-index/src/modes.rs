@@ -31,20 +31,24 @@ pub struct Ranked {
     pub score: f32,
 }
 
-/// The query restricted to `own_terms` (strictly increasing term ids), quantised.
+/// The entries of `query` whose term is in `own_terms` (strictly increasing term ids): the
+/// `no-exp` query.
+pub(crate) fn own_part(query: SparseRow<'_>, own_terms: &[u32]) -> (Vec<u32>, Vec<f32>) {
+    query
+        .indices
+        .iter()
+        .zip(query.values)
+        .filter(|(t, _)| own_terms.binary_search(t).is_ok())
+        .unzip()
+}
+
+/// The query restricted to `own_terms`, quantised.
 fn restrict<I: Impact>(
     query: SparseRow<'_>,
     own_terms: &[u32],
     vocab_size: usize,
 ) -> Result<QueryWeights> {
-    let mut idx = Vec::new();
-    let mut val = Vec::new();
-    for (&t, &w) in query.indices.iter().zip(query.values) {
-        if own_terms.binary_search(&t).is_ok() {
-            idx.push(t);
-            val.push(w);
-        }
-    }
+    let (idx, val) = own_part(query, own_terms);
     QueryWeights::for_impacts::<I>(
         SparseRow {
             indices: &idx,

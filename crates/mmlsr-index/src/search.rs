@@ -219,7 +219,8 @@ impl<I: Impact> InvertedIndex<I> {
                 unsafe { *s.acc.get_unchecked_mut(blk as usize) += w * m.get() as u64 };
             }
         }
-        if s.acc.iter().all(|&u| u == 0) {
+        let max_ub = s.acc.iter().copied().max().unwrap_or(0);
+        if max_ub == 0 {
             return Vec::new();
         }
         // Dense query weights for scoring a block through the forward index (all zeros
@@ -228,7 +229,7 @@ impl<I: Impact> InvertedIndex<I> {
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
             s.query_dense[t as usize] = w;
         }
-        let finished = self.score_blocks_by_bound(q, k, s);
+        let finished = self.score_blocks_by_bound(q, k, max_ub, s);
         for &t in &q.terms {
             s.query_dense[t as usize] = 0;
         }
@@ -240,7 +241,7 @@ impl<I: Impact> InvertedIndex<I> {
         }
     }
 
-    /// Block-max pruning's visit of the blocks (bounds in `s.acc`, not all zero), in
+    /// Block-max pruning's visit of the blocks (bounds in `s.acc`, the largest `max_ub > 0`), in
     /// decreasing bound order and two tiers so that few blocks are ever sorted. Tier 0: the
     /// `FIRST_TIER` blocks of highest bound (candidates found with a 64-bucket histogram of the
     /// bounds, then selected), which set a k-th score early. Tier 1: every other block whose
@@ -248,9 +249,14 @@ impl<I: Impact> InvertedIndex<I> {
     /// result (not even a tie), and bounds only decrease along a tier. Returns false, leaving
     /// tier 1 unvisited, when it is estimated to cost more than exhaustive scoring (exact
     /// too), which should then answer the query.
-    fn score_blocks_by_bound(&self, q: &QueryWeights, k: usize, s: &mut Scratch) -> bool {
+    fn score_blocks_by_bound(
+        &self,
+        q: &QueryWeights,
+        k: usize,
+        max_ub: u64,
+        s: &mut Scratch,
+    ) -> bool {
         const FIRST_TIER: usize = 32;
-        let max_ub = s.acc.iter().copied().max().unwrap_or(0);
         // Monotone in the bound (all that exactness needs of it).
         let per_bucket = 63.0 / max_ub as f64;
         let bucket = |u: u64| ((u as f64 * per_bucket) as usize).min(63);

@@ -3,7 +3,9 @@
 //! adversarial collections, and refuses bad queries by name.
 
 use mmlsr_core::{CsrMatrix, SparseRow};
-use mmlsr_index::{Error, ExactIndex, ExactScratch, IndexConfig, InvertedIndex, exact_top_k_f64};
+use mmlsr_index::{
+    Error, ExactIndex, ExactScratch, IndexConfig, InvertedIndex, QueryMode, exact_top_k_f64,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -164,4 +166,48 @@ fn bad_queries_are_refused_by_name() {
     // A failed query leaves the scratch reusable.
     let ok = row(&[1, 2], &[1.0, 1.0]);
     assert_eq!(index.search(ok.row(0), 5, &mut s).unwrap(), vec![(0, 3.0)]);
+}
+
+#[test]
+fn query_modes_restrict_to_the_own_terms_and_refuse_hybrid() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let docs = rows(&mut rng, 120, 20, &|_| 0.3, false, 0.0);
+    let queries = rows(&mut rng, 10, 20, &|_| 0.5, false, 0.0);
+    let index = ExactIndex::build(&docs).unwrap();
+    let mut s = ExactScratch::default();
+    let own: Vec<u32> = (0..20).step_by(3).collect();
+    for q in queries.rows() {
+        assert_eq!(
+            index
+                .search_mode(q, &own, QueryMode::Exp, 10, &mut s)
+                .unwrap(),
+            exact_top_k_f64(&docs, q, 10)
+        );
+        let (i, w): (Vec<u32>, Vec<f32>) = q
+            .indices
+            .iter()
+            .zip(q.values)
+            .filter(|(t, _)| *t % 3 == 0)
+            .unzip();
+        let restricted = SparseRow {
+            indices: &i,
+            values: &w,
+        };
+        assert_eq!(
+            index
+                .search_mode(q, &own, QueryMode::NoExp, 10, &mut s)
+                .unwrap(),
+            exact_top_k_f64(&docs, restricted, 10)
+        );
+    }
+    let e = index
+        .search_mode(
+            queries.row(0),
+            &own,
+            QueryMode::Hybrid { candidates: 100 },
+            10,
+            &mut s,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("exp and no-exp"), "{e}");
 }

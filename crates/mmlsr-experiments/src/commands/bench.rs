@@ -372,22 +372,28 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
     for (method, run) in [
         (
             "sparse exp · exhaustive, u16 impacts",
-            &mut |i: usize, k: usize| -> Vec<u32> {
+            &mut |i: usize, k: usize| -> Vec<Ranked> {
                 index16
                     .search(&qw16[i], k, Algorithm::Exhaustive, &mut s)
                     .iter()
-                    .map(|h| h.doc)
+                    .map(|h| Ranked {
+                        doc: h.doc,
+                        score: h.score,
+                    })
                     .collect()
-            } as &mut dyn FnMut(usize, usize) -> Vec<u32>,
+            } as &mut dyn FnMut(usize, usize) -> Vec<Ranked>,
         ),
         (
             "sparse exp · exhaustive, f32 (unquantised)",
-            &mut |i: usize, k: usize| -> Vec<u32> {
+            &mut |i: usize, k: usize| -> Vec<Ranked> {
                 exact
                     .search(c.queries.row(i), k, &mut es)
                     .expect("validated queries")
                     .iter()
-                    .map(|h| h.0)
+                    .map(|&(doc, score)| Ranked {
+                        doc,
+                        score: score as f32,
+                    })
                     .collect()
             },
         ),
@@ -405,13 +411,7 @@ fn bench_collection(args: &BenchArgs, c: Collection) -> anyhow::Result<Vec<Row>>
         let rec: f64 = exact10
             .iter()
             .enumerate()
-            .map(|(i, want)| {
-                let got = run(i, 10);
-                if want.is_empty() {
-                    return 1.0;
-                }
-                want.iter().filter(|d| got.contains(d)).count() as f64 / want.len() as f64
-            })
+            .map(|(i, want)| recall(&run(i, 10), want))
             .sum();
         let row = Row {
             collection: c.name.clone(),

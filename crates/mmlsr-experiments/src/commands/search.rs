@@ -5,7 +5,6 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mmlsr_core::SparseRow;
 use mmlsr_index::{
     Algorithm, ExactIndex, ExactScratch, Impact, InvertedIndex, QueryMode, Scratch, impact_bits,
 };
@@ -185,24 +184,11 @@ fn search<I: Impact>(args: &SearchArgs, index: InvertedIndex<I>) -> anyhow::Resu
     for (r, own) in own.iter().enumerate() {
         let row = queries.matrix.row(r);
         let hits: Vec<(u32, f32)> = match &exact {
-            Some(exact) => {
-                let ranked = if mode == QueryMode::NoExp {
-                    let (idx, val): (Vec<u32>, Vec<f32>) = row
-                        .indices
-                        .iter()
-                        .zip(row.values)
-                        .filter(|(t, _)| own.binary_search(t).is_ok())
-                        .unzip();
-                    let own_row = SparseRow {
-                        indices: &idx,
-                        values: &val,
-                    };
-                    exact.search(own_row, args.k, &mut exact_scratch)?
-                } else {
-                    exact.search(row, args.k, &mut exact_scratch)?
-                };
-                ranked.into_iter().map(|(d, s)| (d, s as f32)).collect()
-            }
+            Some(exact) => exact
+                .search_mode(row, own, mode, args.k, &mut exact_scratch)?
+                .into_iter()
+                .map(|(d, s)| (d, s as f32))
+                .collect(),
             None => index
                 .search_mode(row, own, mode, args.k, algorithm, &mut scratch)?
                 .into_iter()
