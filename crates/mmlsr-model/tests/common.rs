@@ -16,7 +16,6 @@ pub fn tiny_coco() -> &'static Path {
             scale: mmlsr_synth::Scale::Tiny,
             datasets: vec![mmlsr_synth::DatasetKind::Coco],
             backbones: vec![mmlsr_synth::BackboneKind::Strong],
-            fit_images: 600,
             ..Default::default()
         };
         let reports = mmlsr_synth::generate(&config, tmp.path(), &|_| {}).unwrap();

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::{
-    Result,
+    CalibrationBands, CaptionStats, REAL_FLICKR8K_TEST, REAL_FLICKR30K_TEST, Result,
     encoder::{BackboneProfile, EMBED_DIM, FEATURE_DIM},
     generate::{FolderReport, Scale, SynthConfig},
     lexicon::Lexicon,
@@ -47,7 +47,7 @@ Regenerate: `mmlsr synth --out DIR --scale {scale} --seed {seed}{vocab_flag}`
 | vocabulary | {vocab} ({vsize} entries) |
 | backbone | `{backbone}`: image distortion {idist}, text distortion {tdist}, feature noise {fnoise} |
 | image clutter / caption noise | {clutter} / {cnoise} |
-| projection fit | ridge (α = {alpha}) on the first {fit} training images and their captions |
+| projection pretraining | symmetric InfoNCE (τ = {tau}, {epochs} epochs, batch {batch}, Adam lr {lr}) on a separate pretraining split of {fit} images and their captions, after a ridge warm start (α = {alpha}) |
 | lexicon | {concepts} concepts in {cats} categories, {forms} surface forms |
 
 ## Splits
@@ -63,6 +63,14 @@ Regenerate: `mmlsr synth --out DIR --scale {scale} --seed {seed}{vocab_flag}`
 `restval` (Karpathy's MSCOCO convention) is merged into training by default; it is never
 evaluated on. Mean caption length: {words:.2} words.
 
+## Caption statistics: real and synthetic
+
+Measured by `mmlsr_synth::CaptionStats` with the same code on this folder's first
+{cal_n} test images and on the real test captions of Flickr8k and Flickr30k (1,000 images
+each; see the crate README for the definitions and the tolerance bands a test holds the
+generator to).
+
+{stats_table}
 ## Dense text→image retrieval on the test split
 
 Brute-force inner product of the L2-normalised {edim}-d embeddings, {q} caption queries
@@ -99,7 +107,13 @@ Generation of this folder took {secs:.1} s.
         clutter = config.noise.clutter,
         cnoise = config.noise.caption,
         alpha = config.ridge_alpha,
-        fit = config.fit_images.min(z.train),
+        fit = config
+            .pretrain_images
+            .unwrap_or(config.scale.pretrain_images()),
+        tau = config.contrastive.temperature,
+        epochs = config.contrastive.epochs,
+        batch = config.contrastive.batch,
+        lr = config.contrastive.lr,
         concepts = lex.concepts.len(),
         cats = lex.categories.len(),
         forms = lex.forms.len(),
@@ -114,6 +128,8 @@ Generation of this folder took {secs:.1} s.
         all = z.total(),
         allc = r.captions,
         words = r.mean_caption_words,
+        cal_n = r.caption_stats.images,
+        stats_table = stats_table(&r.caption_stats),
         edim = EMBED_DIM,
         fdim = FEATURE_DIM,
         q = r.dense.queries,
@@ -126,4 +142,68 @@ Generation of this folder took {secs:.1} s.
     );
     mmlsr_store::atomic_write_bytes(&r.dir.join("README.md"), s.as_bytes())?;
     Ok(())
+}
+
+/// The calibration statistics of `synthetic` beside the real ones and the bands, as Markdown.
+pub(crate) fn stats_table(synthetic: &CaptionStats) -> String {
+    let bands = CalibrationBands::default();
+    let (a, b, c) = (&REAL_FLICKR8K_TEST, &REAL_FLICKR30K_TEST, synthetic);
+    let mut s = String::from(
+        "| statistic | Flickr8k test | Flickr30k test | this folder | band |\n|---|---:|---:|---:|---:|\n",
+    );
+    let band = |b: crate::Band| format!("{}–{}", b.lo, b.hi);
+    let _ = writeln!(
+        s,
+        "| words per caption: mean | {:.2} | {:.2} | {:.2} | {} |",
+        a.mean_words,
+        b.mean_words,
+        c.mean_words,
+        band(bands.mean_words)
+    );
+    let q = |x: &CaptionStats| {
+        format!(
+            "{} / {} / {}",
+            x.quartiles[0], x.quartiles[1], x.quartiles[2]
+        )
+    };
+    let _ = writeln!(
+        s,
+        "| words per caption: quartiles | {} | {} | {} | median {} |",
+        q(a),
+        q(b),
+        q(c),
+        band(bands.median_words)
+    );
+    let _ = writeln!(
+        s,
+        "| distinct words | {} | {} | {} | – |",
+        a.vocabulary, b.vocabulary, c.vocabulary
+    );
+    for (i, rank) in crate::DF_RANKS.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| captions containing the rank-{rank} word | {:.4} | {:.4} | {:.4} | {} |",
+            a.df_profile[i],
+            b.df_profile[i],
+            c.df_profile[i],
+            band(bands.df_profile[i])
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| within-image agreement of content words | {:.3} | {:.3} | {:.3} | {} |",
+        a.agreement,
+        b.agreement,
+        c.agreement,
+        band(bands.agreement)
+    );
+    let _ = writeln!(
+        s,
+        "| BM25 R@1 against the other captions | {:.3} | {:.3} | {:.3} | {} |",
+        a.bm25_r1,
+        b.bm25_r1,
+        c.bm25_r1,
+        band(bands.bm25_r1)
+    );
+    s
 }

@@ -2,23 +2,22 @@
 //!
 //! * **World**: a latent vector per concept (`LATENT_DIM`-d, unit norm) built around its
 //!   category's centroid, so that concepts of one category are close; each surface form is a
-//!   small perturbation of its concept, so synonyms are close but not identical; a vector per
-//!   topic.
-//! * **Meaning**: an image's latent is the salience-weighted sum of what its scene contains
-//!   plus image-specific clutter; a caption's latent is the weighted sum of the forms it
-//!   mentions plus caption-specific noise. Captions mention only part of a scene.
+//!   small perturbation of its concept, so synonyms are close but not identical.
+//! * **Meaning**: a scene and a caption are lists of [`Part`]s; their latent is the weighted
+//!   sum of the parts' vectors, where a bound pair (an attribute and its object, an action
+//!   and its agent or patient) contributes the binding of the two vectors rather than the
+//!   vectors themselves. So the text embedding is a function of the caption's words *and*
+//!   how its syntax binds them, and the image embedding of everything the scene shows.
 //! * **Backbone**: each tower perceives concepts (image) or forms (text) through its own
-//!   distortion of the latent vectors, then maps the latent to 768-d pre-projection features
-//!   through a fixed random nonlinear map `tanh(A·z + b)` plus feature noise. The "pretrained"
-//!   768→256 projection of each tower is a ridge regression fitted on a subset of the train
-//!   split towards a shared target space (a random linear image of the scene's true latent,
-//!   shifted by a tower-specific offset: the modality gap). Embeddings are L2-normalised, as
-//!   BLIP's retrieval features are. `strong` and `weak` differ in distortion and noise.
+//!   distortion of the latent vectors, adds image clutter or a little caption noise, then maps
+//!   the latent to 768-d pre-projection features through a fixed random nonlinear map
+//!   `tanh(A·z + b)` plus feature noise. The "pretrained" 768→256 projections are trained
+//!   contrastively (see `contrastive.rs`). `strong` and `weak` differ in distortion and noise.
 
 use crate::{
     lexicon::Lexicon,
     rng::{fill_normal, normalize, stream},
-    scene::{Caption, Scene},
+    scene::{Caption, Part, Scene},
 };
 
 /// Dimension of the latent meaning space.
@@ -28,12 +27,11 @@ pub const FEATURE_DIM: usize = 768;
 /// Dimension of the projected dense embeddings (BLIP/ALBEF's 256).
 pub const EMBED_DIM: usize = 256;
 
-/// Latent vectors of concepts, forms and topics.
+/// Latent vectors of concepts and surface forms.
 #[derive(Debug, Clone)]
 pub struct World {
     concepts: Vec<f32>,
     forms: Vec<f32>,
-    topics: Vec<f32>,
 }
 
 impl World {
@@ -66,21 +64,7 @@ impl World {
             v.iter_mut().zip(c).for_each(|(x, c)| *x += c);
             normalize(v);
         }
-        let mut topics = vec![0.0; lex.topics.len() * d];
-        for (t, v) in topics.chunks_exact_mut(d).enumerate() {
-            fill_normal(&mut stream(seed, "topic", t as u64), v, 1.0);
-            normalize(v);
-        }
-        Self {
-            concepts,
-            forms,
-            topics,
-        }
-    }
-
-    /// Latent of a concept.
-    pub fn concept(&self, c: usize) -> &[f32] {
-        &self.concepts[c * LATENT_DIM..][..LATENT_DIM]
+        Self { concepts, forms }
     }
 
     /// Latent of a surface form.
@@ -107,37 +91,38 @@ impl Default for MeaningNoise {
     }
 }
 
-/// Weighted sum of `(vector, weight)` pairs into `out`.
-fn accumulate<'a>(out: &mut [f32], parts: impl Iterator<Item = (&'a [f32], f32)>) {
-    out.fill(0.0);
-    for (v, w) in parts {
-        out.iter_mut().zip(v).for_each(|(o, x)| *o += w * x);
+/// Bind two unit vectors: `√d · a ⊙ b`, with `a` rotated by one coordinate when the second
+/// item is the action's patient (so agent and patient bindings differ). For random unit
+/// vectors the result has norm ≈ 1 and is nearly orthogonal to both `a` and `b` (the
+/// multiply-add-permute binding of vector-symbolic architectures): a sum of bindings keeps
+/// "red car, blue truck" apart from "blue car, red truck".
+fn bind_into(out: &mut [f32], a: &[f32], b: &[f32], patient: bool, weight: f32) {
+    let d = out.len();
+    let s = weight * (d as f32).sqrt();
+    for i in 0..d {
+        let ai = if patient { a[(i + 1) % d] } else { a[i] };
+        out[i] += s * ai * b[i];
     }
 }
 
-/// What an image shows, weighted: objects by salience, their attributes, action, place, topic.
-fn scene_parts(scene: &Scene) -> impl Iterator<Item = (usize, f32)> + Clone + '_ {
-    scene
-        .objects
-        .iter()
-        .flat_map(|o| {
-            std::iter::once((o.concept, o.salience))
-                .chain(o.attribute.map(|a| (a, 0.6 * o.salience)))
-        })
-        .chain([(scene.action, 0.8), (scene.place, 0.9)])
+/// The latent of a meaning: the weighted sum of its parts over the vectors of `table`
+/// (`LATENT_DIM` per id), bindings through [`bind_into`].
+fn meaning_latent(table: &[f32], parts: &[Part], out: &mut [f32]) {
+    let d = LATENT_DIM;
+    out.fill(0.0);
+    for p in parts {
+        let a = &table[p.a * d..][..d];
+        match p.b {
+            None => out.iter_mut().zip(a).for_each(|(o, x)| *o += p.weight * x),
+            Some(b) => bind_into(out, a, &table[b * d..][..d], p.patient, p.weight),
+        }
+    }
 }
 
-/// The scene's true latent (no clutter, undistorted): the target space of the projections.
+/// The scene's true latent (no clutter, undistorted concepts): the warm-start target of the
+/// projections.
 pub fn scene_latent(world: &World, scene: &Scene, out: &mut [f32]) {
-    accumulate(
-        out,
-        scene_parts(scene)
-            .map(|(c, w)| (world.concept(c), w))
-            .chain(std::iter::once((
-                &world.topics[scene.topic * LATENT_DIM..][..LATENT_DIM],
-                0.5,
-            ))),
-    );
+    meaning_latent(&world.concepts, &scene.parts(), out);
 }
 
 /// Which simulated backbone.
@@ -169,9 +154,9 @@ impl BackboneKind {
                 feature_noise: 0.05,
             },
             BackboneKind::Weak => BackboneProfile {
-                image_distortion: 0.30,
-                text_distortion: 0.15,
-                feature_noise: 0.10,
+                image_distortion: 0.40,
+                text_distortion: 0.20,
+                feature_noise: 0.14,
             },
         }
     }
@@ -262,26 +247,17 @@ impl Backbone {
         }
     }
 
-    /// The image tower's perceived latent of image `index` (clutter from the data set seed).
+    /// The image tower's perceived latent of a scene: everything it shows, through the
+    /// tower's distorted concept vectors, plus clutter.
     pub fn image_latent(&self, scene: &Scene, clutter: &[f32], out: &mut [f32]) {
-        let d = LATENT_DIM;
-        accumulate(
-            out,
-            scene_parts(scene).map(|(c, w)| (&self.image_concepts[c * d..][..d], w)),
-        );
+        meaning_latent(&self.image_concepts, &scene.parts(), out);
         out.iter_mut().zip(clutter).for_each(|(o, c)| *o += c);
     }
 
-    /// The text tower's perceived latent of a caption.
+    /// The text tower's perceived latent of a caption: a function of its words and their
+    /// bindings (through the tower's distorted form vectors), plus a little noise.
     pub fn caption_latent(&self, caption: &Caption, noise: &[f32], out: &mut [f32]) {
-        let d = LATENT_DIM;
-        accumulate(
-            out,
-            caption
-                .mentions
-                .iter()
-                .map(|&(f, w)| (&self.text_forms[f * d..][..d], w)),
-        );
+        meaning_latent(&self.text_forms, &caption.parts, out);
         out.iter_mut().zip(noise).for_each(|(o, c)| *o += c);
     }
 

@@ -23,6 +23,10 @@ pub enum Error {
         /// The missing words.
         missing: Vec<String>,
     },
+    /// Caption statistics could not be measured: malformed input (the message names the file
+    /// and line, or the image, and what was expected).
+    #[error("caption statistics: {0}")]
+    Calibration(String),
 }
 
 /// Result alias for this crate.

@@ -12,7 +12,8 @@ use mmlsr_store::{
 use rayon::prelude::*;
 
 use crate::{
-    Error, Result,
+    CaptionStats, Error, Result,
+    contrastive::{ContrastiveConfig, pretrain},
     encoder::{
         Backbone, BackboneKind, EMBED_DIM, FEATURE_DIM, LATENT_DIM, MeaningNoise, World,
         scene_latent,
@@ -43,6 +44,19 @@ pub enum Scale {
     /// A few hundred images per data set, for end-to-end tests (seconds to generate and
     /// train on; too small for meaningful numbers).
     Tiny,
+}
+
+impl Scale {
+    /// Default size of the pretraining split: larger than every training split of the scale,
+    /// so the frozen projections sit near a contrastive optimum of the data's distribution,
+    /// as a real pretrained model's do.
+    pub fn pretrain_images(self) -> usize {
+        match self {
+            Scale::Tiny => 1_000,
+            Scale::Small => 12_000,
+            Scale::Full => 40_000,
+        }
+    }
 }
 
 /// Images per split.
@@ -154,10 +168,14 @@ pub struct SynthConfig {
     pub backbones: Vec<BackboneKind>,
     /// Irreducible noise of images and captions.
     pub noise: MeaningNoise,
-    /// Training images the "pretrained" projections are fitted on (the first ones).
-    pub fit_images: usize,
-    /// Ridge strength of that fit (relative to the mean feature variance).
+    /// Images of the pretraining split (drawn like the data set's, never written and never
+    /// part of train/val/test) that the "pretrained" projections are trained on; `None`: by
+    /// scale ([`Scale::pretrain_images`]).
+    pub pretrain_images: Option<usize>,
+    /// Ridge strength of the projections' warm start (relative to the mean feature variance).
     pub ridge_alpha: f64,
+    /// Contrastive pretraining of the projections.
+    pub contrastive: ContrastiveConfig,
 }
 
 impl Default for SynthConfig {
@@ -169,8 +187,9 @@ impl Default for SynthConfig {
             datasets: vec![DatasetKind::Coco, DatasetKind::Flickr],
             backbones: vec![BackboneKind::Strong, BackboneKind::Weak],
             noise: MeaningNoise::default(),
-            fit_images: 3_000,
+            pretrain_images: None,
             ridge_alpha: 0.05,
+            contrastive: ContrastiveConfig::default(),
         }
     }
 }
@@ -206,6 +225,8 @@ pub struct FolderReport {
     pub vocab_size: usize,
     /// Mean caption length in words.
     pub mean_caption_words: f64,
+    /// Caption statistics of the first 1,000 test images (the calibration statistics).
+    pub caption_stats: CaptionStats,
     /// Dense text→image effectiveness on the test split.
     pub dense: DenseEval,
     /// Seconds spent on this folder (its backbone's part).
@@ -220,6 +241,41 @@ struct Corpus {
     /// `CAPTIONS_PER_IMAGE` per image, image by image.
     captions: Vec<Caption>,
     meta: DatasetMeta,
+    /// The pretraining split: scenes and captions drawn like the others, not written.
+    pretrain: Pool,
+}
+
+/// Scenes with `CAPTIONS_PER_IMAGE` captions each, and the tag of their noise streams.
+struct Pool {
+    tag: &'static str,
+    scenes: Vec<Scene>,
+    captions: Vec<Caption>,
+}
+
+/// Draw `n` scenes with their captions from the stream family `tag`.
+fn draw_pool(sampler: &SceneSampler, seed: u64, tag: &'static str, n: usize) -> Pool {
+    let per_image: Vec<(Scene, Vec<Caption>)> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = stream(seed, tag, i as u64);
+            let scene = sampler.scene(&mut rng);
+            let caps = (0..CAPTIONS_PER_IMAGE)
+                .map(|_| sampler.caption(&mut rng, &scene))
+                .collect();
+            (scene, caps)
+        })
+        .collect();
+    let mut scenes = Vec::with_capacity(n);
+    let mut captions = Vec::with_capacity(n * CAPTIONS_PER_IMAGE);
+    for (scene, caps) in per_image {
+        scenes.push(scene);
+        captions.extend(caps);
+    }
+    Pool {
+        tag,
+        scenes,
+        captions,
+    }
 }
 
 /// Generate every configured folder under `out` (created if missing). Each file is written
@@ -240,6 +296,7 @@ pub fn generate(
     let mut reports = Vec::new();
     for &kind in &config.datasets {
         let corpus = build_corpus(&lex, kind, config, progress);
+        let caption_stats = CaptionStats::measure(&test_tokens(&corpus, CALIBRATION_IMAGES))?;
         for &bk in &config.backbones {
             let start = Instant::now();
             let name = format!("{}-{}", kind.name(), bk.name());
@@ -273,6 +330,7 @@ pub fn generate(
                     .map(|c| c.tokens.len())
                     .sum::<usize>() as f64
                     / corpus.captions.len().max(1) as f64,
+                caption_stats,
                 dense,
                 seconds: start.elapsed().as_secs_f64(),
             };
@@ -358,6 +416,38 @@ fn word_vectors(
     })
 }
 
+/// The tokenised captions of the first `images` test images of data set `kind`, exactly as
+/// [`generate`] writes them for `config` (no features are computed): the input of the
+/// caption-statistics calibration ([`crate::CaptionStats`]).
+pub fn test_captions(
+    config: &SynthConfig,
+    kind: DatasetKind,
+    images: usize,
+) -> Vec<Vec<Vec<String>>> {
+    let corpus = build_corpus(
+        &Lexicon::builtin(),
+        kind,
+        &SynthConfig {
+            pretrain_images: Some(0),
+            ..config.clone()
+        },
+        &|_| {},
+    );
+    test_tokens(&corpus, images)
+}
+
+/// Test images whose captions the dataset card's statistics are measured on (the size of
+/// the real Flickr test splits they are compared with).
+const CALIBRATION_IMAGES: usize = 1_000;
+
+fn test_tokens(corpus: &Corpus, images: usize) -> Vec<Vec<Vec<String>>> {
+    let test = &corpus.meta.images[corpus.sizes.total() - corpus.sizes.test..];
+    test.iter()
+        .take(images)
+        .map(|im| im.sentences.iter().map(|s| s.tokens.clone()).collect())
+        .collect()
+}
+
 fn build_corpus(
     lex: &Lexicon,
     kind: DatasetKind,
@@ -373,27 +463,25 @@ fn build_corpus(
     });
     let sampler = SceneSampler::new(lex);
     let seed = dataset_seed(config.seed, kind);
-    let per_image: Vec<(Scene, Vec<Caption>)> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let mut rng = stream(seed, "scene", i as u64);
-            let scene = sampler.scene(&mut rng);
-            let caps = (0..CAPTIONS_PER_IMAGE)
-                .map(|_| sampler.caption(&mut rng, &scene))
-                .collect();
-            (scene, caps)
-        })
-        .collect();
+    let pool = draw_pool(&sampler, seed, "scene", n);
+    let pretrain = draw_pool(
+        &sampler,
+        seed,
+        "pretrain-scene",
+        config
+            .pretrain_images
+            .unwrap_or(config.scale.pretrain_images()),
+    );
     progress(Progress::Advance(n as u64));
-    let mut scenes = Vec::with_capacity(n);
-    let mut captions = Vec::with_capacity(n * CAPTIONS_PER_IMAGE);
-    let mut images = Vec::with_capacity(n);
-    for (i, (scene, caps)) in per_image.into_iter().enumerate() {
-        images.push(MetaImage {
+    let images = pool
+        .scenes
+        .iter()
+        .enumerate()
+        .map(|(i, _)| MetaImage {
             imgid: i.to_string(),
             split: sizes.split_of(i),
             filename: format!("{}_{i:06}.jpg", kind.name()),
-            sentences: caps
+            sentences: pool.captions[i * CAPTIONS_PER_IMAGE..][..CAPTIONS_PER_IMAGE]
                 .iter()
                 .enumerate()
                 .map(|(k, c)| MetaSentence {
@@ -402,10 +490,11 @@ fn build_corpus(
                     tokens: c.tokens.iter().map(|t| t.to_string()).collect(),
                 })
                 .collect(),
-        });
-        scenes.push(scene);
-        captions.extend(caps);
-    }
+        })
+        .collect();
+    let Pool {
+        scenes, captions, ..
+    } = pool;
     Corpus {
         kind,
         sizes,
@@ -415,6 +504,15 @@ fn build_corpus(
             images,
             dataset: Some(kind.name().to_string()),
         },
+        pretrain,
+    }
+}
+
+/// Separates the two backbones' pretraining streams.
+fn backbone_salt(kind: BackboneKind) -> u64 {
+    match kind {
+        BackboneKind::Strong => 0x5157_0000,
+        BackboneKind::Weak => 0x3eac_0000,
     }
 }
 
@@ -465,10 +563,13 @@ impl TargetSpace {
     }
 }
 
-/// Latents of images (`image`) or captions in `range` as the backbone perceives them, with
-/// the data set's image clutter or caption noise.
+/// Latents of images (`image`) or captions in `range` of `scenes` / `captions` as the
+/// backbone perceives them, with image clutter or caption noise from the stream family `tag`.
+#[allow(clippy::too_many_arguments)]
 fn latents(
-    corpus: &Corpus,
+    scenes: &[Scene],
+    captions: &[Caption],
+    tag: &str,
     backbone: &Backbone,
     seed: u64,
     noise: &MeaningNoise,
@@ -476,9 +577,9 @@ fn latents(
     range: std::ops::Range<usize>,
 ) -> Vec<f32> {
     let (tag, std) = if image {
-        ("clutter", noise.clutter)
+        (format!("{tag}-clutter"), noise.clutter)
     } else {
-        ("caption-noise", noise.caption)
+        (format!("{tag}-caption-noise"), noise.caption)
     };
     let mut out = vec![0.0; range.len() * LATENT_DIM];
     out.par_chunks_mut(LATENT_DIM)
@@ -486,18 +587,22 @@ fn latents(
         .for_each(|(z, i)| {
             let mut n = [0.0f32; LATENT_DIM];
             fill_normal(
-                &mut stream(seed, tag, i as u64),
+                &mut stream(seed, &tag, i as u64),
                 &mut n,
                 std / (LATENT_DIM as f32).sqrt(),
             );
             if image {
-                backbone.image_latent(&corpus.scenes[i], &n, z);
+                backbone.image_latent(&scenes[i], &n, z);
             } else {
-                backbone.caption_latent(&corpus.captions[i], &n, z);
+                backbone.caption_latent(&captions[i], &n, z);
             }
         });
     out
 }
+
+/// Feature-noise rows of the pretraining split start here, so they never reuse the noise
+/// streams of the written rows.
+const PRETRAIN_ROW_OFFSET: u64 = 1 << 40;
 
 /// `normalize(W x + b)` for each feature row.
 fn project(linear: &Linear, features: &[f32]) -> Vec<f32> {
@@ -532,47 +637,50 @@ fn write_backbone(
     let noise = &config.noise;
     let target = TargetSpace::new(config.seed);
 
-    // 1. "Pretraining": fit each tower's projection on the first training images.
-    let fit = config.fit_images.clamp(1, corpus.sizes.train.max(1));
+    // 1. "Pretraining" on the pretraining split: a ridge warm start of each tower's
+    //    projection towards a shared target space, then symmetric InfoNCE.
+    let pre = &corpus.pretrain;
+    let n_pre = pre.scenes.len();
     progress(Progress::Stage {
         folder: name.to_string(),
-        stage: "fit projections",
-        total: 2,
+        stage: "pretrain projections",
+        total: 2 + config.contrastive.epochs as u64,
     });
-    let mut clean = vec![0.0; fit * LATENT_DIM];
-    for (i, z) in clean.chunks_exact_mut(LATENT_DIM).enumerate() {
-        scene_latent(world, &corpus.scenes[i], z);
+    let mut clean = vec![0.0; n_pre * LATENT_DIM];
+    for (scene, z) in pre.scenes.iter().zip(clean.chunks_exact_mut(LATENT_DIM)) {
+        scene_latent(world, scene, z);
     }
-    let mut clean_per_caption = Vec::with_capacity(fit * CAPTIONS_PER_IMAGE * LATENT_DIM);
+    let mut clean_per_caption = Vec::with_capacity(n_pre * CAPTIONS_PER_IMAGE * LATENT_DIM);
     for z in clean.chunks_exact(LATENT_DIM) {
         for _ in 0..CAPTIONS_PER_IMAGE {
             clean_per_caption.extend_from_slice(z);
         }
     }
-    let fit_linear = |image: bool| {
-        let (latents, targets) = if image {
-            (
-                latents(corpus, backbone, seed, noise, true, 0..fit),
-                target.targets(&clean, &target.image_offset),
-            )
+    let features_of = |image: bool| {
+        let rows = if image {
+            n_pre
         } else {
-            (
-                latents(
-                    corpus,
-                    backbone,
-                    seed,
-                    noise,
-                    false,
-                    0..fit * CAPTIONS_PER_IMAGE,
-                ),
-                target.targets(&clean_per_caption, &target.text_offset),
-            )
+            n_pre * CAPTIONS_PER_IMAGE
         };
-        let rows = latents.len() / LATENT_DIM;
+        let z = latents(
+            &pre.scenes,
+            &pre.captions,
+            pre.tag,
+            backbone,
+            seed,
+            noise,
+            image,
+            0..rows,
+        );
         let mut feats = vec![0.0; rows * FEATURE_DIM];
-        backbone.features(image, &latents, 0, &mut feats);
+        backbone.features(image, &z, PRETRAIN_ROW_OFFSET, &mut feats);
+        feats
+    };
+    let (image_feats, caption_feats) = (features_of(true), features_of(false));
+    let warm_start = |feats: &[f32], targets: Vec<f32>| {
+        let rows = feats.len() / FEATURE_DIM;
         let (weight, bias) = ridge(
-            &feats,
+            feats,
             &targets,
             rows,
             FEATURE_DIM,
@@ -587,10 +695,23 @@ fn write_backbone(
             bias,
         }
     };
-    let projections = Projections {
-        vision: fit_linear(true),
-        text: fit_linear(false),
-    };
+    let mut vision = warm_start(&image_feats, target.targets(&clean, &target.image_offset));
+    let mut text = warm_start(
+        &caption_feats,
+        target.targets(&clean_per_caption, &target.text_offset),
+    );
+    let report = pretrain(
+        &mut text,
+        &mut vision,
+        &image_feats,
+        &caption_feats,
+        CAPTIONS_PER_IMAGE,
+        &config.contrastive,
+        seed ^ backbone_salt(backbone.kind),
+    );
+    progress(Progress::Advance(config.contrastive.epochs as u64));
+    log::debug!("{name}: contrastive loss by epoch {:?}", report.epoch_loss);
+    let projections = Projections { vision, text };
     projections.write(&dir.join(files::PROJECTIONS))?;
 
     // 2. Stream images, then captions, into the projected and pre-projection tables.
@@ -628,7 +749,16 @@ fn write_backbone(
         };
         for start in (0..rows).step_by(CHUNK_ROWS) {
             let end = (start + CHUNK_ROWS).min(rows);
-            let latents = latents(corpus, backbone, seed, noise, image, start..end);
+            let latents = latents(
+                &corpus.scenes,
+                &corpus.captions,
+                "scene",
+                backbone,
+                seed,
+                noise,
+                image,
+                start..end,
+            );
             let mut feats = vec![0.0; (end - start) * FEATURE_DIM];
             backbone.features(image, &latents, start as u64, &mut feats);
             let embs = project(linear, &feats);

@@ -52,9 +52,87 @@ const LEXICON: &str = include_str!("lexicon.txt");
 
 /// Words the caption templates use besides the lexicon, by falling frequency (Zipf-like).
 pub const FUNCTION_WORDS: &[&str] = &[
-    "a", "the", "is", "and", "of", "with", "on", "in", "an", "are", "there", "near", "next", "to",
-    "at", "by", "photo", "while", "this", "one", "some", "picture", "beside", "image", "close",
-    "up", "view", "two", "its", "inside", "outside", "front", "behind", "shot",
+    "a",
+    "the",
+    "is",
+    "and",
+    "of",
+    "with",
+    "on",
+    "in",
+    "an",
+    "are",
+    "there",
+    "near",
+    "next",
+    "to",
+    "at",
+    "by",
+    "photo",
+    "while",
+    "this",
+    "one",
+    "some",
+    "picture",
+    "beside",
+    "image",
+    "close",
+    "up",
+    "view",
+    "two",
+    "its",
+    "inside",
+    "outside",
+    "front",
+    "behind",
+    "shot",
+    "background",
+    "during",
+    "day",
+    "night",
+    "together",
+    "outdoors",
+    "same",
+    "time",
+    "distance",
+    "left",
+    "right",
+    "from",
+    "above",
+    "middle",
+    "side",
+    "edge",
+    "others",
+    "around",
+    "cloudy",
+    "top",
+    "nearby",
+    "seen",
+];
+
+/// Phrases annotators add that say little about what tells the image apart ("in the
+/// background", "during the day"): real captions are full of them, and they make a caption's
+/// words differ from its siblings'. Every word is in [`FUNCTION_WORDS`].
+pub const FILLER_PHRASES: &[&[&str]] = &[
+    &["in", "the", "background"],
+    &["during", "the", "day"],
+    &["at", "night"],
+    &["together"],
+    &["outdoors"],
+    &["at", "the", "same", "time"],
+    &["in", "the", "distance"],
+    &["on", "the", "left"],
+    &["on", "the", "right"],
+    &["seen", "from", "above"],
+    &["in", "the", "middle"],
+    &["on", "the", "side"],
+    &["at", "the", "edge"],
+    &["with", "others", "around"],
+    &["on", "a", "cloudy", "day"],
+    &["in", "front"],
+    &["on", "top"],
+    &["nearby"],
+    &["seen", "from", "the", "side"],
 ];
 
 /// Category names that hold objects a scene can contain.
@@ -331,5 +409,11 @@ mod tests {
         );
         assert_eq!(lex.concept_of("puppy"), lex.concept_of("dog"));
         assert_eq!(lex.topics.len(), TOPICS.len());
+        for phrase in FILLER_PHRASES {
+            assert!(
+                phrase.iter().all(|w| FUNCTION_WORDS.contains(w)),
+                "{phrase:?}"
+            );
+        }
     }
 }

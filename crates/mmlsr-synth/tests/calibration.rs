@@ -69,6 +69,10 @@ fn dense_retrieval_lands_in_the_calibration_bands() {
             card.contains(&format!("{:.2}", r.dense.r1)),
             "card states R@1"
         );
+        eprintln!(
+            "{}: dense R@1 {r1_files:.2} MRR@10 {mrr_files:.2} ({:.1} s)",
+            r.name, r.seconds
+        );
         r1.insert(r.name.as_str(), r1_files);
     }
     let (cs, cw) = (r1["synth-coco-strong"], r1["synth-coco-weak"]);

@@ -2,5 +2,6 @@
 //! `mmlsr-store` (the real-data path) and checked independently of the generator.
 
 mod calibration;
+mod caption_stats;
 mod files;
 mod sparse_gen;
