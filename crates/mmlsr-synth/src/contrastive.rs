@@ -297,39 +297,32 @@ mod tests {
         fill_normal(&mut stream(3, "x", 1), &mut xi, 1.0);
         let (_, gt, gi) = loss_and_grads(&text, &vision, &xt, &xi, rows, tau);
         let h = 1e-2;
-        let loss = |t: &Linear, v: &Linear| loss_and_grads(t, v, &xt, &xi, rows, tau).0;
+        // Central difference of the loss when `nudge` moves one parameter by ±h.
+        let numeric = |nudge: &dyn Fn(&mut Linear, &mut Linear, f32)| {
+            let at = |d: f32| {
+                let (mut t, mut v) = (text.clone(), vision.clone());
+                nudge(&mut t, &mut v, d);
+                loss_and_grads(&t, &v, &xt, &xi, rows, tau).0
+            };
+            (at(h) - at(-h)) / (2.0 * h as f64)
+        };
+        let check = |what: String, numeric: f64, analytic: f32| {
+            assert!(
+                (numeric - analytic as f64).abs() < 2e-3 + 2e-2 * numeric.abs(),
+                "{what}: numeric {numeric}, analytic {analytic}"
+            );
+        };
+        fn pick<'a>(which: usize, t: &'a mut Linear, v: &'a mut Linear) -> &'a mut Linear {
+            if which == 0 { t } else { v }
+        }
         for (which, analytic) in [(0, &gt), (1, &gi)] {
             for (k, &g) in analytic.weight.iter().enumerate().step_by(3) {
-                let (mut tp, mut vp) = (text.clone(), vision.clone());
-                let (mut tm, mut vm) = (text.clone(), vision.clone());
-                if which == 0 {
-                    tp.weight[k] += h;
-                    tm.weight[k] -= h;
-                } else {
-                    vp.weight[k] += h;
-                    vm.weight[k] -= h;
-                }
-                let numeric = (loss(&tp, &vp) - loss(&tm, &vm)) / (2.0 * h as f64);
-                assert!(
-                    (numeric - g as f64).abs() < 2e-3 + 2e-2 * numeric.abs(),
-                    "tower {which} weight {k}: numeric {numeric}, analytic {g}"
-                );
+                let n = numeric(&|t, v, d| pick(which, t, v).weight[k] += d);
+                check(format!("tower {which} weight {k}"), n, g);
             }
             for (k, &g) in analytic.bias.iter().enumerate() {
-                let (mut tp, mut vp) = (text.clone(), vision.clone());
-                let (mut tm, mut vm) = (text.clone(), vision.clone());
-                if which == 0 {
-                    tp.bias[k] += h;
-                    tm.bias[k] -= h;
-                } else {
-                    vp.bias[k] += h;
-                    vm.bias[k] -= h;
-                }
-                let numeric = (loss(&tp, &vp) - loss(&tm, &vm)) / (2.0 * h as f64);
-                assert!(
-                    (numeric - g as f64).abs() < 2e-3 + 2e-2 * numeric.abs(),
-                    "tower {which} bias {k}: numeric {numeric}, analytic {g}"
-                );
+                let n = numeric(&|t, v, d| pick(which, t, v).bias[k] += d);
+                check(format!("tower {which} bias {k}"), n, g);
             }
         }
     }
