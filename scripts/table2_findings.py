@@ -55,8 +55,8 @@ def main(folders):
                 f3ok = rc >= r1 - 2.5 and rw >= r1 - 2.5 and rc > r0 and rw > r0
                 f4ok = f0 < fw <= fc < f1 and fw <= f1 / 3
                 print(
-                    f"| {ds} | {eta:g} | {mark(f1ok)} ({r0:.2} vs {dn:.2}) | {mark(f2ok)} ({r1:.2}) "
-                    f"| {mark(f3ok)} ({rc:.2}, {rw:.2}) | {mark(f4ok)} ({f0:.1} < {fw:.1} ≤ {fc:.1} < {f1:.1}) |"
+                    f"| {ds} | {eta:g} | {mark(f1ok)} ({r0:.2f} vs {dn:.2f}) | {mark(f2ok)} ({r1:.2f}) "
+                    f"| {mark(f3ok)} ({rc:.2f}, {rw:.2f}) | {mark(f4ok)} ({f0:.1f} < {fw:.1f} ≤ {fc:.1f} < {f1:.1f}) |"
                 )
         if len(etas) >= 2:
             hi, lo = etas[0], etas[-1]
@@ -71,7 +71,7 @@ def main(folders):
                         continue
                     good = b[0] > a[0] and b[1] > a[1]
                     ok &= good
-                    parts.append(f"{v} {a[0]:.2}→{b[0]:.2} R@1, {a[1]:.1}→{b[1]:.1} FLOPs")
+                    parts.append(f"{v} {a[0]:.2f}→{b[0]:.2f} R@1, {a[1]:.1f}→{b[1]:.1f} FLOPs")
                 print(f"| {ds} | {mark(ok)} ({'; '.join(parts)}) |")
         rows = []
         for data in ["synth-coco", "synth-flickr"]:
@@ -81,11 +81,11 @@ def main(folders):
                     cells[(w, e, v)][0] < cells[(s, e, v)][0]
                     for (d, e, v) in cells if d == s and (w, e, v) in cells
                 )
-                rows.append(f"weak below strong on {data}: {mark(ok)} (dense {dense[w]:.2} vs {dense[s]:.2})")
+                rows.append(f"weak below strong on {data}: {mark(ok)} (dense {dense[w]:.2f} vs {dense[s]:.2f})")
         for bb in ["strong", "weak"]:
             c, f = f"synth-coco-{bb}", f"synth-flickr-{bb}"
             if c in dense and f in dense:
-                rows.append(f"synth-flickr above synth-coco ({bb}): {mark(dense[f] > dense[c])} (dense {dense[f]:.2} vs {dense[c]:.2})")
+                rows.append(f"synth-flickr above synth-coco ({bb}): {mark(dense[f] > dense[c])} (dense {dense[f]:.2f} vs {dense[c]:.2f})")
         if rows:
             print("\nF6: " + "; ".join(rows))
 
