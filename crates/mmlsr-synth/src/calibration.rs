@@ -225,6 +225,14 @@ fn bm25_r1(images: &[Vec<Vec<String>>]) -> f64 {
     hits as f64 / (n * PER_IMAGE) as f64
 }
 
+/// A whole text file, with its path in the error.
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
 /// Read Flickr8k's `Flickr8k.token.txt` (`<image>#<k>\t<caption>`) restricted to the images
 /// listed in `split_file` (one file name per line), in that file's order.
 ///
@@ -232,13 +240,7 @@ fn bm25_r1(images: &[Vec<Vec<String>>]) -> f64 {
 /// [`Error::Io`] if a file cannot be read; [`Error::Calibration`] naming the file and line
 /// when a line is malformed or a listed image does not have five captions.
 pub fn read_flickr8k(token_file: &Path, split_file: &Path) -> Result<Vec<Vec<Vec<String>>>> {
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| Error::Io {
-            path: p.to_path_buf(),
-            source: e,
-        })
-    };
-    let tokens = read(token_file)?;
+    let tokens = read_text(token_file)?;
     let mut caps: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
     for (i, line) in tokens.lines().enumerate() {
         if line.trim().is_empty() {
@@ -254,7 +256,7 @@ pub fn read_flickr8k(token_file: &Path, split_file: &Path) -> Result<Vec<Vec<Vec
         let image = key.split('#').next().unwrap_or(key);
         caps.entry(image).or_default().push(tokenize(caption));
     }
-    let split = read(split_file)?;
+    let split = read_text(split_file)?;
     split
         .lines()
         .map(str::trim)
@@ -278,10 +280,7 @@ pub fn read_flickr8k(token_file: &Path, split_file: &Path) -> Result<Vec<Vec<Vec
 /// [`Error::Io`] if the file cannot be read; [`Error::Calibration`] if the number of
 /// non-empty lines is not a multiple of five.
 pub fn read_caption_lines(path: &Path) -> Result<Vec<Vec<Vec<String>>>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = read_text(path)?;
     let lines: Vec<Vec<String>> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -447,9 +446,11 @@ mod tests {
         // dog{dog,runs}:2/2, {dog,grass}:1/2, {puppy}:0/1, {dog}:1/1, {brown,dog,runs}:2/3
         // cat{cat,sleeps}:2/2, {cat}:1/1, {kitten,sleeps}:1/2, {cat,bed}:1/2, {cat}:1/1
         assert!((s.agreement - 12.0 / 17.0).abs() < 1e-12);
-        // "the puppy" and "the kitten sleeps": puppy is unseen, "the" is in both images'
-        // other captions (a tie: counted against the query); "sleeps" finds the cat.
-        assert!(s.bm25_r1 > 0.5 && s.bm25_r1 < 1.0, "{}", s.bm25_r1);
+        // Nine of ten queries find their image. The miss is "the puppy" (round 2): "puppy"
+        // occurs nowhere else, and "the" only in the round's held-out captions, so every
+        // image scores 0 (no hit). "the kitten sleeps" finds the cat through "sleeps". An
+        // independent Python re-computation of the same definition gives the same 9/10.
+        assert!((s.bm25_r1 - 0.9).abs() < 1e-12, "{}", s.bm25_r1);
     }
 
     #[test]

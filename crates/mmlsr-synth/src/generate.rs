@@ -237,9 +237,8 @@ pub struct FolderReport {
 struct Corpus {
     kind: DatasetKind,
     sizes: SplitSizes,
-    scenes: Vec<Scene>,
-    /// `CAPTIONS_PER_IMAGE` per image, image by image.
-    captions: Vec<Caption>,
+    /// The written images and their captions (`CAPTIONS_PER_IMAGE` per image, in order).
+    main: Pool,
     meta: DatasetMeta,
     /// The pretraining split: scenes and captions drawn like the others, not written.
     pretrain: Pool,
@@ -322,14 +321,15 @@ pub fn generate(
                 name,
                 dir: dir.clone(),
                 sizes: corpus.sizes,
-                captions: corpus.captions.len(),
+                captions: corpus.main.captions.len(),
                 vocab_size: vocab.len(),
                 mean_caption_words: corpus
+                    .main
                     .captions
                     .iter()
                     .map(|c| c.tokens.len())
                     .sum::<usize>() as f64
-                    / corpus.captions.len().max(1) as f64,
+                    / corpus.main.captions.len().max(1) as f64,
                 caption_stats,
                 dense,
                 seconds: start.elapsed().as_secs_f64(),
@@ -492,14 +492,10 @@ fn build_corpus(
                 .collect(),
         })
         .collect();
-    let Pool {
-        scenes, captions, ..
-    } = pool;
     Corpus {
         kind,
         sizes,
-        scenes,
-        captions,
+        main: pool,
         meta: DatasetMeta {
             images,
             dataset: Some(kind.name().to_string()),
@@ -563,19 +559,17 @@ impl TargetSpace {
     }
 }
 
-/// Latents of images (`image`) or captions in `range` of `scenes` / `captions` as the
-/// backbone perceives them, with image clutter or caption noise from the stream family `tag`.
-#[allow(clippy::too_many_arguments)]
+/// Latents of images (`image`) or captions in `range` of `pool` as the backbone perceives
+/// them, with image clutter or caption noise from the pool's stream family.
 fn latents(
-    scenes: &[Scene],
-    captions: &[Caption],
-    tag: &str,
+    pool: &Pool,
     backbone: &Backbone,
     seed: u64,
     noise: &MeaningNoise,
     image: bool,
     range: std::ops::Range<usize>,
 ) -> Vec<f32> {
+    let tag = pool.tag;
     let (tag, std) = if image {
         (format!("{tag}-clutter"), noise.clutter)
     } else {
@@ -592,9 +586,9 @@ fn latents(
                 std / (LATENT_DIM as f32).sqrt(),
             );
             if image {
-                backbone.image_latent(&scenes[i], &n, z);
+                backbone.image_latent(&pool.scenes[i], &n, z);
             } else {
-                backbone.caption_latent(&captions[i], &n, z);
+                backbone.caption_latent(&pool.captions[i], &n, z);
             }
         });
     out
@@ -662,16 +656,7 @@ fn write_backbone(
         } else {
             n_pre * CAPTIONS_PER_IMAGE
         };
-        let z = latents(
-            &pre.scenes,
-            &pre.captions,
-            pre.tag,
-            backbone,
-            seed,
-            noise,
-            image,
-            0..rows,
-        );
+        let z = latents(pre, backbone, seed, noise, image, 0..rows);
         let mut feats = vec![0.0; rows * FEATURE_DIM];
         backbone.features(image, &z, PRETRAIN_ROW_OFFSET, &mut feats);
         feats
@@ -722,14 +707,14 @@ fn write_backbone(
     for image in [true, false] {
         let (rows, proj_file, feat_file, linear) = if image {
             (
-                corpus.scenes.len(),
+                corpus.main.scenes.len(),
                 files::IMG_EMBS,
                 files::IMG_EMBS_BEFORE_PROJ,
                 &projections.vision,
             )
         } else {
             (
-                corpus.captions.len(),
+                corpus.main.captions.len(),
                 files::TEXT_EMBS,
                 files::TEXT_EMBS_BEFORE_PROJ,
                 &projections.text,
@@ -749,16 +734,7 @@ fn write_backbone(
         };
         for start in (0..rows).step_by(CHUNK_ROWS) {
             let end = (start + CHUNK_ROWS).min(rows);
-            let latents = latents(
-                &corpus.scenes,
-                &corpus.captions,
-                "scene",
-                backbone,
-                seed,
-                noise,
-                image,
-                start..end,
-            );
+            let latents = latents(&corpus.main, backbone, seed, noise, image, start..end);
             let mut feats = vec![0.0; (end - start) * FEATURE_DIM];
             backbone.features(image, &latents, start as u64, &mut feats);
             let embs = project(linear, &feats);
