@@ -77,46 +77,6 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
-/// Run `$body` with `$B` bound to the autodiff backend of `$kind` and `$device` to its
-/// default device; evaluates to `Result<_>` (an error when the backend is not compiled in).
-///
-/// ```ignore
-/// let report = with_backend!(kind, |B, device| train::<B>(&cfg, &data, None, out, false, &device, &mut Silent))?;
-/// ```
-#[macro_export]
-macro_rules! with_backend {
-    ($kind:expr, |$B:ident, $device:ident| $body:expr) => {{
-        #[allow(unreachable_patterns, unused_imports)]
-        match $kind {
-            #[cfg(feature = "flex")]
-            $crate::BackendKind::Flex => {
-                type $B = $crate::backends::FlexAutodiff;
-                let $device: $crate::burn::tensor::Device<$B> = Default::default();
-                Ok($body)
-            }
-            #[cfg(feature = "ndarray")]
-            $crate::BackendKind::NdArray => {
-                type $B = $crate::backends::NdArrayAutodiff;
-                let $device: $crate::burn::tensor::Device<$B> = Default::default();
-                Ok($body)
-            }
-            #[cfg(feature = "cuda")]
-            $crate::BackendKind::Cuda => {
-                type $B = $crate::backends::CudaAutodiff;
-                let $device: $crate::burn::tensor::Device<$B> = Default::default();
-                Ok($body)
-            }
-            #[cfg(feature = "tch")]
-            $crate::BackendKind::Tch => {
-                type $B = $crate::backends::TchAutodiff;
-                let $device: $crate::burn::tensor::Device<$B> = Default::default();
-                Ok($body)
-            }
-            other => Err($crate::Error::BackendUnavailable(other.name())),
-        }
-    }};
-}
-
 /// Concrete autodiff backend types, one per compiled feature.
 pub mod backends {
     /// Flex (CPU) with autodiff.

@@ -7,11 +7,12 @@ mod encode;
 mod error;
 pub mod eval;
 mod head;
+pub mod host;
 mod joint;
-mod joint_train;
 mod loss;
 mod optim;
 mod train;
+pub mod trainer;
 
 /// Burn itself, re-exported so that users name the same version's types.
 pub use burn;
@@ -24,20 +25,16 @@ pub use crate::{
     eval::SparseScorer,
     head::{HostTensor, SparseHead, SparseHeadConfig, names},
     joint::{
-        JointEncoding, JointLossConfig, JointLossForm, JointLossParts, JointModel, TAU_RANGE,
-        TextToImageTeacher, info_nce, joint_loss, l2_normalize,
-    },
-    joint_train::{
-        JointCard, JointOptimConfig, JointSplitEncoding, JointStepStats, JointTrainConfig, Mode,
-        encode_split_joint, joint_files, load_joint_model, save_joint_model, train_joint,
+        JointCard, JointEncoding, JointLossConfig, JointLossForm, JointLossParts, JointModel,
+        JointOptimConfig, JointSplitEncoding, JointStart, JointStepStats, JointTrainConfig,
+        RetrievalMode, TAU_RANGE, TextToImageTeacher, encode_split_joint, info_nce, joint_files,
+        joint_loss, l2_normalize, load_joint_model, save_joint_model, train_joint,
     },
     loss::{
-        LossConfig, LossParts, Regulariser, d2s_loss, ramped_weight, regulariser,
+        LossConfig, LossParts, RegWeights, Regulariser, d2s_loss, ramped_weight, regulariser,
         soft_cross_entropy,
     },
     optim::{HeadOptimizer, OptimConfig, lr_factor},
-    train::{
-        EpochStats, ExpansionSettings, Silent, StepOutput, StepStats, TrainConfig, TrainObserver,
-        TrainPlan, TrainReport, train, train_step,
-    },
+    train::{ExpansionSettings, StepInput, StepOutput, StepStats, TrainConfig, train, train_step},
+    trainer::{EpochStats, RunDir, Silent, TrainObserver, TrainPlan, TrainReport},
 };

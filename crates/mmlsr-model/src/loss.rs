@@ -59,6 +59,16 @@ pub struct LossParts<B: Backend> {
     pub reg_image: Tensor<B, 1>,
 }
 
+/// The regulariser weights of one step (η_q for captions, η_d for images), already ramped
+/// ([`ramped_weight`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegWeights {
+    /// Weight of the caption regulariser.
+    pub text: f64,
+    /// Weight of the image regulariser.
+    pub image: f64,
+}
+
 /// The regulariser weight after `step` optimiser steps: `w · min(1, step / ramp_steps)²`
 /// (the released `Regularizer.step`: zero at the first step, full from `ramp_steps` on).
 pub fn ramped_weight(weight: f64, step: usize, ramp_steps: usize) -> f64 {
@@ -92,7 +102,7 @@ pub fn regulariser<B: Backend>(kind: Regulariser, reps: Tensor<B, 2>) -> Tensor<
 ///
 /// The teacher is the dense score distribution, `softmax(z_I·z_Cᵀ / τ)` by rows for image→text
 /// and `softmax(z_C·z_Iᵀ / τ)` for text→image, with no gradient. The student is the sparse
-/// score matrix `s_I·s_Cᵀ` with no temperature (eq. 3). `q_weight` and `d_weight` are the
+/// score matrix `s_I·s_Cᵀ` with no temperature (eq. 3). `weights` are the
 /// regulariser weights at this step (see [`ramped_weight`]).
 ///
 /// # Shapes
@@ -104,8 +114,7 @@ pub fn d2s_loss<B: Backend>(
     dense_text: Tensor<B, 2>,
     dense_image: Tensor<B, 2>,
     config: &LossConfig,
-    q_weight: f64,
-    d_weight: f64,
+    weights: RegWeights,
 ) -> LossParts<B> {
     let dense_i2t = dense_image
         .detach()
@@ -117,8 +126,8 @@ pub fn d2s_loss<B: Backend>(
     let distill = (soft_cross_entropy(sparse_i2t.clone(), teacher_i2t)
         + soft_cross_entropy(sparse_i2t.transpose(), teacher_t2i))
     .div_scalar(2.0);
-    let reg_text = regulariser(config.regulariser, sparse_text).mul_scalar(q_weight);
-    let reg_image = regulariser(config.regulariser, sparse_image).mul_scalar(d_weight);
+    let reg_text = regulariser(config.regulariser, sparse_text).mul_scalar(weights.text);
+    let reg_image = regulariser(config.regulariser, sparse_image).mul_scalar(weights.image);
     let total = distill.clone() + (reg_text.clone() + reg_image.clone()).div_scalar(2.0);
     LossParts {
         total,

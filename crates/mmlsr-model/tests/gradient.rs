@@ -5,7 +5,7 @@
 //! `python3 scripts/d2s_grad_fixture.py` (needs torch).
 
 use mmlsr_model::{
-    LossConfig, Regulariser, SparseHeadConfig,
+    LossConfig, RegWeights, Regulariser, SparseHeadConfig,
     burn::tensor::{Tensor, TensorData},
     d2s_loss,
 };
@@ -65,8 +65,10 @@ fn gradient_matches_pytorch_float64() {
             z_t,
             z_i,
             &config,
-            c["q_weight"].as_f64().unwrap(),
-            c["d_weight"].as_f64().unwrap(),
+            RegWeights {
+                text: c["q_weight"].as_f64().unwrap(),
+                image: c["d_weight"].as_f64().unwrap(),
+            },
         );
         let loss = &c["loss"];
         for (part, t) in [

@@ -7,7 +7,7 @@
 //! `python3 scripts/joint_grad_fixture.py` (needs torch).
 
 use mmlsr_model::{
-    JointLossConfig, JointLossForm, JointModel, SparseHeadConfig, TextToImageTeacher,
+    JointLossConfig, JointLossForm, JointModel, RegWeights, SparseHeadConfig, TextToImageTeacher,
     burn::tensor::{Tensor, TensorData},
     joint_loss,
 };
@@ -91,14 +91,14 @@ fn joint_gradient_matches_pytorch_float64() {
         let t = model.encode_text(feats("text_features"));
         let i = model.encode_image(feats("image_features"));
         let parts = joint_loss(
-            t.dense,
-            i.dense,
-            t.sparse,
-            i.sparse,
+            &t,
+            &i,
             model.tau.val(),
             &config,
-            config.q_reg,
-            config.d_reg,
+            RegWeights {
+                text: config.q_reg,
+                image: config.d_reg,
+            },
         );
         let loss = &c["loss"];
         for (part, x) in [

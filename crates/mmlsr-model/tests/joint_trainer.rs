@@ -3,7 +3,8 @@
 //! same weights, and mismatched settings are refused.
 
 use mmlsr_model::{
-    JointTrainConfig, Mode, TrainData, encode_split_joint, load_joint_model, train_joint,
+    JointStart, JointTrainConfig, RetrievalMode, RunDir, TrainData, encode_split_joint,
+    load_joint_model, train_joint,
 };
 use mmlsr_store::{
     Dataset, DatasetFiles, Projections, RestvalPolicy, Vocabulary, WordVectors, files,
@@ -53,8 +54,8 @@ fn sparse_r1(dir: &std::path::Path, data: &TrainData<'_>) -> f64 {
     let n_q = data.test.caption_rows.len();
     let enc = encode_split_joint(&m, data, &data.test, n_q, &device).unwrap();
     let runs = enc
-        .runs::<Inner>(
-            &[Mode::Sparse],
+        .runs_with::<Inner>(
+            &[RetrievalMode::Sparse],
             10,
             card.train.loss.w1,
             card.train.loss.w2,
@@ -79,10 +80,14 @@ fn joint_trains_and_resumes_to_identical_weights() {
     let report = train_joint::<B>(
         &cfg,
         &data,
-        &l.proj,
-        Some(&l.wv),
-        a.path(),
-        false,
+        JointStart {
+            projections: &l.proj,
+            word_vectors: Some(&l.wv),
+        },
+        RunDir {
+            out: a.path(),
+            resume: false,
+        },
         &device,
         &mut rec,
     )
@@ -116,10 +121,14 @@ fn joint_trains_and_resumes_to_identical_weights() {
     let r = train_joint::<B>(
         &cfg,
         &data,
-        &l.proj,
-        Some(&l.wv),
-        b.path(),
-        false,
+        JointStart {
+            projections: &l.proj,
+            word_vectors: Some(&l.wv),
+        },
+        RunDir {
+            out: b.path(),
+            resume: false,
+        },
         &device,
         &mut stop,
     )
@@ -128,10 +137,14 @@ fn joint_trains_and_resumes_to_identical_weights() {
     let err = train_joint::<B>(
         &cfg,
         &data,
-        &l.proj,
-        Some(&l.wv),
-        b.path(),
-        false,
+        JointStart {
+            projections: &l.proj,
+            word_vectors: Some(&l.wv),
+        },
+        RunDir {
+            out: b.path(),
+            resume: false,
+        },
         &device,
         &mut Recorder::default(),
     )
@@ -140,10 +153,14 @@ fn joint_trains_and_resumes_to_identical_weights() {
     let r = train_joint::<B>(
         &cfg,
         &data,
-        &l.proj,
-        Some(&l.wv),
-        b.path(),
-        true,
+        JointStart {
+            projections: &l.proj,
+            word_vectors: Some(&l.wv),
+        },
+        RunDir {
+            out: b.path(),
+            resume: true,
+        },
         &device,
         &mut Recorder::default(),
     )
@@ -157,10 +174,14 @@ fn joint_trains_and_resumes_to_identical_weights() {
     let err = train_joint::<B>(
         &other,
         &data,
-        &l.proj,
-        Some(&l.wv),
-        b.path(),
-        true,
+        JointStart {
+            projections: &l.proj,
+            word_vectors: Some(&l.wv),
+        },
+        RunDir {
+            out: b.path(),
+            resume: true,
+        },
         &device,
         &mut Recorder::default(),
     )
@@ -178,10 +199,14 @@ fn frozen_projections_stay_put_while_the_head_trains() {
     let report = train_joint::<B>(
         &cfg,
         &data,
-        &l.proj,
-        Some(&l.wv),
-        out.path(),
-        false,
+        JointStart {
+            projections: &l.proj,
+            word_vectors: Some(&l.wv),
+        },
+        RunDir {
+            out: out.path(),
+            resume: false,
+        },
         &Default::default(),
         &mut Recorder::default(),
     )
@@ -215,10 +240,14 @@ fn joint_bad_settings_are_refused() {
         train_joint::<B>(
             cfg,
             data,
-            proj,
-            Some(&l.wv),
-            out.path(),
-            false,
+            JointStart {
+                projections: proj,
+                word_vectors: Some(&l.wv),
+            },
+            RunDir {
+                out: out.path(),
+                resume: false,
+            },
             &device,
             &mut Recorder::default(),
         )

@@ -2,7 +2,9 @@
 //! weights, and refuses mismatched runs.
 
 use mmlsr_expansion::Variant;
-use mmlsr_model::{Error, ExpansionSettings, StepStats, TrainConfig, TrainData, load_model, train};
+use mmlsr_model::{
+    Error, ExpansionSettings, RunDir, StepStats, TrainConfig, TrainData, load_model, train,
+};
 use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors, files};
 
 use crate::common::{B, Inner, Recorder, tiny_coco};
@@ -52,7 +54,18 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
     // Uninterrupted.
     let a = tempfile::tempdir().unwrap();
     let mut rec = Recorder::default();
-    let report = train::<B>(&cfg, &data, Some(&l.wv), a.path(), false, &device, &mut rec).unwrap();
+    let report = train::<B>(
+        &cfg,
+        &data,
+        Some(&l.wv),
+        RunDir {
+            out: a.path(),
+            resume: false,
+        },
+        &device,
+        &mut rec,
+    )
+    .unwrap();
     assert_eq!((report.epochs_done, report.steps_done), (3, 3 * 32));
     assert!(!report.interrupted);
     let first = &rec.steps[..5];
@@ -85,8 +98,10 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
         &cfg,
         &data,
         Some(&l.wv),
-        b.path(),
-        false,
+        RunDir {
+            out: b.path(),
+            resume: false,
+        },
         &device,
         &mut stop,
     )
@@ -98,8 +113,10 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
         &cfg,
         &data,
         Some(&l.wv),
-        b.path(),
-        false,
+        RunDir {
+            out: b.path(),
+            resume: false,
+        },
         &device,
         &mut Recorder::default(),
     )
@@ -112,15 +129,28 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
         &other,
         &data,
         Some(&l.wv),
-        b.path(),
-        true,
+        RunDir {
+            out: b.path(),
+            resume: true,
+        },
         &device,
         &mut Recorder::default(),
     )
     .unwrap_err();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
     let mut rest = Recorder::default();
-    let r2 = train::<B>(&cfg, &data, Some(&l.wv), b.path(), true, &device, &mut rest).unwrap();
+    let r2 = train::<B>(
+        &cfg,
+        &data,
+        Some(&l.wv),
+        RunDir {
+            out: b.path(),
+            resume: true,
+        },
+        &device,
+        &mut rest,
+    )
+    .unwrap();
     assert_eq!(rest.steps.first().unwrap().step, 33);
     assert_eq!((r2.epochs_done, r2.steps_done), (3, 96));
     assert_eq!(r2.best_epoch, report.best_epoch);
@@ -156,8 +186,10 @@ fn exp0_keeps_captions_to_their_own_terms_and_pruning_keeps_occurring_terms() {
         &cfg,
         &data,
         Some(&l.wv),
-        out.path(),
-        false,
+        RunDir {
+            out: out.path(),
+            resume: false,
+        },
         &Default::default(),
         &mut rec,
     )
@@ -191,8 +223,7 @@ fn bad_settings_and_mismatched_word_vectors_are_refused() {
         &cfg,
         &data,
         None,
-        out.path(),
-        false,
+        RunDir::fresh(out.path()),
         &device,
         &mut Recorder::default(),
     )
@@ -208,8 +239,7 @@ fn bad_settings_and_mismatched_word_vectors_are_refused() {
         &cfg,
         &data,
         Some(&short),
-        out.path(),
-        false,
+        RunDir::fresh(out.path()),
         &device,
         &mut Recorder::default(),
     )

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use mmlsr_core::CsrMatrix;
 use mmlsr_expansion::Variant;
-use mmlsr_model::{BackendKind, EncodeOptions, encode, load_joint_model, load_model, with_backend};
+use mmlsr_model::{
+    BackendKind, EncodeOptions,
+    host::{self, SparseEncoder},
+};
 use mmlsr_store::{Dataset, IdIndex, SparseTable, Split, Vocabulary};
 
 /// Encode the captions and images of one split (or all rows) with a trained head and write
@@ -37,16 +39,8 @@ pub struct EncodeArgs {
     pub backend: BackendKind,
 }
 
-/// Whether `model` is a joint model directory (its card says `"kind": "joint"`).
-fn is_joint(model: &std::path::Path) -> bool {
-    std::fs::read(model.join(mmlsr_model::joint_files::CONFIG))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v["kind"] == "joint")
-}
-
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
-    let joint = is_joint(&args.model);
+    let joint = host::is_joint_model(&args.model);
     let files = if joint {
         mmlsr_store::DatasetFiles::BEFORE_PROJ
     } else {
@@ -87,86 +81,42 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
             text_by_id.insert(s.sentid.as_str(), s.raw.as_str());
         }
     }
-    let (texts, images): (CsrMatrix, CsrMatrix) = with_backend!(args.backend, |B, device| {
-        type I = <B as mmlsr_model::burn::tensor::backend::AutodiffBackend>::InnerBackend;
-        if joint {
-            let (card, model) = load_joint_model::<I>(&args.model, &device)?;
-            if card.output.vocab_size != vocab.len() || card.d_feature != ds.dim() {
-                anyhow::bail!(
-                    "the joint model expects {}-d pre-projection features over a {}-term \
-                     vocabulary; {} has {}-d features and {} terms",
-                    card.d_feature,
-                    card.output.vocab_size,
-                    args.data.display(),
-                    ds.dim(),
-                    vocab.len()
-                );
-            }
-            let sparse = |image: bool, table, rows: &[usize]| -> anyhow::Result<CsrMatrix> {
-                let dense = model.embed(image, &gather(table, rows), &device)?;
-                let d = card.d_embed;
-                Ok(encode(
-                    &model.head,
-                    &card.output,
-                    &dense,
-                    d,
-                    None,
-                    &opts,
-                    &device,
-                )?)
-            };
-            (
-                sparse(false, &ds.texts, &text_rows)?,
-                sparse(true, &ds.images, &image_rows)?,
-            )
+    let model = SparseEncoder::open(&args.model, args.backend)?;
+    let card = model.card();
+    if card.output().vocab_size != vocab.len() || card.input_dim() != ds.dim() {
+        let inputs = if joint {
+            "pre-projection features"
         } else {
-            let (card, head) = load_model::<I>(&args.model, &device)?;
-            if card.output.vocab_size != vocab.len() || card.d_input != ds.dim() {
-                anyhow::bail!(
-                    "the model expects {}-d inputs over a {}-term vocabulary; {} has {}-d embeddings and {} terms",
-                    card.d_input,
-                    card.output.vocab_size,
-                    args.data.display(),
-                    ds.dim(),
-                    vocab.len()
-                );
-            }
-            let own: Vec<Vec<u32>> = if card.variant == Variant::None {
-                text_rows
-                    .iter()
-                    .map(|&r| {
-                        let id = ds.texts.ids().id(r);
-                        text_by_id
-                            .get(id)
-                            .map_or(Ok(Vec::new()), |t| vocab.term_ids(t))
-                    })
-                    .collect::<Result<_, _>>()?
-            } else {
-                Vec::new()
-            };
-            let own_refs: Vec<&[u32]> = own.iter().map(Vec::as_slice).collect();
-            let restrict = (card.variant == Variant::None).then_some(own_refs.as_slice());
-            let t = encode(
-                &head,
-                &card.output,
-                &gather(&ds.texts, &text_rows),
-                ds.dim(),
-                restrict,
-                &opts,
-                &device,
-            )?;
-            let i = encode(
-                &head,
-                &card.output,
-                &gather(&ds.images, &image_rows),
-                ds.dim(),
-                None,
-                &opts,
-                &device,
-            )?;
-            (t, i)
-        }
-    })?;
+            "embeddings"
+        };
+        anyhow::bail!(
+            "the model expects {}-d {inputs} over a {}-term vocabulary; {} has {}-d {inputs} \
+             and {} terms",
+            card.input_dim(),
+            card.output().vocab_size,
+            args.data.display(),
+            ds.dim(),
+            vocab.len()
+        );
+    }
+    // An exp=0 head keeps each caption's own terms only (joint models: never restricted).
+    let own: Vec<Vec<u32>> = if card.variant() == Variant::None {
+        text_rows
+            .iter()
+            .map(|&r| {
+                let id = ds.texts.ids().id(r);
+                text_by_id
+                    .get(id)
+                    .map_or(Ok(Vec::new()), |t| vocab.term_ids(t))
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let own_refs: Vec<&[u32]> = own.iter().map(Vec::as_slice).collect();
+    let restrict = (card.variant() == Variant::None).then_some(own_refs.as_slice());
+    let texts = model.encode_texts(&gather(&ds.texts, &text_rows), restrict, &opts)?;
+    let images = model.encode_images(&gather(&ds.images, &image_rows), &opts)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let ids = |t: &mmlsr_store::EmbeddingTable, rows: &[usize]| {

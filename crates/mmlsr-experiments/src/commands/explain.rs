@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 use mmlsr_expansion::Variant;
-use mmlsr_model::{BackendKind, EncodeOptions, encode, load_model, with_backend};
+use mmlsr_model::{
+    BackendKind, EncodeOptions,
+    host::{Card, SparseEncoder},
+};
 use mmlsr_store::{Dataset, Vocabulary};
 
 /// Print the top-k terms (with weights) of the sparse vectors of captions and images, next to
@@ -56,9 +59,15 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     for i in &args.images {
         items.push((i.clone(), false));
     }
-    let rows = with_backend!(args.backend, |B, device| {
-        type I = <B as mmlsr_model::burn::tensor::backend::AutodiffBackend>::InnerBackend;
-        let (card, head) = load_model::<I>(&args.model, &device)?;
+    let rows = {
+        let model = SparseEncoder::open(&args.model, args.backend)?;
+        let Card::D2s(card) = model.card() else {
+            bail!(
+                "{} is a joint model; explain reads D2S heads (encode a joint model with \
+                 `mmlsr encode`)",
+                args.model.display()
+            );
+        };
         if card.output.vocab_size != vocab.len() {
             bail!(
                 "the model was trained over {} vocabulary entries, {} has {}",
@@ -84,18 +93,15 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
             };
             let restrict =
                 (*is_caption && card.variant == Variant::None).then(|| vec![own.as_slice()]);
-            let m = encode(
-                &head,
-                &card.output,
-                dense,
-                dense.len(),
-                restrict.as_deref(),
-                &EncodeOptions {
-                    top_k: Some(args.k),
-                    ..Default::default()
-                },
-                &device,
-            )?;
+            let options = EncodeOptions {
+                top_k: Some(args.k),
+                ..Default::default()
+            };
+            let m = if *is_caption {
+                model.encode_texts(dense, restrict.as_deref(), &options)?
+            } else {
+                model.encode_images(dense, &options)?
+            };
             let row = m.row(0);
             let mut terms: Vec<(u32, f32)> = row
                 .indices
@@ -107,7 +113,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
             out.push((id.clone(), *is_caption, own, terms));
         }
         out
-    })?;
+    };
     for (id, is_caption, own, terms) in rows {
         if is_caption {
             let (text, img) = &caption_of[&id];

@@ -13,8 +13,9 @@ use anyhow::{Context, bail};
 use mmlsr_core::Qrels;
 use mmlsr_metrics::{Evaluation, Measure, Run, bonferroni, evaluate, paired_t_test};
 use mmlsr_model::{
-    BackendKind, JointSplitEncoding, JointTrainConfig, Mode, TrainConfig, TrainData, burn,
-    encode_split_joint, load_joint_model, train_joint, with_backend,
+    BackendKind, JointSplitEncoding, JointStart, JointTrainConfig, RetrievalMode as Mode, RunDir,
+    TrainConfig, TrainData,
+    host::{self, Card, SparseEncoder},
 };
 use mmlsr_store::{
     Dataset, DatasetFiles, Projections, RestvalPolicy, Split, Vocabulary, WordVectors, files,
@@ -133,14 +134,14 @@ impl JointInputs {
 
 /// Evaluate an encoded split in all three modes; write `test_run_<mode>.trec` into `out` when
 /// given. Returns (dense, sparse, fused) numbers.
-fn evaluate_modes<B: burn::tensor::backend::Backend>(
+fn evaluate_modes(
     enc: &JointSplitEncoding,
     w1: f64,
     w2: f64,
     out: Option<&Path>,
-    device: &B::Device,
+    backend: BackendKind,
 ) -> anyhow::Result<[ModeNumbers; 3]> {
-    let runs = enc.runs::<B>(&Mode::ALL, 10, w1, w2, device)?;
+    let runs = enc.runs(&Mode::ALL, 10, w1, w2, backend)?;
     let flops = enc.flops()?;
     let mut numbers = Vec::new();
     for (mode, run) in Mode::ALL.iter().zip(&runs) {
@@ -175,34 +176,42 @@ pub fn train_joint_and_evaluate(cell: &JointCell<'_>) -> anyhow::Result<JointMet
     }
     let mut progress = Progress::new(cell.quiet);
     let out = cell.out;
-    let report = with_backend!(cell.backend, |B, device| train_joint::<B>(
+    let report = host::train_joint(
+        cell.backend,
         config,
         &data,
-        &inputs.projections,
-        inputs.word_vectors.as_ref(),
-        out,
-        cell.resume,
-        &device,
-        &mut progress
-    ))??;
+        JointStart {
+            projections: &inputs.projections,
+            word_vectors: inputs.word_vectors.as_ref(),
+        },
+        RunDir {
+            out,
+            resume: cell.resume,
+        },
+        &mut progress,
+    )?;
     progress.finish();
     let model_dir = report
         .model_dir
         .clone()
         .context("training did not finish")?;
-    let (numbers, tau, active) = with_backend!(cell.backend, |B, device| {
-        type I = <B as burn::tensor::backend::AutodiffBackend>::InnerBackend;
-        let (card, model) = load_joint_model::<I>(&model_dir, &device)?;
-        let n_q = data.test.caption_rows.len();
-        let enc = encode_split_joint(&model, &data, &data.test, n_q, &device)?;
-        let numbers =
-            evaluate_modes::<I>(&enc, config.loss.w1, config.loss.w2, Some(out), &device)?;
-        let active = (
-            enc.queries.nnz() as f64 / enc.queries.n_rows().max(1) as f64,
-            enc.images.nnz() as f64 / enc.images.n_rows().max(1) as f64,
-        );
-        (numbers, card.tau, active)
-    })?;
+    let model = SparseEncoder::open(&model_dir, cell.backend)?;
+    let Card::Joint(card) = model.card() else {
+        bail!("{}: not a joint model", model_dir.display());
+    };
+    let enc = model.encode_split_joint(&data, &data.test)?;
+    let numbers = evaluate_modes(
+        &enc,
+        config.loss.w1,
+        config.loss.w2,
+        Some(out),
+        cell.backend,
+    )?;
+    let active = (
+        enc.queries.nnz() as f64 / enc.queries.n_rows().max(1) as f64,
+        enc.images.nnz() as f64 / enc.images.n_rows().max(1) as f64,
+    );
+    let tau = card.tau;
     let [dense, sparse, fused] = numbers;
     let metrics = JointMetrics {
         data: dir.display().to_string(),
@@ -258,16 +267,8 @@ fn frozen_dense(dir: &Path, restval: RestvalPolicy, out: &Path) -> anyhow::Resul
     let inputs = JointInputs::open(dir)?;
     let data = TrainData::new(&inputs.ds, &inputs.vocab, restval)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    type I = burn::backend::Flex;
-    let device = Default::default();
-    let head = mmlsr_model::SparseHeadConfig::new(inputs.projections.text.out_dim, 1)
-        .with_d_hidden(1)
-        .init::<I>(None, 0, &device)?;
-    let model = mmlsr_model::JointModel::<I>::new(&inputs.projections, head, 0.07, &device)?;
-    // The one-column head only lets the joint encoder run; its sparse output is unused.
-    let n_q = data.test.caption_rows.len();
-    let enc = encode_split_joint(&model, &data, &data.test, n_q, &device)?;
-    let runs = enc.runs::<I>(&[Mode::Dense], 10, 1.0, 0.0, &device)?;
+    let enc = host::encode_split_frozen(BackendKind::Flex, &inputs.projections, &data, &data.test)?;
+    let runs = enc.runs(&[Mode::Dense], 10, 1.0, 0.0, BackendKind::Flex)?;
     runs[0]
         .write_trec(&out.join("test_run_dense.trec"), "mmlsr-frozen-dense")
         .context("writing the frozen dense run")?;

@@ -11,10 +11,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mmlsr_expansion::Variant;
 use mmlsr_model::{
-    BackendKind, EpochStats, JointTrainConfig, StepStats, TrainConfig, TrainData, TrainObserver,
-    TrainPlan,
-    eval::{SparseEval, evaluate_split},
-    load_model, train, with_backend,
+    BackendKind, EpochStats, JointTrainConfig, RunDir, StepStats, TrainConfig, TrainData,
+    TrainObserver, TrainPlan,
+    eval::SparseEval,
+    host::{self, SparseEncoder},
 };
 use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors, files};
 use serde::Serialize;
@@ -364,15 +364,17 @@ pub fn train_and_evaluate(cell: &Cell<'_>) -> anyhow::Result<serde_json::Value> 
     let start = Instant::now();
     let mut progress = Progress::new(cell.quiet);
     let out = cell.out;
-    let report = with_backend!(backend, |B, device| train::<B>(
+    let report = host::train(
+        backend,
         config,
         &data,
         wv.as_ref(),
-        out,
-        cell.resume,
-        &device,
-        &mut progress
-    ))??;
+        RunDir {
+            out,
+            resume: cell.resume,
+        },
+        &mut progress,
+    )?;
     progress.finish();
     let model_dir = report
         .model_dir
@@ -382,18 +384,7 @@ pub fn train_and_evaluate(cell: &Cell<'_>) -> anyhow::Result<serde_json::Value> 
         Some(d) => d.clone(),
         None => DenseNumbers::of(&ds, &data.test),
     };
-    let enc = with_backend!(backend, |B, device| {
-        type I = <B as mmlsr_model::burn::tensor::backend::AutodiffBackend>::InnerBackend;
-        let (card, head) = load_model::<I>(&model_dir, &device)?;
-        evaluate_split(
-            &head,
-            &card.output,
-            card.variant,
-            &data,
-            &data.test,
-            &device,
-        )?
-    })?;
+    let enc = SparseEncoder::open(&model_dir, backend)?.evaluate_split(&data, &data.test)?;
     let s = &enc.eval;
     let semantic20 = match &wv {
         Some(wv) if wv.vocab_size == enc.queries.n_cols() => {

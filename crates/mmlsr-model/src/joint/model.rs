@@ -21,7 +21,7 @@ use burn::{
 use mmlsr_store::Projections;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, SparseHead, loss::soft_cross_entropy};
+use crate::{Error, RegWeights, Result, SparseHead, loss::soft_cross_entropy};
 
 /// The trainable part of the joint model: both towers' last layers, the shared sparse head
 /// and the dense temperature τ.
@@ -350,26 +350,23 @@ pub fn info_nce<B: Backend>(scores: Tensor<B, 2>) -> Tensor<B, 1> {
 /// * `L = λ1·NCE(S_d) + λ2·NCE(S_s) + NCE(S_int)` ([`info_nce`]),
 /// * `L' = λ1·½(KD(S_d, P) + KD(S_dᵀ, Q)) + λ2·½(KD(S_s, P) + KD(S_sᵀ, Q))` with
 ///   `KD(S, P) = −mean_rows Σ P·log softmax(S)` (zero without self-distillation),
-/// * L1 = `q_weight·mean_b Σ|s_C| `, `d_weight·mean_b Σ|s_I|` (weights already ramped).
+/// * L1 = `weights.text·mean_b Σ|s_C| `, `weights.image·mean_b Σ|s_I|` (already ramped).
 ///
 /// Released form: `total = ½·(L/2 + L'/2) + ½·(L1_C + L1_I)` (the `/2` is `len(pooling)`);
 /// paper form: `L + L' + L1_C + L1_I`.
 ///
 /// # Shapes
-/// - `dense_text`, `dense_image`: `[batch, d_embed]`, L2-normalised
-/// - `sparse_text`, `sparse_image`: `[batch, columns]`
+/// - `text`, `image`: dense `[batch, d_embed]` (L2-normalised) and sparse `[batch, columns]`
 /// - `tau`: `[1]`
-#[allow(clippy::too_many_arguments)]
 pub fn joint_loss<B: Backend>(
-    dense_text: Tensor<B, 2>,
-    dense_image: Tensor<B, 2>,
-    sparse_text: Tensor<B, 2>,
-    sparse_image: Tensor<B, 2>,
+    text: &JointEncoding<B>,
+    image: &JointEncoding<B>,
     tau: Tensor<B, 1>,
     config: &JointLossConfig,
-    q_weight: f64,
-    d_weight: f64,
+    weights: RegWeights,
 ) -> JointLossParts<B> {
+    let (dense_text, sparse_text) = (text.dense.clone(), text.sparse.clone());
+    let (dense_image, sparse_image) = (image.dense.clone(), image.sparse.clone());
     let s_d = dense_image.matmul(dense_text.transpose()) / tau.unsqueeze::<2>();
     let s_s = sparse_image.clone().matmul(sparse_text.clone().transpose());
     let s_int = s_d.clone().mul_scalar(config.w1) + s_s.clone().mul_scalar(config.w2);
@@ -396,8 +393,8 @@ pub fn joint_loss<B: Backend>(
         l.zeros_like()
     };
     let l1 = |x: Tensor<B, 2>| x.abs().sum_dim(1).mean();
-    let reg_text = l1(sparse_text).mul_scalar(q_weight);
-    let reg_image = l1(sparse_image).mul_scalar(d_weight);
+    let reg_text = l1(sparse_text).mul_scalar(weights.text);
+    let reg_image = l1(sparse_image).mul_scalar(weights.image);
     let (contrastive, distill, reg_text, reg_image) = match config.form {
         JointLossForm::Released => (
             l.div_scalar(4.0),
