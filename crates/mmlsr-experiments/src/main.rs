@@ -1,6 +1,13 @@
 //! `mmlsr`: the command line of the mmlsr workspace.
 
+mod cells;
 mod commands;
+mod evaluation;
+mod experiments;
+mod latency;
+mod pipelines;
+mod progress;
+mod tables;
 
 use clap::{Parser, Subcommand};
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use mmlsr_metrics::{Measure, Run, bonferroni, evaluate, paired_t_test};
 
-use super::evaluate::{Judgements, measure_name, with_suffix};
+use crate::evaluation::{Judgements, measure_name, with_suffix};
 
 /// Compare runs with a baseline the way the papers mark their tables: per measure, a paired
 /// two-tailed t-test over the queries of each run against the first, Bonferroni-corrected over

@@ -133,7 +133,7 @@ fn search<I: Impact>(args: &SearchArgs, index: InvertedIndex<I>) -> anyhow::Resu
             let ds = Dataset::open(data)
                 .with_context(|| format!("opening data folder {}", data.display()))?;
             let vocab = Vocabulary::from_dir(data)?;
-            let raw = super::captions_by_id(&ds);
+            let raw = crate::evaluation::captions_by_id(&ds);
             (0..n)
                 .map(|r| {
                     let id = queries.ids.id(r);

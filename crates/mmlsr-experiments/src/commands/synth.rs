@@ -1,11 +1,11 @@
 //! `mmlsr synth`: generate the embedded default data sets.
 
-use std::{path::PathBuf, sync::Mutex, time::Instant};
+use std::{path::PathBuf, time::Instant};
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
-use mmlsr_synth::{BackboneKind, DatasetKind, Progress, Scale, SynthConfig, generate};
+use mmlsr_synth::{BackboneKind, DatasetKind, Scale, SynthConfig};
+
+use crate::pipelines;
 
 /// Generate the synthetic benchmark: `synth-coco` and `synth-flickr`, each with a `strong`
 /// (BLIP-like) and a `weak` (ALBEF-like) backbone, as four folders in the lsr42 layout
@@ -98,65 +98,7 @@ fn plan(args: &SynthArgs) -> anyhow::Result<SynthConfig> {
 pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     let config = plan(&args)?;
     let start = Instant::now();
-    let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
-    let style =
-        ProgressStyle::with_template("{prefix:>20} {msg:<20} [{bar:30}] {pos}/{len} ({elapsed})")
-            .expect("valid template")
-            .progress_chars("=> ");
-    let quiet = args.quiet;
-    let on_progress = |p: Progress| {
-        if quiet {
-            return;
-        }
-        let mut bar = bar.lock().expect("progress lock");
-        match p {
-            Progress::Stage {
-                folder,
-                stage,
-                total,
-            } => {
-                if let Some(b) = bar.take() {
-                    b.finish();
-                }
-                let b = ProgressBar::new(total).with_style(style.clone());
-                b.set_prefix(folder);
-                b.set_message(stage);
-                *bar = Some(b);
-            }
-            Progress::Advance(n) => {
-                if let Some(b) = bar.as_ref() {
-                    b.inc(n);
-                }
-            }
-        }
-    };
-    let reports = generate(&config, &args.out, &on_progress)
-        .with_context(|| format!("generating the synthetic data in {}", args.out.display()))?;
-    if let Some(b) = bar.lock().expect("progress lock").take() {
-        b.finish();
-    }
-    println!(
-        "\n{:<22} {:>8} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7}",
-        "folder", "images", "captions", "|V|", "R@1", "R@5", "MRR@10", "secs"
-    );
-    for r in &reports {
-        println!(
-            "{:<22} {:>8} {:>9} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>7.1}",
-            r.name,
-            r.sizes.total(),
-            r.captions,
-            r.vocab_size,
-            r.dense.r1,
-            r.dense.r5,
-            r.dense.mrr10,
-            r.seconds
-        );
-    }
-    println!(
-        "\nwrote {} folders to {} in {:.1} s (dense text→image metrics on each test split)",
-        reports.len(),
-        args.out.display(),
-        start.elapsed().as_secs_f64()
-    );
+    let reports = pipelines::synth::generate_folders(&config, &args.out, args.quiet)?;
+    pipelines::synth::print_reports(&reports, &args.out, start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -1,0 +1,176 @@
+//! The cells of a table on disk: `cell.json` records what a cell is (data folder, settings),
+//! how it was made (configuration hash, data checksum, seed, commit, backend, seconds) and its
+//! test metrics, typed. A cell whose record exists with the same configuration hash is kept;
+//! one with another hash is refused (never silently reused).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize, Serializer, de::DeserializeOwned};
+
+use crate::pipelines::{d2s::D2sMetrics, joint::JointMetrics};
+
+/// `cell.json` of a D2S grid cell (Tables 1–5, Figure 2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GridCell {
+    /// Data folder name.
+    pub dataset: String,
+    /// Regulariser weight η.
+    pub eta: f64,
+    /// Expansion variant label.
+    pub variant: String,
+    /// [`config_hash`] of the cell's configuration.
+    pub config_hash: String,
+    /// [`data_checksum`] of its data folder.
+    pub data_checksum: String,
+    /// Training seed.
+    pub seed: u64,
+    /// [`git_commit`] that trained it.
+    pub git_commit: String,
+    /// Burn backend.
+    pub backend: String,
+    /// Seconds to train and evaluate.
+    pub seconds: f64,
+    /// Test metrics (`test_metrics.json`).
+    #[serde(serialize_with = "sorted")]
+    pub metrics: D2sMetrics,
+}
+
+/// `cell.json` of a cell of the joint table: the D2S row or a joint row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JointTableCell {
+    /// Data folder name.
+    pub dataset: String,
+    /// Row name (`d2s` or the joint row's).
+    pub row: String,
+    /// [`config_hash`] of the cell's configuration.
+    pub config_hash: String,
+    /// Training seed.
+    pub seed: u64,
+    /// [`git_commit`] that trained it.
+    pub git_commit: String,
+    /// Burn backend.
+    pub backend: String,
+    /// Seconds to train and evaluate.
+    pub seconds: f64,
+    /// Test metrics.
+    #[serde(serialize_with = "sorted")]
+    pub metrics: CellMetrics,
+}
+
+/// Test metrics of either method.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CellMetrics {
+    /// A joint model: dense, sparse and fused modes.
+    Joint(JointMetrics),
+    /// A D2S head.
+    D2s(D2sMetrics),
+}
+
+/// Metrics through a JSON value, whose keys are sorted: the layout records have always had.
+fn sorted<S: Serializer, T: Serialize>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    serde_json::to_value(v)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(s)
+}
+
+/// A record with the configuration hash it was made with.
+pub trait Record: Serialize + DeserializeOwned {
+    /// The hash.
+    fn config_hash(&self) -> &str;
+}
+
+impl Record for GridCell {
+    fn config_hash(&self) -> &str {
+        &self.config_hash
+    }
+}
+
+impl Record for JointTableCell {
+    fn config_hash(&self) -> &str {
+        &self.config_hash
+    }
+}
+
+/// Where a cell directory's record lives.
+pub fn record_path(cell_dir: &Path) -> PathBuf {
+    cell_dir.join("cell.json")
+}
+
+/// The record in `cell_dir` when it was made with `hash`; `None` when there is none; an error
+/// when it is unreadable or was made with another configuration.
+pub fn kept<R: Record>(cell_dir: &Path, hash: &str) -> anyhow::Result<Option<R>> {
+    let path = record_path(cell_dir);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let rec: R = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a cell record", path.display()))?;
+    if rec.config_hash() != hash {
+        bail!(
+            "{} was made with another configuration (hash {} ≠ {hash}); remove {} to recompute \
+             it",
+            path.display(),
+            rec.config_hash(),
+            cell_dir.display()
+        );
+    }
+    Ok(Some(rec))
+}
+
+/// Write `rec` as `cell_dir/cell.json` (atomically).
+pub fn save<R: Record>(cell_dir: &Path, rec: &R) -> anyhow::Result<()> {
+    mmlsr_store::atomic_write_bytes(&record_path(cell_dir), &serde_json::to_vec_pretty(rec)?)?;
+    Ok(())
+}
+
+/// A stable hash of what defines a cell: its configuration (any serialisable settings) and
+/// data folder name.
+pub fn config_hash(config: &impl Serialize, dataset: &str) -> String {
+    let json = serde_json::to_string(config).expect("configs serialise");
+    let mut h = crc32fast::Hasher::new();
+    h.update(json.as_bytes());
+    h.update(b"\0");
+    h.update(dataset.as_bytes());
+    format!("{:08x}", h.finalize())
+}
+
+/// CRC-32 over the data folder's files (names, sizes and contents, in name order).
+pub fn data_checksum(dir: &Path) -> anyhow::Result<String> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    names.sort();
+    let mut h = crc32fast::Hasher::new();
+    for p in names {
+        let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+        h.update(p.file_name().map_or(&[][..], |f| f.as_encoded_bytes()));
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(format!("{:08x}", h.finalize()))
+}
+
+/// The checked-out commit, with `-dirty` when tracked files differ from it; `unknown`
+/// outside a git checkout.
+pub fn git_commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(c) => match git(&["status", "--porcelain", "--untracked-files=no"]) {
+            Some(s) if !s.is_empty() => format!("{c}-dirty"),
+            _ => c,
+        },
+        None => "unknown".into(),
+    }
+}

@@ -1,0 +1,183 @@
+//! One renderer per paper table. Each reads the cells' typed records (and, for the per-query
+//! tables, their test runs), lays the table out as the paper does, and writes Markdown, CSV,
+//! JSON and a manifest through [`write_outputs`].
+
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::Context;
+use mmlsr_core::Qrels;
+use mmlsr_expansion::Variant;
+use mmlsr_index::DenseFlat;
+use mmlsr_metrics::{Evaluation, Measure, Run, evaluate};
+use mmlsr_store::{Dataset, RestvalPolicy, Split};
+
+use crate::{
+    cells::GridCell,
+    evaluation::measure_name,
+    experiments::{Experiment, cell_dir},
+};
+
+mod fig2;
+pub mod joint;
+mod table1;
+mod table2;
+mod table3;
+mod table5;
+
+pub use self::{
+    fig2::write_fig2, table1::write_table1, table2::write_table2, table3::write_table3,
+    table5::write_table5,
+};
+
+/// The grid's data sets and backbones (from the folder names), in grid order.
+pub(crate) fn columns(exp: &Experiment) -> (Vec<String>, Vec<String>) {
+    let mut datasets: Vec<String> = Vec::new();
+    let mut backbones: Vec<String> = Vec::new();
+    for n in &exp.grid.datasets {
+        let (d, b) = split_name(n);
+        if !datasets.contains(&d) {
+            datasets.push(d);
+        }
+        if !backbones.contains(&b) {
+            backbones.push(b);
+        }
+    }
+    (datasets, backbones)
+}
+
+/// The inverse of [`split_name`].
+pub(crate) fn folder_name(dataset: &str, backbone: &str) -> String {
+    if backbone == "-" {
+        dataset.to_string()
+    } else {
+        format!("{dataset}-{backbone}")
+    }
+}
+
+/// The grid's variants as labels (`run` has already checked that they parse).
+pub(crate) fn variant_labels(exp: &Experiment) -> Vec<&'static str> {
+    exp.grid
+        .variants
+        .iter()
+        .filter_map(|v| v.parse::<Variant>().ok())
+        .map(|v| v.label())
+        .collect()
+}
+
+/// `synth-coco-strong` → (`synth-coco`, `strong`); other names keep backbone `-`.
+pub(crate) fn split_name(name: &str) -> (String, String) {
+    match name.rsplit_once('-') {
+        Some((d, b)) if b == "strong" || b == "weak" => (d.to_string(), b.to_string()),
+        _ => (name.to_string(), "-".to_string()),
+    }
+}
+
+/// Write `<name>.md`, `<name>.csv`, `<name>.json` and `manifest.json` (atomically) and print
+/// the Markdown.
+pub(crate) fn write_outputs(
+    exp: &Experiment,
+    config_path: &Path,
+    records: &[GridCell],
+    name: &str,
+    md: &str,
+    csv: &str,
+    json: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let out = &exp.results;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let manifest = serde_json::json!({
+        "config": config_path.display().to_string(),
+        "experiment": exp,
+        "cells": records.iter().map(|r| serde_json::json!({
+            "dataset": r.dataset, "eta": r.eta, "variant": r.variant,
+            "config_hash": r.config_hash, "data": exp.data.join(&r.dataset).display().to_string(),
+            "data_checksum": r.data_checksum, "seed": r.seed, "git_commit": r.git_commit,
+            "backend": r.backend, "seconds": r.seconds,
+        })).collect::<Vec<_>>(),
+    });
+    mmlsr_store::atomic_write_bytes(&out.join(format!("{name}.md")), md.as_bytes())?;
+    mmlsr_store::atomic_write_bytes(&out.join(format!("{name}.csv")), csv.as_bytes())?;
+    mmlsr_store::atomic_write_bytes(
+        &out.join(format!("{name}.json")),
+        &serde_json::to_vec_pretty(json)?,
+    )?;
+    mmlsr_store::atomic_write_bytes(
+        &out.join("manifest.json"),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    println!("{md}");
+    Ok(())
+}
+
+/// The four measures of the per-query tables.
+pub(crate) const PER_QUERY: [Measure; 4] = [
+    Measure::Recall(1),
+    Measure::Recall(5),
+    Measure::Recall(10),
+    Measure::RR(10),
+];
+
+/// Per-query evaluations of every cell's test run and of the dense backbone's (its top-10 run
+/// is computed once per data folder and kept as `<runs>/<dataset>/dense_test.trec`).
+pub(crate) struct PerQuery {
+    pub dense: BTreeMap<String, Evaluation>,
+    pub cells: Vec<Evaluation>,
+}
+
+pub(crate) fn per_query(exp: &Experiment, records: &[GridCell]) -> anyhow::Result<PerQuery> {
+    let mut dense = BTreeMap::new();
+    let mut qrels_of: BTreeMap<String, Qrels> = BTreeMap::new();
+    for name in &exp.grid.datasets {
+        let dir = exp.data.join(name);
+        let ds = Dataset::open(&dir)
+            .with_context(|| format!("opening data folder {}", dir.display()))?;
+        let test = ds.split(Split::Test, RestvalPolicy::MergeIntoTrain);
+        let image_ids: Vec<&str> = test
+            .image_rows
+            .iter()
+            .map(|&r| ds.images.ids().id(r))
+            .collect();
+        let query_ids: Vec<&str> = test
+            .caption_rows
+            .iter()
+            .map(|&r| ds.texts.ids().id(r))
+            .collect();
+        let mut qrels = Qrels::new();
+        for (q, &i) in query_ids.iter().zip(&test.caption_image) {
+            qrels.insert(*q, image_ids[i], 1);
+        }
+        let path = exp.runs.join(name).join("dense_test.trec");
+        let run = if path.is_file() {
+            Run::read_trec(&path)?
+        } else {
+            eprintln!("{name}: dense top-10 run of the test split …");
+            let data: Vec<f32> = test
+                .image_rows
+                .iter()
+                .flat_map(|&r| ds.images.row(r).iter().copied())
+                .collect();
+            let flat = DenseFlat::new(ds.dim(), data)?;
+            use rayon::prelude::*;
+            let lists: Vec<Vec<(u32, f32)>> = test
+                .caption_rows
+                .par_iter()
+                .map(|&r| flat.search(ds.texts.row(r), 10))
+                .collect::<Result<_, _>>()?;
+            let run = Run::from_ranked_lists(&query_ids, &image_ids, &lists)?;
+            std::fs::create_dir_all(exp.runs.join(name))?;
+            run.write_trec(&path, "dense")?;
+            run
+        };
+        dense.insert(name.clone(), evaluate(&run, &qrels, &PER_QUERY));
+        qrels_of.insert(name.clone(), qrels);
+    }
+    let cells = records
+        .iter()
+        .map(|r| {
+            let path = cell_dir(exp, &r.dataset, &r.variant, r.eta).join("test_run.trec");
+            let run = Run::read_trec(&path)?;
+            Ok(evaluate(&run, &qrels_of[&r.dataset], &PER_QUERY))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(PerQuery { dense, cells })
+}
