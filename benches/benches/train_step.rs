@@ -8,7 +8,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mmlsr_model::{
-    HeadOptimizer, LossConfig, OptimConfig, SparseHeadConfig,
+    HeadOptimizer, LossConfig, OptimConfig, RegWeights, SparseHeadConfig, StepInput,
     burn::{
         backend::{Autodiff, Flex},
         tensor::{Tensor, TensorData},
@@ -46,6 +46,10 @@ fn bench(c: &mut Criterion) {
         );
         let mut optim = HeadOptimizer::<B>::new(OptimConfig::default());
         let loss = LossConfig::default();
+        let eta = RegWeights {
+            text: 1e-3,
+            image: 1e-3,
+        };
         let zt = Tensor::<B, 2>::from_data(TensorData::new(text.clone(), [batch, d]), &device);
         let zi = Tensor::<B, 2>::from_data(TensorData::new(image.clone(), [batch, d]), &device);
         if vocab > 10_000 {
@@ -56,12 +60,13 @@ fn bench(c: &mut Criterion) {
                 let (next, out) = train_step(
                     head.take().expect("head"),
                     &mut optim,
-                    zt.clone(),
-                    zi.clone(),
-                    None,
+                    StepInput {
+                        dense_text: zt.clone(),
+                        dense_image: zi.clone(),
+                        mask: None,
+                    },
                     &loss,
-                    1e-3,
-                    1e-3,
+                    eta,
                     1.0,
                 );
                 head = Some(next);
@@ -76,7 +81,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let st = h.forward(zt.clone());
                 let si = h.forward(zi.clone());
-                let parts = d2s_loss(st, si, zt.clone(), zi.clone(), &loss, 1e-3, 1e-3);
+                let parts = d2s_loss(st, si, zt.clone(), zi.clone(), &loss, eta);
                 let grads = parts.total.backward();
                 h.vocab
                     .weight

@@ -34,7 +34,7 @@ pub trait Impact: Copy + Ord + Default + Send + Sync + Debug + 'static + sealed:
     /// Read little-endian bytes (`b.len()` a multiple of `BITS / 8`).
     fn read_le(b: &[u8]) -> Vec<Self>;
     /// The exhaustive accumulator of this type in `scratch`.
-    fn accumulator(scratch: &mut crate::Scratch) -> &mut Vec<Self::Acc>;
+    fn accumulator(scratch: &mut crate::scratch::Scratch) -> &mut Vec<Self::Acc>;
 }
 
 impl Impact for u8 {
@@ -61,7 +61,7 @@ impl Impact for u8 {
     fn read_le(b: &[u8]) -> Vec<Self> {
         b.to_vec()
     }
-    fn accumulator(scratch: &mut crate::Scratch) -> &mut Vec<u32> {
+    fn accumulator(scratch: &mut crate::scratch::Scratch) -> &mut Vec<u32> {
         &mut scratch.doc_acc
     }
 }
@@ -94,7 +94,7 @@ impl Impact for u16 {
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .collect()
     }
-    fn accumulator(scratch: &mut crate::Scratch) -> &mut Vec<u64> {
+    fn accumulator(scratch: &mut crate::scratch::Scratch) -> &mut Vec<u64> {
         &mut scratch.doc_acc_wide
     }
 }

@@ -33,6 +33,7 @@ mod hnsw;
 mod impact;
 mod index;
 mod modes;
+mod scratch;
 mod search;
 
 pub use crate::{
@@ -45,7 +46,8 @@ pub use crate::{
     impact::Impact,
     index::{IndexConfig, InvertedIndex},
     modes::{QueryMode, Ranked},
-    search::{Algorithm, Hit, QueryWeights, Scratch, brute_force_top_k, exact_top_k_f64},
+    scratch::Scratch,
+    search::{Algorithm, Hit, QueryWeights, brute_force_top_k, exact_top_k_f64},
 };
 
 #[cfg(feature = "hnsw")]

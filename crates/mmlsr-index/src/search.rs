@@ -8,7 +8,7 @@ use std::{cmp::Reverse, collections::BinaryHeap};
 
 use mmlsr_core::SparseRow;
 
-use crate::{Error, Impact, InvertedIndex, Result};
+use crate::{Error, Impact, InvertedIndex, Result, scratch::Scratch};
 
 /// A query quantised for an index: strictly increasing term ids with `u16` weights
 /// (`round(w / scale)`; zero weights are dropped). [`QueryWeights::new`] maps the largest
@@ -95,35 +95,6 @@ pub struct Hit {
     pub raw: u64,
     /// `raw × query scale × impact scale` (see [`QueryWeights::dequantize`]).
     pub score: f32,
-}
-
-/// Reusable per-thread buffers, so queries do not allocate.
-#[derive(Debug, Default)]
-pub struct Scratch {
-    acc: Vec<u64>,
-    /// Exhaustive scoring's per-document accumulator (`u8` impacts); all zeros between
-    /// queries.
-    pub(crate) doc_acc: Vec<u32>,
-    /// The same for `u16` impacts.
-    pub(crate) doc_acc_wide: Vec<u64>,
-    block_acc: Vec<u64>,
-    blocks: Vec<(u64, u32)>,
-    /// Query weights by term id (all zeros between queries).
-    query_dense: Vec<u16>,
-    cur_doc: Vec<u32>,
-    heap: BinaryHeap<(Reverse<u64>, u32)>,
-    order: Vec<usize>,
-    cursors: Vec<usize>,
-    cum: Vec<u64>,
-    /// Postings visited by the last query (a cost measure; block-max pruning counts the
-    /// forward-index entries of the blocks it scores that way).
-    pub postings_scored: u64,
-    /// Block maxima read by the last query (block-max pruning's bound computation).
-    pub bounds_read: u64,
-    /// Blocks scored by the last query (block-max pruning).
-    pub blocks_scored: u64,
-    /// Whether block-max pruning handed the last query to exhaustive scoring.
-    pub fell_back: bool,
 }
 
 /// Relative costs (ns on the benchmark machine, `mmlsr bench`) behind block-max pruning's

@@ -12,6 +12,7 @@ mod joint;
 mod loss;
 mod optim;
 mod train;
+mod train_config;
 pub mod trainer;
 
 /// Burn itself, re-exported so that users name the same version's types.
@@ -35,6 +36,7 @@ pub use crate::{
         soft_cross_entropy,
     },
     optim::{HeadOptimizer, OptimConfig, lr_factor},
-    train::{ExpansionSettings, StepInput, StepOutput, StepStats, TrainConfig, train, train_step},
-    trainer::{EpochStats, RunDir, Silent, TrainObserver, TrainPlan, TrainReport},
+    train::{StepInput, StepOutput, train, train_step},
+    train_config::{ExpansionSettings, TrainConfig},
+    trainer::{EpochStats, RunDir, Silent, StepStats, TrainObserver, TrainPlan, TrainReport},
 };

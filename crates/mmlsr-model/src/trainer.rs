@@ -30,7 +30,34 @@ use rand::{SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::{Error, Result, StepStats, lr_factor, ramped_weight};
+use crate::{Error, Result, lr_factor, ramped_weight};
+
+/// Numbers of one optimiser step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepStats {
+    /// Global step (1-based, after this step).
+    pub step: usize,
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Total loss.
+    pub loss: f64,
+    /// Distillation part.
+    pub distill: f64,
+    /// Weighted caption regulariser.
+    pub reg_text: f64,
+    /// Weighted image regulariser.
+    pub reg_image: f64,
+    /// Mean active (non-zero) terms per caption vector, after masking.
+    pub active_text: f64,
+    /// Mean active terms per image vector.
+    pub active_image: f64,
+    /// In-batch FLOPs (D2S eq. 1 over the batch's captions and images).
+    pub flops: f64,
+    /// Learning-rate multiplier.
+    pub lr_scale: f64,
+    /// Validation R@1 (×100), on the last step of an epoch that was validated.
+    pub val_r1: Option<f64>,
+}
 
 /// Summary of one epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use crate::{
     CalibrationBands, CaptionStats, REAL_FLICKR8K_TEST, REAL_FLICKR30K_TEST, Result,
+    config::{FolderReport, Scale, SynthConfig},
     encoder::{BackboneProfile, EMBED_DIM, FEATURE_DIM},
-    generate::{FolderReport, Scale, SynthConfig},
     lexicon::Lexicon,
 };
 

@@ -3,6 +3,7 @@
 
 mod calibration;
 mod card;
+mod config;
 mod contrastive;
 mod encoder;
 mod error;
@@ -19,14 +20,15 @@ pub use crate::{
         Band, CalibrationBands, CaptionStats, DF_RANKS, REAL_FLICKR8K_TEST, REAL_FLICKR30K_TEST,
         STOP_WORDS, read_caption_lines, read_flickr8k, tokenize,
     },
+    config::{
+        CAPTIONS_PER_IMAGE, DatasetKind, FolderReport, Progress, Scale, SplitSizes, SynthConfig,
+        WORD_VECTOR_DIM,
+    },
     contrastive::{ContrastiveConfig, ContrastiveReport},
     encoder::{BackboneKind, BackboneProfile, EMBED_DIM, FEATURE_DIM, LATENT_DIM, MeaningNoise},
     error::{Error, Result},
     eval::{DenseEval, text_to_image},
-    generate::{
-        CAPTIONS_PER_IMAGE, DatasetKind, FolderReport, Progress, Scale, SplitSizes, SynthConfig,
-        WORD_VECTOR_DIM, generate, test_captions,
-    },
+    generate::{generate, test_captions},
     lexicon::{FUNCTION_WORDS, Lexicon},
     sparse_gen::ZipfTerms,
 };

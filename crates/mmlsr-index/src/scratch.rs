@@ -1,0 +1,32 @@
+//! Per-thread query buffers of the exact algorithms.
+
+use std::{cmp::Reverse, collections::BinaryHeap};
+
+/// Reusable per-thread buffers, so queries do not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub(crate) acc: Vec<u64>,
+    /// Exhaustive scoring's per-document accumulator (`u8` impacts); all zeros between
+    /// queries.
+    pub(crate) doc_acc: Vec<u32>,
+    /// The same for `u16` impacts.
+    pub(crate) doc_acc_wide: Vec<u64>,
+    pub(crate) block_acc: Vec<u64>,
+    pub(crate) blocks: Vec<(u64, u32)>,
+    /// Query weights by term id (all zeros between queries).
+    pub(crate) query_dense: Vec<u16>,
+    pub(crate) cur_doc: Vec<u32>,
+    pub(crate) heap: BinaryHeap<(Reverse<u64>, u32)>,
+    pub(crate) order: Vec<usize>,
+    pub(crate) cursors: Vec<usize>,
+    pub(crate) cum: Vec<u64>,
+    /// Postings visited by the last query (a cost measure; block-max pruning counts the
+    /// forward-index entries of the blocks it scores that way).
+    pub postings_scored: u64,
+    /// Block maxima read by the last query (block-max pruning's bound computation).
+    pub bounds_read: u64,
+    /// Blocks scored by the last query (block-max pruning).
+    pub blocks_scored: u64,
+    /// Whether block-max pruning handed the last query to exhaustive scoring.
+    pub fell_back: bool,
+}
