@@ -26,19 +26,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 fn atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = crate::format::temp_in(dir, ".mmlsr-export-").map_err(io(path))?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file());
-        fill(&mut w).map_err(io(path))?;
-        w.flush().map_err(io(path))?;
-    }
-    tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    Ok(())
+    mmlsr_core::atomic::write_with(path, fill).map_err(io(path))
 }
 
 fn check_names(ids: &[String], tokens: &[String], rows: usize, cols: usize) -> Result<()> {

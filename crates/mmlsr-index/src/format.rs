@@ -31,7 +31,7 @@
 //! `4·P` bytes of plain document ids) and 2 (48-byte header with the impact bits, plain ids)
 //! are still read.
 
-use std::{io::Write, path::Path};
+use std::path::Path;
 
 use mmlsr_core::CsrMatrix;
 
@@ -42,16 +42,6 @@ const VERSION: u32 = 3;
 const HEADER: usize = 64;
 const HEADER_V1: usize = 44;
 const HEADER_V2: usize = 48;
-
-/// A temporary file in `dir` for an atomic write. Temporary files are private (0600) by
-/// default; the file it becomes should be an ordinary one (0644, less the umask).
-pub(crate) fn temp_in(dir: &Path, prefix: &str) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut b = tempfile::Builder::new();
-    b.prefix(prefix).suffix(".tmp");
-    #[cfg(unix)]
-    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    b.tempfile_in(dir)
-}
 
 /// The impact width (8 or 16 bits) of an index file, read from its header without loading it,
 /// so that a caller can pick `InvertedIndex<u8>` or `InvertedIndex<u16>`.
@@ -133,15 +123,7 @@ impl<I: Impact> InvertedIndex<I> {
             path: path.to_path_buf(),
             source: e,
         };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut tmp = temp_in(dir, ".mmlsr-index-").map_err(io)?;
-        tmp.write_all(&self.to_bytes()).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        mmlsr_core::atomic::write_bytes(path, &self.to_bytes()).map_err(io)
     }
 
     /// Read and validate an index written by [`InvertedIndex::write`].

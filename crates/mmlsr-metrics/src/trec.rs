@@ -54,23 +54,7 @@ pub(crate) fn write_atomically(
         path: path.to_path_buf(),
         source,
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(".".as_ref());
-    let mut builder = tempfile::Builder::new();
-    // Temporary files are private (0600) by default; a run file should be an ordinary one.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        fill(&mut w).map_err(io)?;
-        w.flush().map_err(io)?;
-    }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    mmlsr_core::atomic::write_with(path, fill).map_err(io)
 }
 
 /// Read a TREC qrels file (`query iteration doc grade`; the iteration column is ignored).

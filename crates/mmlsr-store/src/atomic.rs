@@ -1,52 +1,32 @@
-//! Atomic writes: write a temporary file in the target's folder, sync it, then rename it over
-//! the target, so that an interrupted run never leaves a half-written file behind.
+//! Atomic writes ([`mmlsr_core::atomic`]) with this crate's errors, which name the path.
 
-use std::{
-    fs::File,
-    io::{BufWriter, Write},
-    path::Path,
-};
+use std::{io::Write, path::Path};
+
+use mmlsr_core::atomic;
 
 use crate::{Error, Result};
 
-/// Create a temporary file beside `path` (same folder, so the final rename is atomic).
+/// Create a temporary file beside `path` ([`mmlsr_core::atomic::temp_beside`]).
 pub(crate) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".mmlsr-").suffix(".tmp");
-    // Temporary files are private (0600) by default; the final file should be an ordinary one.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    builder.tempfile_in(dir).map_err(|e| Error::io(path, e))
+    atomic::temp_beside(path).map_err(|e| Error::io(path, e))
 }
 
 /// Sync a finished temporary file and rename it to `path`.
 pub(crate) fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    atomic::persist(tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Write `path` atomically through a buffered writer filled by `fill`.
 pub fn atomic_write(
     path: &Path,
-    fill: impl FnOnce(&mut BufWriter<&File>) -> std::io::Result<()>,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let tmp = temp_beside(path)?;
-    {
-        let mut w = BufWriter::new(tmp.as_file());
-        fill(&mut w).map_err(|e| Error::io(path, e))?;
-        w.flush().map_err(|e| Error::io(path, e))?;
-    }
-    persist(tmp, path)
+    atomic::write_with(path, fill).map_err(|e| Error::io(path, e))
 }
 
 /// Write `bytes` to `path` atomically.
 pub fn atomic_write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
-    atomic_write(path, |w| w.write_all(bytes))
+    atomic::write_bytes(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

@@ -207,7 +207,6 @@ impl Vocabulary {
         let tokens = self.tokens()?;
         let vocab_path = dir.join(files::VOCAB);
         atomic::atomic_write(&vocab_path, |w| {
-            use std::io::Write;
             for t in &tokens {
                 writeln!(w, "{t}")?;
             }
