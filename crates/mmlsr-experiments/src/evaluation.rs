@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use mmlsr_core::Qrels;
-use mmlsr_metrics::Measure;
-use mmlsr_store::{Dataset, RestvalPolicy, Split};
+use mmlsr_index::DenseFlat;
+use mmlsr_metrics::{Measure, Run, evaluate};
+use mmlsr_store::{Dataset, RestvalPolicy, Split, SplitView};
+use serde::{Deserialize, Serialize};
 
 /// Where relevance judgements come from (shared by `evaluate` and `compare`).
 #[derive(Debug, Args)]
@@ -60,14 +62,7 @@ fn load_qrels(data: Option<&Path>, split: &str, qrels: Option<&Path>) -> anyhow:
         other => anyhow::bail!("unknown split {other:?}, expected train, val or test"),
     };
     let view = ds.split(split, RestvalPolicy::MergeIntoTrain);
-    let mut q = Qrels::new();
-    for (&c, &i) in view.caption_rows.iter().zip(&view.caption_image) {
-        q.insert(
-            ds.texts.ids().id(c),
-            ds.images.ids().id(view.image_rows[i]),
-            1,
-        );
-    }
+    let q = ds.qrels(&view);
     anyhow::ensure!(
         q.n_queries() > 0,
         "{}: the {split:?} split has no captions",
@@ -76,28 +71,72 @@ fn load_qrels(data: Option<&Path>, split: &str, qrels: Option<&Path>) -> anyhow:
     Ok(q)
 }
 
-/// Brute-force dense text→image metrics of a split (every caption against every image).
-pub fn dense_text_to_image(
-    ds: &mmlsr_store::Dataset,
-    split: &mmlsr_store::SplitView,
-) -> mmlsr_synth::DenseEval {
-    let gather = |table: &mmlsr_store::EmbeddingTable, rows: &[usize]| -> Vec<f32> {
-        rows.iter()
-            .flat_map(|&r| table.row(r).iter().copied())
-            .collect()
-    };
-    let ids: Vec<&str> = split
+/// The four measures of the dense and sparse test numbers (R@1, R@5, R@10, MRR@10).
+pub const TEST_MEASURES: [Measure; 4] = [
+    Measure::Recall(1),
+    Measure::Recall(5),
+    Measure::Recall(10),
+    Measure::RR(10),
+];
+
+/// Dense text→image numbers on a split (×100), for comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenseNumbers {
+    /// R@1.
+    pub r1: f64,
+    /// R@5.
+    pub r5: f64,
+    /// R@10.
+    pub r10: f64,
+    /// MRR@10.
+    pub mrr10: f64,
+}
+
+impl DenseNumbers {
+    /// The dense backbone's numbers on `split`: [`dense_run`] evaluated by `mmlsr-metrics`,
+    /// the path every table's dense row takes.
+    pub fn of(ds: &Dataset, split: &SplitView) -> anyhow::Result<Self> {
+        Ok(Self::from_run(&dense_run(ds, split)?, &ds.qrels(split)))
+    }
+
+    /// The numbers of a dense top-10 run.
+    pub fn from_run(run: &Run, qrels: &Qrels) -> Self {
+        let m = evaluate(run, qrels, &TEST_MEASURES).aggregate();
+        Self {
+            r1: m[0] * 100.0,
+            r5: m[1] * 100.0,
+            r10: m[2] * 100.0,
+            mrr10: m[3] * 100.0,
+        }
+    }
+}
+
+/// The dense backbone's top-10 text→image run on `split`: every caption against every image
+/// by exhaustive inner product (`mmlsr_index::DenseFlat`), in trec_eval order.
+pub fn dense_run(ds: &Dataset, split: &SplitView) -> anyhow::Result<Run> {
+    use rayon::prelude::*;
+    let image_ids: Vec<&str> = split
         .image_rows
         .iter()
         .map(|&r| ds.images.ids().id(r))
         .collect();
-    mmlsr_synth::text_to_image(
-        &gather(&ds.images, &split.image_rows),
-        &ids,
-        &gather(&ds.texts, &split.caption_rows),
-        &split.caption_image,
-        ds.dim(),
-    )
+    let query_ids: Vec<&str> = split
+        .caption_rows
+        .iter()
+        .map(|&r| ds.texts.ids().id(r))
+        .collect();
+    let data: Vec<f32> = split
+        .image_rows
+        .iter()
+        .flat_map(|&r| ds.images.row(r).iter().copied())
+        .collect();
+    let flat = DenseFlat::new(ds.dim(), data)?;
+    let lists: Vec<Vec<(u32, f32)>> = split
+        .caption_rows
+        .par_iter()
+        .map(|&r| flat.search(ds.texts.row(r), 10))
+        .collect::<Result<_, _>>()?;
+    Ok(Run::from_ranked_lists(&query_ids, &image_ids, &lists)?)
 }
 
 /// Every caption's raw text by `sentid`.

@@ -208,10 +208,7 @@ pub fn evaluate_split<B: Backend>(
         .iter()
         .map(|&r| data.dataset.images.ids().id(r).to_string())
         .collect();
-    let mut qrels = Qrels::new();
-    for (q, &img) in query_ids.iter().zip(&split.caption_image) {
-        qrels.insert(q.as_str(), image_ids[img].as_str(), 1);
-    }
+    let qrels = data.dataset.qrels(split);
     let measures = [
         Measure::Recall(1),
         Measure::Recall(5),

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use burn::tensor::{Tensor, TensorData, backend::AutodiffBackend, backend::Backend};
-use mmlsr_core::Qrels;
 use mmlsr_expansion::{ExpansionConfig, Scheduler};
 use mmlsr_metrics::Measure;
 use mmlsr_store::{WordVectors, atomic_write_bytes};
@@ -474,10 +473,7 @@ fn validate<B: AutodiffBackend>(
         .iter()
         .map(|&r| data.dataset.images.ids().id(r))
         .collect();
-    let mut qrels = Qrels::new();
-    for (q, &img) in qids.iter().zip(&val.caption_image) {
-        qrels.insert(*q, dids[img], 1);
-    }
+    let qrels = data.dataset.qrels(val);
     let (_, means) = eval::evaluate_scores(&qids, &dids, &scores, &qrels, &[Measure::Recall(1)], 1);
     Ok(means[0] * 100.0)
 }

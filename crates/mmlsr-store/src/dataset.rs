@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use mmlsr_core::Qrels;
+
 use crate::{DatasetMeta, EmbeddingTable, Error, RestvalPolicy, Result, Split, files};
 
 /// Which embedding files of a data folder to join with the metadata.
@@ -177,5 +179,19 @@ impl Dataset {
             }
         }
         view
+    }
+
+    /// Text→image qrels of a split view: each of its captions has its image as the one
+    /// relevant document (grade 1). Every table and validation builds its judgements here.
+    pub fn qrels(&self, view: &SplitView) -> Qrels {
+        let mut q = Qrels::new();
+        for (&c, &i) in view.caption_rows.iter().zip(&view.caption_image) {
+            q.insert(
+                self.texts.ids().id(c),
+                self.images.ids().id(view.image_rows[i]),
+                1,
+            );
+        }
+        q
     }
 }

@@ -80,10 +80,15 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         println!("  no test split: dense retrieval not evaluated");
         return Ok(());
     }
-    let e = crate::evaluation::dense_text_to_image(&ds, &test);
+    let e = crate::evaluation::DenseNumbers::of(&ds, &test)?;
     println!(
         "  dense text→image on test ({} captions × {} images): R@1 {:.2}  R@5 {:.2}  R@10 {:.2}  MRR@10 {:.2}",
-        e.queries, e.images, e.r1, e.r5, e.r10, e.mrr10
+        test.caption_rows.len(),
+        test.image_rows.len(),
+        e.r1,
+        e.r5,
+        e.r10,
+        e.mrr10
     );
     Ok(())
 }

@@ -157,7 +157,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
             .with_context(|| format!("opening data folder {}", dir.display()))?;
         // Read every file of the folder only when some cell of it is trained.
         let mut checksum: Option<String> = None;
-        let dense = DenseNumbers::of(&ds, &ds.split(Split::Test, RestvalPolicy::MergeIntoTrain));
+        let dense = DenseNumbers::of(&ds, &ds.split(Split::Test, RestvalPolicy::MergeIntoTrain))?;
         dense_rows.insert(name.clone(), dense.clone());
         drop(ds);
         for &eta in &exp.grid.eta {

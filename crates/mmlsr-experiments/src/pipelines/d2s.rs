@@ -12,29 +12,8 @@ use mmlsr_model::{
 use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors, files};
 use serde::{Deserialize, Serialize};
 
+pub use crate::evaluation::DenseNumbers;
 use crate::progress::Progress;
-
-/// Dense text→image numbers on a split, for comparison.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DenseNumbers {
-    pub r1: f64,
-    pub r5: f64,
-    pub r10: f64,
-    pub mrr10: f64,
-}
-
-impl DenseNumbers {
-    /// Brute-force dense text→image metrics of `split`.
-    pub fn of(ds: &Dataset, split: &mmlsr_store::SplitView) -> Self {
-        let e = crate::evaluation::dense_text_to_image(ds, split);
-        Self {
-            r1: e.r1,
-            r5: e.r5,
-            r10: e.r10,
-            mrr10: e.mrr10,
-        }
-    }
-}
 
 /// `test_metrics.json` of a D2S run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,7 +102,7 @@ pub fn train_and_evaluate(cell: &D2sCell<'_>) -> anyhow::Result<D2sMetrics> {
         .context("training did not finish")?;
     let dense = match &cell.dense {
         Some(d) => d.clone(),
-        None => DenseNumbers::of(&ds, &data.test),
+        None => DenseNumbers::of(&ds, &data.test)?,
     };
     let enc = SparseEncoder::open(&model_dir, backend)?.evaluate_split(&data, &data.test)?;
     let s = &enc.eval;

@@ -211,13 +211,5 @@ pub fn write_joint_table(
 fn test_qrels(dir: &Path, restval: RestvalPolicy) -> anyhow::Result<Qrels> {
     let ds = Dataset::open(dir).with_context(|| format!("opening {}", dir.display()))?;
     let split = ds.split(Split::Test, restval);
-    let mut qrels = Qrels::new();
-    for (&c, &i) in split.caption_rows.iter().zip(&split.caption_image) {
-        qrels.insert(
-            ds.texts.ids().id(c),
-            ds.images.ids().id(split.image_rows[i]),
-            1,
-        );
-    }
-    Ok(qrels)
+    Ok(ds.qrels(&split))
 }

@@ -7,7 +7,6 @@ use std::{collections::BTreeMap, path::Path};
 use anyhow::Context;
 use mmlsr_core::Qrels;
 use mmlsr_expansion::Variant;
-use mmlsr_index::DenseFlat;
 use mmlsr_metrics::{Evaluation, Measure, Run, evaluate};
 use mmlsr_store::{Dataset, RestvalPolicy, Split};
 
@@ -132,38 +131,13 @@ pub(crate) fn per_query(exp: &Experiment, records: &[GridCell]) -> anyhow::Resul
         let ds = Dataset::open(&dir)
             .with_context(|| format!("opening data folder {}", dir.display()))?;
         let test = ds.split(Split::Test, RestvalPolicy::MergeIntoTrain);
-        let image_ids: Vec<&str> = test
-            .image_rows
-            .iter()
-            .map(|&r| ds.images.ids().id(r))
-            .collect();
-        let query_ids: Vec<&str> = test
-            .caption_rows
-            .iter()
-            .map(|&r| ds.texts.ids().id(r))
-            .collect();
-        let mut qrels = Qrels::new();
-        for (q, &i) in query_ids.iter().zip(&test.caption_image) {
-            qrels.insert(*q, image_ids[i], 1);
-        }
+        let qrels = ds.qrels(&test);
         let path = exp.runs.join(name).join("dense_test.trec");
         let run = if path.is_file() {
             Run::read_trec(&path)?
         } else {
             eprintln!("{name}: dense top-10 run of the test split …");
-            let data: Vec<f32> = test
-                .image_rows
-                .iter()
-                .flat_map(|&r| ds.images.row(r).iter().copied())
-                .collect();
-            let flat = DenseFlat::new(ds.dim(), data)?;
-            use rayon::prelude::*;
-            let lists: Vec<Vec<(u32, f32)>> = test
-                .caption_rows
-                .par_iter()
-                .map(|&r| flat.search(ds.texts.row(r), 10))
-                .collect::<Result<_, _>>()?;
-            let run = Run::from_ranked_lists(&query_ids, &image_ids, &lists)?;
+            let run = crate::evaluation::dense_run(&ds, &test)?;
             std::fs::create_dir_all(exp.runs.join(name))?;
             run.write_trec(&path, "dense")?;
             run

@@ -115,10 +115,7 @@ pub fn encode_split_joint<B: Backend>(
         .iter()
         .map(|&r| ds.images.ids().id(r).to_string())
         .collect();
-    let mut qrels = Qrels::new();
-    for (q, &img) in query_ids.iter().zip(&split.caption_image) {
-        qrels.insert(q.as_str(), image_ids[img].as_str(), 1);
-    }
+    let qrels = ds.qrels(split);
     Ok(JointSplitEncoding {
         query_ids,
         image_ids,
