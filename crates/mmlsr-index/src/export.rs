@@ -164,10 +164,39 @@ impl<I: Impact> InvertedIndex<I> {
 pub struct Ciff {
     /// `num_docs` from the header.
     pub num_docs: u64,
-    /// `(token, [(doc, tf)])` in file order.
-    pub postings: Vec<(String, Vec<(u32, u32)>)>,
-    /// `(docid, collection id, length)`.
-    pub docs: Vec<(u32, String, u64)>,
+    /// Postings lists, in file order.
+    pub postings: Vec<CiffList>,
+    /// Document records, in file order.
+    pub docs: Vec<CiffDoc>,
+}
+
+/// One CIFF postings list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CiffList {
+    /// The token.
+    pub term: String,
+    /// `(doc, tf)` pairs, doc ids absolute and increasing.
+    pub postings: Vec<CiffPosting>,
+}
+
+/// One CIFF posting: a document and the term's frequency in it (here: its impact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CiffPosting {
+    /// Document id (its position in the collection).
+    pub doc: u32,
+    /// Term frequency (the quantised impact).
+    pub tf: u32,
+}
+
+/// One CIFF document record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CiffDoc {
+    /// Document id.
+    pub docid: u32,
+    /// The collection's own id (`imgid`).
+    pub collection_id: String,
+    /// Document length (sum of its term frequencies).
+    pub length: u64,
 }
 
 struct Reader<'a> {
@@ -252,9 +281,15 @@ pub fn read_ciff(path: &Path) -> Result<Ciff> {
         for (_, _, p) in f.iter().filter(|x| x.0 == 4) {
             let pf = Reader::fields(p).map_err(fmt)?;
             doc += get(&pf, 1) as u32;
-            list.push((doc, get(&pf, 2) as u32));
+            list.push(CiffPosting {
+                doc,
+                tf: get(&pf, 2) as u32,
+            });
         }
-        ciff.postings.push((term.unwrap_or_default(), list));
+        ciff.postings.push(CiffList {
+            term: term.unwrap_or_default(),
+            postings: list,
+        });
     }
     for _ in 0..n_docs {
         let f = Reader::fields(r.bytes().map_err(fmt)?).map_err(fmt)?;
@@ -262,8 +297,11 @@ pub fn read_ciff(path: &Path) -> Result<Ciff> {
             .iter()
             .find(|x| x.0 == 2)
             .map(|x| String::from_utf8_lossy(&x.2).into_owned());
-        ciff.docs
-            .push((get(&f, 1) as u32, id.unwrap_or_default(), get(&f, 3)));
+        ciff.docs.push(CiffDoc {
+            docid: get(&f, 1) as u32,
+            collection_id: id.unwrap_or_default(),
+            length: get(&f, 3),
+        });
     }
     if r.o != bytes.len() {
         return Err(fmt(format!(

@@ -41,7 +41,7 @@ pub use crate::{
     dense::{DenseFlat, dot},
     error::{Error, Result},
     exact::{ExactIndex, ExactScratch},
-    export::{Ciff, read_ciff, write_jsonl},
+    export::{Ciff, CiffDoc, CiffList, CiffPosting, read_ciff, write_jsonl},
     format::impact_bits,
     impact::Impact,
     index::{IndexConfig, InvertedIndex},

@@ -1,7 +1,7 @@
 //! JSONL and CIFF exports, read back.
 
 use mmlsr_core::CsrMatrix;
-use mmlsr_index::{IndexConfig, InvertedIndex, read_ciff, write_jsonl};
+use mmlsr_index::{CiffDoc, CiffPosting, IndexConfig, InvertedIndex, read_ciff, write_jsonl};
 
 fn collection() -> (CsrMatrix, Vec<String>, Vec<String>) {
     let mut docs = CsrMatrix::empty(6);
@@ -48,22 +48,33 @@ fn ciff_round_trip_matches_the_postings() {
     let ciff = read_ciff(&path).unwrap();
     assert_eq!(ciff.num_docs, 4);
     // Token order: ball, dog, frisbee, grass (cat and ##s have no postings).
-    let names: Vec<&str> = ciff.postings.iter().map(|p| p.0.as_str()).collect();
+    let names: Vec<&str> = ciff.postings.iter().map(|p| p.term.as_str()).collect();
     assert_eq!(names, ["ball", "dog", "frisbee", "grass"]);
-    for (token, list) in &ciff.postings {
-        let t = tokens.iter().position(|x| x == token).unwrap() as u32;
+    for list in &ciff.postings {
+        let t = tokens.iter().position(|x| *x == list.term).unwrap() as u32;
         let (d, imp) = index.postings(t);
-        let want: Vec<(u32, u32)> = d.iter().zip(imp).map(|(&d, &i)| (d, i as u32)).collect();
-        assert_eq!(list, &want, "{token}");
+        let want: Vec<CiffPosting> = d
+            .iter()
+            .zip(imp)
+            .map(|(&doc, &i)| CiffPosting { doc, tf: i as u32 })
+            .collect();
+        assert_eq!(list.postings, want, "{}", list.term);
     }
-    assert_eq!(ciff.docs[1], (1, "img \"8\"".to_string(), 0));
     assert_eq!(
-        ciff.docs[0].2,
+        ciff.docs[1],
+        CiffDoc {
+            docid: 1,
+            collection_id: "img \"8\"".to_string(),
+            length: 0
+        }
+    );
+    assert_eq!(
+        ciff.docs[0].length,
         ciff.postings
             .iter()
-            .flat_map(|p| &p.1)
-            .filter(|x| x.0 == 0)
-            .map(|x| x.1 as u64)
+            .flat_map(|p| &p.postings)
+            .filter(|x| x.doc == 0)
+            .map(|x| x.tf as u64)
             .sum::<u64>()
     );
     // A truncated file is an error.

@@ -125,7 +125,7 @@ pub(crate) fn write_head<B: Backend>(path: &Path, head: &SparseHead<B>) -> Resul
     let host = head.to_host();
     let refs: Vec<(&str, &[usize], &[f32])> = host
         .iter()
-        .map(|(n, s, x)| (n.as_str(), s.as_slice(), x.as_slice()))
+        .map(|t| (t.name.as_str(), t.shape.as_slice(), t.data.as_slice()))
         .collect();
     write_tensors_f32(path, &refs)?;
     Ok(())
@@ -148,7 +148,7 @@ pub(crate) fn read_head<B: Backend>(
         crate::head::names::VOCAB_BIAS,
     ] {
         let (shape, data) = read_tensor_f32(path, name)?;
-        tensors.push((name.to_string(), shape, data));
+        tensors.push(crate::HostTensor::new(name, shape, data));
     }
     config
         .from_host(tensors, device)

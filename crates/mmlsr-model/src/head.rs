@@ -53,8 +53,27 @@ pub mod names {
     pub const VOCAB_BIAS: &str = "vocab_projector.bias";
 }
 
-/// A tensor on the host: name, shape, row-major values.
-pub type HostTensor = (String, Vec<usize>, Vec<f32>);
+/// A named tensor on the host (PyTorch layout).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    /// Parameter name (see [`names`]).
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Row-major values, `shape.iter().product()` of them.
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    /// A tensor named `name`.
+    pub fn new(name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) -> Self {
+        Self {
+            name: name.into(),
+            shape,
+            data,
+        }
+    }
+}
 
 /// The D2S sparse head.
 #[derive(Module, Debug)]
@@ -109,12 +128,12 @@ impl SparseHeadConfig {
             }
         };
         let tensors = vec![
-            (names::PROJ_WEIGHT.to_string(), vec![h, d], proj_w),
-            (names::PROJ_BIAS.to_string(), vec![h], proj_b),
-            (names::NORM_WEIGHT.to_string(), vec![h], vec![1.0; h]),
-            (names::NORM_BIAS.to_string(), vec![h], vec![0.0; h]),
-            (names::VOCAB_WEIGHT.to_string(), vec![v, h], vocab_w),
-            (names::VOCAB_BIAS.to_string(), vec![v], vec![0.0; v]),
+            HostTensor::new(names::PROJ_WEIGHT, vec![h, d], proj_w),
+            HostTensor::new(names::PROJ_BIAS, vec![h], proj_b),
+            HostTensor::new(names::NORM_WEIGHT, vec![h], vec![1.0; h]),
+            HostTensor::new(names::NORM_BIAS, vec![h], vec![0.0; h]),
+            HostTensor::new(names::VOCAB_WEIGHT, vec![v, h], vocab_w),
+            HostTensor::new(names::VOCAB_BIAS, vec![v], vec![0.0; v]),
         ];
         self.from_host(tensors, device)
     }
@@ -127,8 +146,10 @@ impl SparseHeadConfig {
         device: &B::Device,
     ) -> crate::Result<SparseHead<B>> {
         let (d, h, v) = (self.d_input, self.d_hidden, self.vocab_size);
-        let mut map: HashMap<String, (Vec<usize>, Vec<f32>)> =
-            tensors.into_iter().map(|(n, s, x)| (n, (s, x))).collect();
+        let mut map: HashMap<String, (Vec<usize>, Vec<f32>)> = tensors
+            .into_iter()
+            .map(|t| (t.name, (t.shape, t.data)))
+            .collect();
         let has_vocab_bias = map.contains_key(names::VOCAB_BIAS);
         let mut take = |name: &str, shape: &[usize]| -> crate::Result<Vec<f32>> {
             let (s, x) = map
@@ -199,24 +220,20 @@ impl<B: Backend> SparseHead<B> {
             b.as_ref().map_or(vec![0.0; n], |p| host1(p.val()))
         };
         vec![
-            (
-                names::PROJ_WEIGHT.into(),
+            HostTensor::new(
+                names::PROJ_WEIGHT,
                 vec![h, d],
                 transpose(&host2(self.proj.weight.val()), d, h),
             ),
-            (names::PROJ_BIAS.into(), vec![h], bias(&self.proj.bias, h)),
-            (
-                names::NORM_WEIGHT.into(),
-                vec![h],
-                host1(self.norm.gamma.val()),
-            ),
-            (names::NORM_BIAS.into(), vec![h], bias(&self.norm.beta, h)),
-            (
-                names::VOCAB_WEIGHT.into(),
+            HostTensor::new(names::PROJ_BIAS, vec![h], bias(&self.proj.bias, h)),
+            HostTensor::new(names::NORM_WEIGHT, vec![h], host1(self.norm.gamma.val())),
+            HostTensor::new(names::NORM_BIAS, vec![h], bias(&self.norm.beta, h)),
+            HostTensor::new(
+                names::VOCAB_WEIGHT,
                 vec![v, h],
                 transpose(&host2(self.vocab.weight.val()), h, v),
             ),
-            (names::VOCAB_BIAS.into(), vec![v], bias(&self.vocab.bias, v)),
+            HostTensor::new(names::VOCAB_BIAS, vec![v], bias(&self.vocab.bias, v)),
         ]
     }
 

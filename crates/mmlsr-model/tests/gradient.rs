@@ -5,7 +5,7 @@
 //! `python3 scripts/d2s_grad_fixture.py` (needs torch).
 
 use mmlsr_model::{
-    LossConfig, RegWeights, Regulariser, SparseHeadConfig,
+    HostTensor, LossConfig, RegWeights, Regulariser, SparseHeadConfig,
     burn::tensor::{Tensor, TensorData},
     d2s_loss,
 };
@@ -37,7 +37,7 @@ fn gradient_matches_pytorch_float64() {
                     .iter()
                     .map(|x| x.as_u64().unwrap() as usize)
                     .collect();
-                (k.clone(), shape, floats(&p["data"]))
+                HostTensor::new(k.clone(), shape, floats(&p["data"]))
             })
             .collect();
         let head = SparseHeadConfig::new(d, v)

@@ -7,7 +7,8 @@
 //! `python3 scripts/joint_grad_fixture.py` (needs torch).
 
 use mmlsr_model::{
-    JointLossConfig, JointLossForm, JointModel, RegWeights, SparseHeadConfig, TextToImageTeacher,
+    HostTensor, JointLossConfig, JointLossForm, JointModel, RegWeights, SparseHeadConfig,
+    TextToImageTeacher,
     burn::tensor::{Tensor, TensorData},
     joint_loss,
 };
@@ -58,7 +59,7 @@ fn joint_gradient_matches_pytorch_float64() {
             ("vocab_projector.weight", vec![v, h]),
         ]
         .into_iter()
-        .map(|(k, s)| (k.to_string(), s, data(k)))
+        .map(|(k, s)| HostTensor::new(k, s, data(k)))
         .collect();
         let head = SparseHeadConfig::new(d, v)
             .with_d_hidden(h)

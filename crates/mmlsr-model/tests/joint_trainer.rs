@@ -3,7 +3,7 @@
 //! same weights, and mismatched settings are refused.
 
 use mmlsr_model::{
-    JointStart, JointTrainConfig, RetrievalMode, RunDir, TrainData, encode_split_joint,
+    HostTensor, JointStart, JointTrainConfig, RetrievalMode, RunDir, TrainData, encode_split_joint,
     load_joint_model, train_joint,
 };
 use mmlsr_store::{
@@ -40,7 +40,7 @@ fn config(epochs: usize) -> JointTrainConfig {
     c
 }
 
-type Host = (Projections, Vec<(String, Vec<usize>, Vec<f32>)>, f64);
+type Host = (Projections, Vec<HostTensor>, f64);
 
 fn weights(dir: &std::path::Path) -> Host {
     let (card, m) = load_joint_model::<Inner>(dir, &Default::default()).unwrap();
@@ -218,15 +218,15 @@ fn frozen_projections_stay_put_while_the_head_trains() {
     );
     let vocab = head
         .iter()
-        .find(|(n, _, _)| n == "vocab_projector.weight")
+        .find(|t| t.name == "vocab_projector.weight")
         .unwrap();
-    assert_ne!(vocab.2, l.wv.data, "the head trained");
+    assert_ne!(vocab.data, l.wv.data, "the head trained");
     let bias = head
         .iter()
-        .find(|(n, _, _)| n == "vocab_projector.bias")
+        .find(|t| t.name == "vocab_projector.bias")
         .unwrap();
     assert!(
-        bias.2.iter().all(|&b| b == 0.0),
+        bias.data.iter().all(|&b| b == 0.0),
         "the weight-tied projector has no bias"
     );
 }

@@ -3,7 +3,8 @@
 
 use mmlsr_expansion::Variant;
 use mmlsr_model::{
-    Error, ExpansionSettings, RunDir, StepStats, TrainConfig, TrainData, load_model, train,
+    Error, ExpansionSettings, HostTensor, RunDir, StepStats, TrainConfig, TrainData, load_model,
+    train,
 };
 use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors, files};
 
@@ -36,7 +37,7 @@ fn load() -> Loaded {
     }
 }
 
-fn weights(dir: &std::path::Path) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+fn weights(dir: &std::path::Path) -> Vec<HostTensor> {
     load_model::<Inner>(dir, &Default::default())
         .unwrap()
         .1
@@ -157,14 +158,19 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
     assert_eq!(r2.best_val_r1, report.best_val_r1);
     // Same weights and the same log as the uninterrupted run.
     let (wa, wb) = (weights(&model), weights(&r2.model_dir.unwrap()));
-    for ((na, sa, xa), (_, sb, xb)) in wa.iter().zip(&wb) {
-        assert_eq!(sa, sb);
-        let worst = xa
+    for (a, b) in wa.iter().zip(&wb) {
+        assert_eq!((&a.name, &a.shape), (&b.name, &b.shape));
+        let worst = a
+            .data
             .iter()
-            .zip(xb)
+            .zip(&b.data)
             .map(|(p, q)| (p - q).abs())
             .fold(0.0f32, f32::max);
-        assert!(worst <= 1e-6, "{na}: resumed weights differ by {worst}");
+        assert!(
+            worst <= 1e-6,
+            "{}: resumed weights differ by {worst}",
+            a.name
+        );
     }
     let log_b = std::fs::read_to_string(b.path().join("train_log.csv")).unwrap();
     assert_eq!(log_b.lines().count(), log.lines().count());
