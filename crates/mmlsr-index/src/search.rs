@@ -17,15 +17,31 @@ use crate::{Error, Impact, InvertedIndex, Result, scratch::Scratch};
 /// [`InvertedIndex::quantize_query`] uses the finest weights the index's impact type allows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryWeights {
-    /// Term ids.
-    pub terms: Vec<u32>,
-    /// Quantised weights.
-    pub weights: Vec<u16>,
+    /// Term ids, strictly increasing.
+    pub(crate) terms: Vec<u32>,
+    /// Quantised weights, bounded as above (private: the bound is what keeps every
+    /// accumulator from overflowing).
+    pub(crate) weights: Vec<u16>,
     /// Dequantisation factor.
-    pub scale: f32,
+    pub(crate) scale: f32,
 }
 
 impl QueryWeights {
+    /// Term ids, strictly increasing.
+    pub fn terms(&self) -> &[u32] {
+        &self.terms
+    }
+
+    /// Quantised weights, aligned with [`QueryWeights::terms`].
+    pub fn weights(&self) -> &[u16] {
+        &self.weights
+    }
+
+    /// Dequantisation factor: a weight `q` stands for `q × scale`.
+    pub fn scale(&self) -> f32 {
+        self.scale
+    }
+
     /// The score of an integer result against an index with impact scale `index_scale`.
     pub fn dequantize(&self, raw: u64, index_scale: f32) -> f32 {
         (raw as f64 * self.scale as f64 * index_scale as f64) as f32

@@ -181,7 +181,7 @@ fn long_queries_with_maximal_weights_do_not_overflow() {
     let index = InvertedIndex::<u16>::build(&docs, IndexConfig::default()).unwrap();
     check_all(&index, &q, &[1, 2], "long query u16");
     let qw = index.quantize_query(q.row(0)).unwrap();
-    assert_eq!(qw.weights.iter().max(), Some(&65_535));
+    assert_eq!(qw.weights().iter().max(), Some(&65_535));
     let hits = index.search(&qw, 1, Algorithm::Exhaustive, &mut Scratch::default());
     assert_eq!(hits[0].raw, 65_535u64 * 65_535 * v as u64);
     assert!((hits[0].score - 7.0 * v as f32).abs() < 1e-4 * 7.0 * v as f32);
