@@ -97,6 +97,32 @@ impl DenseFlat {
         self.data.is_empty()
     }
 
+    /// Every vector's inner product with each row of `queries` (`n × dim`, row-major), into
+    /// `out` (`n × len()`, row-major, overwritten), queries on all threads of the current rayon
+    /// pool: the exhaustive dense score matrix (the same [`dot`] as [`DenseFlat::search`]).
+    pub fn score_rows(&self, queries: &[f32], out: &mut [f32]) -> Result<()> {
+        use rayon::prelude::*;
+        check_rows(self.dim, queries)?;
+        let (n, len) = (queries.len() / self.dim, self.len());
+        if out.len() != n * len {
+            return Err(Error::Query(format!(
+                "score buffer of {} for {n} queries × {len} vectors",
+                out.len()
+            )));
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        out.par_chunks_exact_mut(len)
+            .zip(queries.par_chunks_exact(self.dim))
+            .for_each(|(row, q)| {
+                for (o, v) in row.iter_mut().zip(self.data.chunks_exact(self.dim)) {
+                    *o = dot(q, v);
+                }
+            });
+        Ok(())
+    }
+
     /// The `k` largest inner products with `query` (score desc, then row asc).
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>> {
         check_query(self.dim, query)?;

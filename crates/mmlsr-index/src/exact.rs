@@ -98,6 +98,85 @@ impl ExactIndex {
         k: usize,
         scratch: &mut ExactScratch,
     ) -> Result<Vec<(u32, f64)>> {
+        self.check_query(query)?;
+        let acc = &mut scratch.acc;
+        self.accumulate(query, acc);
+        let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(k.min(acc.len()) + 1);
+        for (d, a) in acc.iter_mut().enumerate() {
+            let s = std::mem::take(a);
+            if s > 0.0 && k > 0 {
+                let key = Kept(s, d as u32);
+                if heap.len() < k {
+                    heap.push(key);
+                } else if heap.peek().is_some_and(|top| key < *top) {
+                    heap.pop();
+                    heap.push(key);
+                }
+            }
+        }
+        let mut hits: Vec<(u32, f64)> = heap.into_iter().map(|Kept(s, d)| (d, s)).collect();
+        hits.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        Ok(hits)
+    }
+
+    /// Every document's score against each row in `rows` of `queries`, into `out`
+    /// (`rows.len() × n_docs`, row-major, overwritten): the `f64` dot products of
+    /// [`ExactIndex::search`] rounded to `f32`, documents scoring 0 included. This is the
+    /// exhaustive score matrix that validation and test evaluation rank (in trec_eval's
+    /// order, through `mmlsr_metrics::Run::from_score_matrix`) and that fused scoring adds to
+    /// dense scores.
+    pub fn score_rows(
+        &self,
+        queries: &CsrMatrix,
+        rows: std::ops::Range<usize>,
+        out: &mut [f32],
+        scratch: &mut ExactScratch,
+    ) -> Result<()> {
+        if queries.n_cols() != self.vocab_size as usize {
+            return Err(Error::Query(format!(
+                "queries over a vocabulary of {}, the index has {}",
+                queries.n_cols(),
+                self.vocab_size
+            )));
+        }
+        let n = self.n_docs as usize;
+        if out.len() != rows.len() * n {
+            return Err(Error::Query(format!(
+                "score buffer of {} for {} queries × {n} documents",
+                out.len(),
+                rows.len()
+            )));
+        }
+        for (r, row) in rows.zip(out.chunks_exact_mut(n.max(1))) {
+            let q = queries.row(r);
+            self.check_query(q)
+                .map_err(|e| Error::Query(format!("query {r}: {e}")))?;
+            self.accumulate(q, &mut scratch.acc);
+            for (o, a) in row.iter_mut().zip(scratch.acc.iter_mut()) {
+                *o = std::mem::take(a) as f32;
+            }
+        }
+        Ok(())
+    }
+
+    /// Add `query`'s products into `acc` (resized to the documents; all zeros on entry), each
+    /// document's products in increasing term order.
+    fn accumulate(&self, query: SparseRow<'_>, acc: &mut Vec<f64>) {
+        acc.resize(self.n_docs as usize, 0.0);
+        for (&t, &w) in query.indices.iter().zip(query.values) {
+            let (a, b) = (
+                self.term_start[t as usize] as usize,
+                self.term_start[t as usize + 1] as usize,
+            );
+            let w = w as f64;
+            for (&d, &x) in self.docs[a..b].iter().zip(&self.weights[a..b]) {
+                acc[d as usize] += x as f64 * w;
+            }
+        }
+    }
+
+    /// Terms below the vocabulary size, strictly increasing; weights finite.
+    fn check_query(&self, query: SparseRow<'_>) -> Result<()> {
         let mut prev: Option<u32> = None;
         for (&t, &w) in query.indices.iter().zip(query.values) {
             if t >= self.vocab_size {
@@ -117,34 +196,7 @@ impl ExactIndex {
             }
             prev = Some(t);
         }
-        let acc = &mut scratch.acc;
-        acc.resize(self.n_docs as usize, 0.0);
-        for (&t, &w) in query.indices.iter().zip(query.values) {
-            let (a, b) = (
-                self.term_start[t as usize] as usize,
-                self.term_start[t as usize + 1] as usize,
-            );
-            let w = w as f64;
-            for (&d, &x) in self.docs[a..b].iter().zip(&self.weights[a..b]) {
-                acc[d as usize] += x as f64 * w;
-            }
-        }
-        let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(k.min(acc.len()) + 1);
-        for (d, a) in acc.iter_mut().enumerate() {
-            let s = std::mem::take(a);
-            if s > 0.0 && k > 0 {
-                let key = Kept(s, d as u32);
-                if heap.len() < k {
-                    heap.push(key);
-                } else if heap.peek().is_some_and(|top| key < *top) {
-                    heap.pop();
-                    heap.push(key);
-                }
-            }
-        }
-        let mut hits: Vec<(u32, f64)> = heap.into_iter().map(|Kept(s, d)| (d, s)).collect();
-        hits.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-        Ok(hits)
+        Ok(())
     }
 
     /// Answer a caption query in the D2S query mode `Exp` (all its terms) or `NoExp` (only

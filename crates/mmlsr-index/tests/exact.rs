@@ -211,3 +211,47 @@ fn query_modes_restrict_to_the_own_terms_and_refuse_hybrid() {
         .unwrap_err();
     assert!(e.to_string().contains("exp and no-exp"), "{e}");
 }
+
+#[test]
+fn the_score_matrix_holds_every_documents_f64_score_rounded_to_f32() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let docs = rows(&mut rng, 120, 40, &|t| 0.05 + 0.01 * t as f64, false, 0.1);
+    let queries = rows(&mut rng, 25, 40, &|_| 0.2, true, 0.0);
+    let index = ExactIndex::build(&docs).unwrap();
+    let mut scratch = ExactScratch::default();
+    // Two blocks of queries, as the evaluation scores them.
+    let mut scores = vec![f32::NAN; 25 * 120];
+    let (a, b) = scores.split_at_mut(10 * 120);
+    index.score_rows(&queries, 0..10, a, &mut scratch).unwrap();
+    index.score_rows(&queries, 10..25, b, &mut scratch).unwrap();
+    for q in 0..25 {
+        let all = exact_top_k_f64(&docs, queries.row(q), 120);
+        let mut want = vec![0.0f32; 120];
+        for (d, s) in all {
+            want[d as usize] = s as f32;
+        }
+        // Documents scoring ≤ 0 are absent from a top-k list but present (with their score,
+        // zero when they share no term) in the matrix.
+        for d in 0..120 {
+            let got = scores[q * 120 + d];
+            if want[d] > 0.0 {
+                assert_eq!(got, want[d], "query {q} doc {d}");
+            } else {
+                let brute: f64 = queries.row(q).dot(&docs.row(d)) as f64;
+                assert!((got as f64 - brute).abs() <= 1e-5, "query {q} doc {d}");
+            }
+        }
+    }
+    // The matrix shape and the vocabulary are checked.
+    assert!(
+        index
+            .score_rows(&queries, 0..2, &mut [0.0; 3], &mut scratch)
+            .is_err()
+    );
+    let wide = CsrMatrix::empty(41);
+    assert!(
+        index
+            .score_rows(&wide, 0..0, &mut [], &mut scratch)
+            .is_err()
+    );
+}

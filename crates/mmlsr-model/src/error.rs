@@ -13,6 +13,9 @@ pub enum Error {
     /// Evaluation failed.
     #[error(transparent)]
     Metrics(#[from] mmlsr_metrics::Error),
+    /// Scoring through the index failed.
+    #[error(transparent)]
+    Index(#[from] mmlsr_index::Error),
     /// A sparse vector broke an invariant.
     #[error(transparent)]
     Core(#[from] mmlsr_core::Error),

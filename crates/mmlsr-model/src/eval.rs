@@ -1,100 +1,36 @@
-//! Exhaustive sparse scoring for validation and tests (the inverted index serves the same
-//! scores fast; this is the simple reference).
+//! Evaluation of a D2S head on a split: encode it as at test time, score it exhaustively
+//! through `mmlsr-index`, rank in trec_eval's order, measure with `mmlsr-metrics`.
 
 use burn::tensor::backend::Backend;
 use mmlsr_core::{CsrMatrix, Qrels, TermSets};
 use mmlsr_expansion::Variant;
+use mmlsr_index::{ExactIndex, ExactScratch};
 use mmlsr_metrics::{Measure, Run, evaluate, exact_at_k, flops};
 use mmlsr_store::SplitView;
 use serde::{Deserialize, Serialize};
 
 use crate::{EncodeOptions, Error, OutputTerms, Result, SparseHead, TrainData, encode};
 
-/// All query–document dot products, `queries × docs`, row-major, accumulated term at a time
-/// over a term-major copy of the documents.
+/// All query–document dot products, `queries × docs`, row-major: the exhaustive score matrix
+/// of `mmlsr_index::ExactIndex` (`f64` products rounded to `f32`, zero scores included), the
+/// one exhaustive sparse scorer of the workspace.
 pub fn sparse_scores(queries: &CsrMatrix, docs: &CsrMatrix) -> Result<Vec<f32>> {
-    let scorer = SparseScorer::new(docs);
+    if queries.n_cols() != docs.n_cols() {
+        return Err(Error::Shape {
+            what: "vocabulary size of documents vs queries".into(),
+            expected: queries.n_cols(),
+            found: docs.n_cols(),
+        });
+    }
+    let index = ExactIndex::build(docs)?;
     let mut scores = vec![0f32; queries.n_rows() * docs.n_rows()];
-    scorer.score_rows(queries, 0..queries.n_rows(), &mut scores)?;
+    index.score_rows(
+        queries,
+        0..queries.n_rows(),
+        &mut scores,
+        &mut ExactScratch::default(),
+    )?;
     Ok(scores)
-}
-
-/// Exhaustive sparse scoring against fixed documents: a term-major copy of them, built once,
-/// scoring any block of queries.
-pub struct SparseScorer {
-    vocab: usize,
-    n_docs: usize,
-    start: Vec<usize>,
-    post_doc: Vec<u32>,
-    post_w: Vec<f32>,
-}
-
-impl SparseScorer {
-    /// Index `docs` by term.
-    pub fn new(docs: &CsrMatrix) -> Self {
-        let v = docs.n_cols();
-        let (_, d_idx, _) = docs.raw();
-        let mut start = vec![0usize; v + 1];
-        for &t in d_idx {
-            start[t as usize + 1] += 1;
-        }
-        for t in 0..v {
-            start[t + 1] += start[t];
-        }
-        let mut fill = start.clone();
-        let mut post_doc = vec![0u32; d_idx.len()];
-        let mut post_w = vec![0f32; d_idx.len()];
-        for (d, row) in docs.rows().enumerate() {
-            for (&t, &w) in row.indices.iter().zip(row.values) {
-                let p = &mut fill[t as usize];
-                post_doc[*p] = d as u32;
-                post_w[*p] = w;
-                *p += 1;
-            }
-        }
-        Self {
-            vocab: v,
-            n_docs: docs.n_rows(),
-            start,
-            post_doc,
-            post_w,
-        }
-    }
-
-    /// Scores of query rows `rows` of `queries` into `out` (`rows.len() × docs`, row-major;
-    /// overwritten).
-    pub fn score_rows(
-        &self,
-        queries: &CsrMatrix,
-        rows: std::ops::Range<usize>,
-        out: &mut [f32],
-    ) -> Result<()> {
-        if queries.n_cols() != self.vocab {
-            return Err(Error::Shape {
-                what: "vocabulary size of documents vs queries".into(),
-                expected: queries.n_cols(),
-                found: self.vocab,
-            });
-        }
-        if out.len() != rows.len() * self.n_docs {
-            return Err(Error::Shape {
-                what: "score buffer (queries × documents)".into(),
-                expected: rows.len() * self.n_docs,
-                found: out.len(),
-            });
-        }
-        out.fill(0.0);
-        for (r, acc) in rows.zip(out.chunks_exact_mut(self.n_docs.max(1))) {
-            let q = queries.row(r);
-            for (&t, &qw) in q.indices.iter().zip(q.values) {
-                let (a, b) = (self.start[t as usize], self.start[t as usize + 1]);
-                for (&d, &w) in self.post_doc[a..b].iter().zip(&self.post_w[a..b]) {
-                    acc[d as usize] += qw * w;
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Text→image metrics of a score matrix: the top `depth` images per caption in trec_eval

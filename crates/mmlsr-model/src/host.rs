@@ -1,7 +1,8 @@
 //! The crate on host types only: every entry point here takes a [`BackendKind`] chosen at
 //! run time and dispatches to the Burn backend compiled in for it, so that callers (the
 //! `mmlsr` runner, a Python binding) never name a Burn type. Tensors stay inside; in and out
-//! go `f32` rows, [`CsrMatrix`]es, runs and reports.
+//! go `f32` rows, [`CsrMatrix`]es, runs and reports (a [`JointSplitEncoding`]'s runs are
+//! scored on the host, through `mmlsr-index`).
 
 use std::path::Path;
 
@@ -12,8 +13,8 @@ use mmlsr_store::{Projections, SplitView, WordVectors};
 
 use crate::{
     BackendKind, EncodeOptions, Error, JointCard, JointModel, JointSplitEncoding, JointStart,
-    JointTrainConfig, ModelCard, OutputTerms, Result, RetrievalMode, RunDir, SparseHead,
-    SparseHeadConfig, TrainConfig, TrainData, TrainObserver, TrainReport,
+    JointTrainConfig, ModelCard, OutputTerms, Result, RunDir, SparseHead, SparseHeadConfig,
+    TrainConfig, TrainData, TrainObserver, TrainReport,
     eval::{SplitEncoding, evaluate_split},
     joint_files, load_joint_model, load_model,
 };
@@ -334,22 +335,4 @@ pub fn encode_split_frozen(
     with_backend!(backend, |B, _device| {
         go::<<B as burn::tensor::backend::AutodiffBackend>::InnerBackend>(projections, data, split)
     })?
-}
-
-impl JointSplitEncoding {
-    /// Top-`depth` runs of each mode ([`JointSplitEncoding::runs_with`]) on `backend`.
-    pub fn runs(
-        &self,
-        modes: &[RetrievalMode],
-        depth: usize,
-        w1: f64,
-        w2: f64,
-        backend: BackendKind,
-    ) -> Result<Vec<mmlsr_metrics::Run>> {
-        with_backend!(backend, |B, device| {
-            self.runs_with::<<B as burn::tensor::backend::AutodiffBackend>::InnerBackend>(
-                modes, depth, w1, w2, &device,
-            )
-        })?
-    }
 }

@@ -23,7 +23,6 @@ pub use crate::{
     data::TrainData,
     encode::{EncodeOptions, ModelCard, OutputTerms, encode, load_model, model_files, save_model},
     error::{Error, Result},
-    eval::SparseScorer,
     head::{HostTensor, SparseHead, SparseHeadConfig, names},
     joint::{
         JointCard, JointEncoding, JointLossConfig, JointLossForm, JointLossParts, JointModel,

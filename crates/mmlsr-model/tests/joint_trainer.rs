@@ -54,12 +54,11 @@ fn sparse_r1(dir: &std::path::Path, data: &TrainData<'_>) -> f64 {
     let n_q = data.test.caption_rows.len();
     let enc = encode_split_joint(&m, data, &data.test, n_q, &device).unwrap();
     let runs = enc
-        .runs_with::<Inner>(
+        .runs(
             &[RetrievalMode::Sparse],
             10,
             card.train.loss.w1,
             card.train.loss.w2,
-            &device,
         )
         .unwrap();
     enc.evaluate(&runs[0], &[mmlsr_metrics::Measure::Recall(1)])

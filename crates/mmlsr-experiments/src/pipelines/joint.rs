@@ -131,9 +131,8 @@ fn evaluate_modes(
     w1: f64,
     w2: f64,
     out: Option<&Path>,
-    backend: BackendKind,
 ) -> anyhow::Result<[ModeNumbers; 3]> {
-    let runs = enc.runs(&Mode::ALL, 10, w1, w2, backend)?;
+    let runs = enc.runs(&Mode::ALL, 10, w1, w2)?;
     let flops = enc.flops()?;
     let mut numbers = Vec::new();
     for (mode, run) in Mode::ALL.iter().zip(&runs) {
@@ -192,13 +191,7 @@ pub fn train_joint_and_evaluate(cell: &JointCell<'_>) -> anyhow::Result<JointMet
         bail!("{}: not a joint model", model_dir.display());
     };
     let enc = model.encode_split_joint(&data, &data.test)?;
-    let numbers = evaluate_modes(
-        &enc,
-        config.loss.w1,
-        config.loss.w2,
-        Some(out),
-        cell.backend,
-    )?;
+    let numbers = evaluate_modes(&enc, config.loss.w1, config.loss.w2, Some(out))?;
     let active = (
         enc.queries.nnz() as f64 / enc.queries.n_rows().max(1) as f64,
         enc.images.nnz() as f64 / enc.images.n_rows().max(1) as f64,
@@ -260,7 +253,7 @@ pub fn frozen_dense(dir: &Path, restval: RestvalPolicy, out: &Path) -> anyhow::R
     let data = TrainData::new(&inputs.ds, &inputs.vocab, restval)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let enc = host::encode_split_frozen(BackendKind::Flex, &inputs.projections, &data, &data.test)?;
-    let runs = enc.runs(&[Mode::Dense], 10, 1.0, 0.0, BackendKind::Flex)?;
+    let runs = enc.runs(&[Mode::Dense], 10, 1.0, 0.0)?;
     runs[0]
         .write_trec(&out.join("test_run_dense.trec"), "mmlsr-frozen-dense")
         .context("writing the frozen dense run")?;

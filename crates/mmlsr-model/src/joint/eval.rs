@@ -1,14 +1,15 @@
 //! Test-time retrieval with a joint model: encode a split (dense embeddings and sparse
 //! vectors), score it in the dense, sparse or fused mode, evaluate.
 
-use burn::tensor::{Tensor, TensorData, backend::Backend};
+use burn::tensor::backend::Backend;
 use mmlsr_core::{CsrMatrix, Qrels};
+use mmlsr_index::{DenseFlat, ExactIndex, ExactScratch};
 use mmlsr_metrics::{Measure, Run, evaluate, flops};
 use mmlsr_store::SplitView;
 use serde::{Deserialize, Serialize};
 
 use super::JointModel;
-use crate::{EncodeOptions, OutputTerms, Result, TrainData, eval::SparseScorer};
+use crate::{EncodeOptions, OutputTerms, Result, TrainData};
 
 /// How the joint model scores a caption against an image at test time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,50 +130,41 @@ pub fn encode_split_joint<B: Backend>(
 }
 
 impl JointSplitEncoding {
-    /// Top-`depth` runs (trec_eval order) of each mode on Burn backend `B`, scored exhaustively in blocks of
-    /// queries; fused scores are `w1·cos + w2·sparse`.
-    pub fn runs_with<B: Backend>(
+    /// Top-`depth` runs (trec_eval order) of each mode, scored exhaustively in blocks of
+    /// queries through `mmlsr-index` (dense: `DenseFlat::score_rows` on the unit embeddings,
+    /// i.e. cosine; sparse: `ExactIndex::score_rows`); fused scores are `w1·cos + w2·sparse`.
+    pub fn runs(
         &self,
         modes: &[RetrievalMode],
         depth: usize,
         w1: f64,
         w2: f64,
-        device: &B::Device,
     ) -> Result<Vec<Run>> {
         const BLOCK: usize = 2048;
         let n_q = self.query_ids.len();
         let n_i = self.image_ids.len();
         let d = self.d_embed;
-        let images_t =
-            Tensor::<B, 2>::from_data(TensorData::new(self.dense_images.clone(), [n_i, d]), device)
-                .transpose();
         let mut runs: Vec<Run> = modes.iter().map(|_| Run::default()).collect();
         let need_dense = modes.iter().any(|m| *m != RetrievalMode::Sparse);
         let need_sparse = modes.iter().any(|m| *m != RetrievalMode::Dense);
-        let scorer = need_sparse.then(|| SparseScorer::new(&self.images));
-        let mut sparse = Vec::new();
-        let mut fused = Vec::new();
+        let dense_index = need_dense
+            .then(|| DenseFlat::new(d, self.dense_images.clone()))
+            .transpose()?;
+        let sparse_index = need_sparse
+            .then(|| ExactIndex::build(&self.images))
+            .transpose()?;
+        let mut scratch = ExactScratch::default();
+        let (mut dense, mut sparse, mut fused) = (Vec::new(), Vec::new(), Vec::new());
         for start in (0..n_q).step_by(BLOCK) {
             let end = (start + BLOCK).min(n_q);
             let ids = &self.query_ids[start..end];
-            let dense: Vec<f32> = if need_dense {
-                let q = Tensor::<B, 2>::from_data(
-                    TensorData::new(
-                        self.dense_queries[start * d..end * d].to_vec(),
-                        [end - start, d],
-                    ),
-                    device,
-                );
-                q.matmul(images_t.clone())
-                    .into_data()
-                    .iter::<f32>()
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            if let Some(scorer) = &scorer {
+            if let Some(index) = &dense_index {
+                dense.resize((end - start) * n_i, 0.0);
+                index.score_rows(&self.dense_queries[start * d..end * d], &mut dense)?;
+            }
+            if let Some(index) = &sparse_index {
                 sparse.resize((end - start) * n_i, 0.0);
-                scorer.score_rows(&self.queries, start..end, &mut sparse)?;
+                index.score_rows(&self.queries, start..end, &mut sparse, &mut scratch)?;
             }
             for (m, run) in modes.iter().zip(runs.iter_mut()) {
                 let scores: &[f32] = match m {

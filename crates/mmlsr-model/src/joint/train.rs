@@ -504,13 +504,7 @@ impl<B: AutodiffBackend> Method for Joint<'_, '_, B> {
         }
         let inner = weights.model.valid();
         let enc = encode_split_joint(&inner, data, &data.val, n_q, self.device)?;
-        let runs = enc.runs_with::<B::InnerBackend>(
-            &[RetrievalMode::Sparse],
-            1,
-            config.loss.w1,
-            config.loss.w2,
-            self.device,
-        )?;
+        let runs = enc.runs(&[RetrievalMode::Sparse], 1, config.loss.w1, config.loss.w2)?;
         Ok(enc.evaluate(&runs[0], &[Measure::Recall(1)]).1[0] * 100.0)
     }
 
