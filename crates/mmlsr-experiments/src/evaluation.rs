@@ -118,30 +118,30 @@ pub fn dense_run(ds: &Dataset, split: &SplitView) -> anyhow::Result<Run> {
     let image_ids: Vec<&str> = split
         .image_rows
         .iter()
-        .map(|&r| ds.images.ids().id(r))
+        .map(|&r| ds.images().ids().id(r))
         .collect();
     let query_ids: Vec<&str> = split
         .caption_rows
         .iter()
-        .map(|&r| ds.texts.ids().id(r))
+        .map(|&r| ds.texts().ids().id(r))
         .collect();
     let data: Vec<f32> = split
         .image_rows
         .iter()
-        .flat_map(|&r| ds.images.row(r).iter().copied())
+        .flat_map(|&r| ds.images().row(r).iter().copied())
         .collect();
     let flat = DenseFlat::new(ds.dim(), data)?;
     let lists: Vec<Vec<(u32, f32)>> = split
         .caption_rows
         .par_iter()
-        .map(|&r| flat.search(ds.texts.row(r), 10))
+        .map(|&r| flat.search(ds.texts().row(r), 10))
         .collect::<Result<_, _>>()?;
     Ok(Run::from_ranked_lists(&query_ids, &image_ids, &lists)?)
 }
 
 /// Every caption's raw text by `sentid`.
 pub fn captions_by_id(ds: &mmlsr_store::Dataset) -> std::collections::HashMap<&str, &str> {
-    ds.meta
+    ds.meta()
         .images
         .iter()
         .flat_map(|i| {

@@ -226,14 +226,14 @@ fn load_encoded(
         if own.len() == n {
             break;
         }
-        let sentid = ds.texts.ids().id(r);
+        let sentid = ds.texts().ids().id(r);
         let Some(tr) = texts.ids.row(sentid) else {
             continue;
         };
         let row = texts.matrix.row(tr);
         queries.push_row(row.indices, row.values)?;
         own.push(vocab.term_ids(raw.get(sentid).copied().unwrap_or(""))?);
-        dense_q.push(ds.texts.row(r).to_vec());
+        dense_q.push(ds.texts().row(r).to_vec());
     }
     anyhow::ensure!(
         !own.is_empty(),
@@ -244,14 +244,14 @@ fn load_encoded(
     let mut dense_docs = Vec::with_capacity(docs.matrix.n_rows() * ds.dim());
     for r in 0..docs.matrix.n_rows() {
         let id = docs.ids.id(r);
-        let row = ds.images.ids().row(id).with_context(|| {
+        let row = ds.images().ids().row(id).with_context(|| {
             format!(
                 "{}: image {id} is not in {}",
                 dir.join("img_sparse.parquet").display(),
                 ds.dir().display()
             )
         })?;
-        dense_docs.extend_from_slice(ds.images.row(row));
+        dense_docs.extend_from_slice(ds.images().row(row));
     }
     Ok(Collection {
         name: format!(

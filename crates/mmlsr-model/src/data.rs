@@ -27,11 +27,11 @@ impl<'a> TrainData<'a> {
     /// Tokenise every caption of `dataset` with `vocab` and collect the splits. `restval`
     /// says whether `restval` images join the training pairs.
     pub fn new(dataset: &'a Dataset, vocab: &Vocabulary, restval: RestvalPolicy) -> Result<Self> {
-        let n_rows = dataset.texts.len();
+        let n_rows = dataset.texts().len();
         let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n_rows];
-        for img in &dataset.meta.images {
+        for img in &dataset.meta().images {
             for s in &img.sentences {
-                let row = dataset.texts.ids().row(&s.sentid).ok_or_else(|| {
+                let row = dataset.texts().ids().row(&s.sentid).ok_or_else(|| {
                     Error::Config(format!("caption {} has no embedding row", s.sentid))
                 })?;
                 rows[row] = vocab.term_ids(&s.raw)?;

@@ -63,11 +63,11 @@ pub fn encode_split<B: Backend>(
     let d = data.dataset.dim();
     let mut q_in = Vec::with_capacity(n_q * d);
     for &r in &split.caption_rows[..n_q] {
-        q_in.extend_from_slice(data.dataset.texts.row(r));
+        q_in.extend_from_slice(data.dataset.texts().row(r));
     }
     let mut i_in = Vec::with_capacity(split.image_rows.len() * d);
     for &r in &split.image_rows {
-        i_in.extend_from_slice(data.dataset.images.row(r));
+        i_in.extend_from_slice(data.dataset.images().row(r));
     }
     let own: Option<Vec<&[u32]>> = (variant == Variant::None).then(|| {
         split.caption_rows[..n_q]
@@ -137,12 +137,12 @@ pub fn evaluate_split<B: Backend>(
     let query_ids: Vec<String> = split
         .caption_rows
         .iter()
-        .map(|&r| data.dataset.texts.ids().id(r).to_string())
+        .map(|&r| data.dataset.texts().ids().id(r).to_string())
         .collect();
     let image_ids: Vec<String> = split
         .image_rows
         .iter()
-        .map(|&r| data.dataset.images.ids().id(r).to_string())
+        .map(|&r| data.dataset.images().ids().id(r).to_string())
         .collect();
     let qrels = data.dataset.qrels(split);
     let measures = [

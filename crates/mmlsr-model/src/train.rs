@@ -251,9 +251,9 @@ impl<B: AutodiffBackend> Method for D2s<'_, '_, B> {
         for &p in batch.pairs {
             let (c, i) = data.train_pairs[p as usize];
             self.text_buf
-                .extend_from_slice(data.dataset.texts.row(c as usize));
+                .extend_from_slice(data.dataset.texts().row(c as usize));
             self.img_buf
-                .extend_from_slice(data.dataset.images.row(i as usize));
+                .extend_from_slice(data.dataset.images().row(i as usize));
         }
         let own: Vec<&[u32]> = batch
             .pairs
@@ -466,12 +466,12 @@ fn validate<B: AutodiffBackend>(
     let scores = eval::sparse_scores(&queries, &images)?;
     let qids: Vec<&str> = val.caption_rows[..n_q]
         .iter()
-        .map(|&r| data.dataset.texts.ids().id(r))
+        .map(|&r| data.dataset.texts().ids().id(r))
         .collect();
     let dids: Vec<&str> = val
         .image_rows
         .iter()
-        .map(|&r| data.dataset.images.ids().id(r))
+        .map(|&r| data.dataset.images().ids().id(r))
         .collect();
     let qrels = data.dataset.qrels(val);
     let (_, means) = eval::evaluate_scores(&qids, &dids, &scores, &qrels, &[Measure::Recall(1)], 1);

@@ -29,16 +29,16 @@ impl DatasetFiles {
     };
 }
 
-/// Metadata and embedding tables of one data folder, validated on construction.
+/// Metadata and embedding tables of one data folder, validated on construction. The fields
+/// are private because they are validated together (every id of the metadata has a row, both
+/// tables have one dimension); read them through [`Dataset::meta`], [`Dataset::images`] and
+/// [`Dataset::texts`].
 #[derive(Debug, Clone)]
 pub struct Dataset {
     dir: PathBuf,
-    /// The parsed `dataset_meta.json`.
-    pub meta: DatasetMeta,
-    /// Image embeddings (ids are `imgid`s).
-    pub images: EmbeddingTable,
-    /// Caption embeddings (ids are `sentid`s).
-    pub texts: EmbeddingTable,
+    meta: DatasetMeta,
+    images: EmbeddingTable,
+    texts: EmbeddingTable,
 }
 
 /// Row indices of one split inside a [`Dataset`]'s tables.
@@ -55,6 +55,21 @@ pub struct SplitView {
 }
 
 impl Dataset {
+    /// The parsed `dataset_meta.json`.
+    pub fn meta(&self) -> &DatasetMeta {
+        &self.meta
+    }
+
+    /// Image embeddings (ids are `imgid`s).
+    pub fn images(&self) -> &EmbeddingTable {
+        &self.images
+    }
+
+    /// Caption embeddings (ids are `sentid`s).
+    pub fn texts(&self) -> &EmbeddingTable {
+        &self.texts
+    }
+
     /// Open `dir` with the projected embeddings (`img_embs.parquet`, `text_embs.parquet`).
     pub fn open(dir: &Path) -> Result<Self> {
         Self::open_with(dir, DatasetFiles::PROJECTED)

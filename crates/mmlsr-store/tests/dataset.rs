@@ -70,8 +70,8 @@ fn opens_a_valid_folder_and_maps_splits_to_rows() {
     );
     // The caption row of sentid 1 really is the embedding stored under id "1".
     assert_eq!(
-        ds.texts.row(test.caption_rows[1]),
-        ds.texts.get("1").unwrap()
+        ds.texts().row(test.caption_rows[1]),
+        ds.texts().get("1").unwrap()
     );
 }
 

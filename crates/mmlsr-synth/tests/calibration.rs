@@ -11,7 +11,7 @@ fn brute_force(ds: &Dataset) -> (f64, f64) {
     let images: Vec<(&[f32], &str)> = test
         .image_rows
         .iter()
-        .map(|&r| (ds.images.row(r), ds.images.ids().id(r)))
+        .map(|&r| (ds.images().row(r), ds.images().ids().id(r)))
         .collect();
     let dot = |a: &[f32], b: &[f32]| {
         a.iter()
@@ -25,7 +25,7 @@ fn brute_force(ds: &Dataset) -> (f64, f64) {
         .par_iter()
         .enumerate()
         .map(|(q, &row)| {
-            let query = ds.texts.row(row);
+            let query = ds.texts().row(row);
             let (target, target_id) = images[test.caption_image[q]];
             let s = dot(query, target);
             1 + images

@@ -24,21 +24,23 @@ fn a_folder_is_complete_and_consistent() {
     assert_eq!(r.dir, dir.path().join("synth-flickr-strong"));
     let ds = Dataset::open(&r.dir).unwrap();
     let sizes = DatasetKind::Flickr.sizes(mmlsr_synth::Scale::Small);
-    assert_eq!(ds.images.len(), sizes.total());
-    assert_eq!(ds.texts.len(), sizes.total() * CAPTIONS_PER_IMAGE);
+    assert_eq!(ds.images().len(), sizes.total());
+    assert_eq!(ds.texts().len(), sizes.total() * CAPTIONS_PER_IMAGE);
     assert_eq!(ds.dim(), EMBED_DIM);
-    let counts = ds.meta.split_counts();
+    let counts = ds.meta().split_counts();
     assert_eq!(
         counts.map(|(_, n)| n),
         [sizes.train, sizes.val, sizes.test, sizes.restval]
     );
     assert_eq!(
-        ds.meta.training_pairs(RestvalPolicy::MergeIntoTrain).len(),
+        ds.meta()
+            .training_pairs(RestvalPolicy::MergeIntoTrain)
+            .len(),
         sizes.train * 5
     );
     // Projected embeddings have unit norm.
-    for r in [0, 17, ds.images.len() - 1] {
-        let n: f32 = ds.images.row(r).iter().map(|x| x * x).sum();
+    for r in [0, 17, ds.images().len() - 1] {
+        let n: f32 = ds.images().row(r).iter().map(|x| x * x).sum();
         assert!((n - 1.0).abs() < 1e-4);
     }
 
@@ -51,8 +53,8 @@ fn a_folder_is_complete_and_consistent() {
         (FEATURE_DIM, EMBED_DIM)
     );
     for (table, feats, lin) in [
-        (&ds.images, &before.images, &proj.vision),
-        (&ds.texts, &before.texts, &proj.text),
+        (ds.images(), &before.images(), &proj.vision),
+        (ds.texts(), &before.texts(), &proj.text),
     ] {
         for id in ["0", "1234", "4999"] {
             let mut y = vec![0.0; EMBED_DIM];
@@ -69,7 +71,7 @@ fn a_folder_is_complete_and_consistent() {
     let vocab = Vocabulary::from_dir(&r.dir).unwrap();
     assert_eq!(vocab.len(), r.vocab_size);
     let unk = vocab.token_id("[UNK]").unwrap();
-    for img in ds.meta.images.iter().step_by(97) {
+    for img in ds.meta().images.iter().step_by(97) {
         for s in &img.sentences {
             let ids = vocab.encode(&s.raw).unwrap();
             assert!(!ids.contains(&unk), "{}", s.raw);

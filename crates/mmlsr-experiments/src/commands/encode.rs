@@ -51,8 +51,8 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     let vocab = Vocabulary::from_dir(&args.data)?;
     let (text_rows, image_rows): (Vec<usize>, Vec<usize>) = match args.split.as_str() {
         "all" => (
-            (0..ds.texts.len()).collect(),
-            (0..ds.images.len()).collect(),
+            (0..ds.texts().len()).collect(),
+            (0..ds.images().len()).collect(),
         ),
         s => {
             let split = match s {
@@ -76,7 +76,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
             .collect()
     };
     let mut text_by_id = std::collections::HashMap::new();
-    for img in &ds.meta.images {
+    for img in &ds.meta().images {
         for s in &img.sentences {
             text_by_id.insert(s.sentid.as_str(), s.raw.as_str());
         }
@@ -104,7 +104,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         text_rows
             .iter()
             .map(|&r| {
-                let id = ds.texts.ids().id(r);
+                let id = ds.texts().ids().id(r);
                 text_by_id
                     .get(id)
                     .map_or(Ok(Vec::new()), |t| vocab.term_ids(t))
@@ -115,8 +115,8 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     };
     let own_refs: Vec<&[u32]> = own.iter().map(Vec::as_slice).collect();
     let restrict = (card.variant() == Variant::None).then_some(own_refs.as_slice());
-    let texts = model.encode_texts(&gather(&ds.texts, &text_rows), restrict, &opts)?;
-    let images = model.encode_images(&gather(&ds.images, &image_rows), &opts)?;
+    let texts = model.encode_texts(&gather(ds.texts(), &text_rows), restrict, &opts)?;
+    let images = model.encode_images(&gather(ds.images(), &image_rows), &opts)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let ids = |t: &mmlsr_store::EmbeddingTable, rows: &[usize]| {
@@ -125,11 +125,11 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     for (name, table) in [
         (
             "text_sparse.parquet",
-            SparseTable::new(ids(&ds.texts, &text_rows), texts)?,
+            SparseTable::new(ids(ds.texts(), &text_rows), texts)?,
         ),
         (
             "img_sparse.parquet",
-            SparseTable::new(ids(&ds.images, &image_rows), images)?,
+            SparseTable::new(ids(ds.images(), &image_rows), images)?,
         ),
     ] {
         let path = args.out.join(name);

@@ -43,7 +43,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let vocab = Vocabulary::from_dir(&args.data)?;
     // caption id → (text, image id)
     let mut caption_of = std::collections::HashMap::new();
-    for img in &ds.meta.images {
+    for img in &ds.meta().images {
         for s in &img.sentences {
             caption_of.insert(s.sentid.clone(), (s.raw.clone(), img.imgid.clone()));
         }
@@ -79,9 +79,9 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         let mut out = Vec::new();
         for (id, is_caption) in &items {
             let (table, what) = if *is_caption {
-                (&ds.texts, "caption")
+                (ds.texts(), "caption")
             } else {
-                (&ds.images, "image")
+                (ds.images(), "image")
             };
             let dense = table.get(id).with_context(|| {
                 format!("{what} id {id} has no embedding in {}", args.data.display())

@@ -42,16 +42,16 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     println!("{}", dir.display());
     println!(
         "  images {} and captions {}, {}-d embeddings",
-        ds.images.len(),
-        ds.texts.len(),
+        ds.images().len(),
+        ds.texts().len(),
         ds.dim()
     );
-    for (split, n) in ds.meta.split_counts() {
+    for (split, n) in ds.meta().split_counts() {
         println!("  {split:<8} {n:>7} images");
     }
     println!(
         "  training pairs: {} (restval {:?})",
-        ds.meta.training_pairs(restval).len(),
+        ds.meta().training_pairs(restval).len(),
         restval
     );
     if dir.join(files::IMG_EMBS_BEFORE_PROJ).is_file() {

@@ -80,10 +80,10 @@ pub fn encode_split_joint<B: Backend>(
     };
     let dense_queries = model.embed(
         false,
-        &gather(&ds.texts, &split.caption_rows[..n_q]),
+        &gather(ds.texts(), &split.caption_rows[..n_q]),
         device,
     )?;
-    let dense_images = model.embed(true, &gather(&ds.images, &split.image_rows), device)?;
+    let dense_images = model.embed(true, &gather(ds.images(), &split.image_rows), device)?;
     let output = OutputTerms {
         vocab_size: data.vocab_size(),
         kept: None,
@@ -109,12 +109,12 @@ pub fn encode_split_joint<B: Backend>(
     )?;
     let query_ids: Vec<String> = split.caption_rows[..n_q]
         .iter()
-        .map(|&r| ds.texts.ids().id(r).to_string())
+        .map(|&r| ds.texts().ids().id(r).to_string())
         .collect();
     let image_ids: Vec<String> = split
         .image_rows
         .iter()
-        .map(|&r| ds.images.ids().id(r).to_string())
+        .map(|&r| ds.images().ids().id(r).to_string())
         .collect();
     let qrels = ds.qrels(split);
     Ok(JointSplitEncoding {

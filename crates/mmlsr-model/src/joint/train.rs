@@ -428,9 +428,9 @@ impl<B: AutodiffBackend> Method for Joint<'_, '_, B> {
         for &p in batch.pairs {
             let (c, i) = data.train_pairs[p as usize];
             self.text_buf
-                .extend_from_slice(data.dataset.texts.row(c as usize));
+                .extend_from_slice(data.dataset.texts().row(c as usize));
             self.img_buf
-                .extend_from_slice(data.dataset.images.row(i as usize));
+                .extend_from_slice(data.dataset.images().row(i as usize));
         }
         let x_t = Tensor::<B, 2>::from_data(
             TensorData::new(self.text_buf.clone(), [n, d_feature]),
