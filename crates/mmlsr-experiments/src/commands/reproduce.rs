@@ -58,6 +58,29 @@ pub struct ReproduceArgs {
     pub progress: bool,
 }
 
+impl ReproduceArgs {
+    /// The flags over the experiment file: `--data`, `--runs` and `--results` replace its
+    /// folders; the backend is `--backend`, else the file's, else flex.
+    fn apply(
+        &self,
+        data: &mut PathBuf,
+        runs: &mut PathBuf,
+        results: &mut PathBuf,
+        file_backend: Option<BackendKind>,
+    ) -> BackendKind {
+        for (flag, field) in [
+            (&self.data, data),
+            (&self.runs, runs),
+            (&self.results, results),
+        ] {
+            if let Some(p) = flag {
+                *field = p.clone();
+            }
+        }
+        self.backend.or(file_backend).unwrap_or(BackendKind::Flex)
+    }
+}
+
 /// Tables this command reproduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Table {
@@ -120,16 +143,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", config_path.display()))?;
     let mut exp: Experiment = toml::from_str(&text)
         .with_context(|| format!("{}: not a valid experiment file", config_path.display()))?;
-    if let Some(d) = &args.data {
-        exp.data = d.clone();
-    }
-    if let Some(r) = &args.runs {
-        exp.runs = r.clone();
-    }
-    if let Some(r) = &args.results {
-        exp.results = r.clone();
-    }
-    let backend = args.backend.or(exp.backend).unwrap_or(BackendKind::Flex);
+    let backend = args.apply(&mut exp.data, &mut exp.runs, &mut exp.results, exp.backend);
     let variants: Vec<Variant> = exp
         .grid
         .variants
@@ -250,16 +264,7 @@ fn reproduce_joint(args: &ReproduceArgs, config_path: &Path) -> anyhow::Result<(
             config_path.display()
         )
     })?;
-    if let Some(d) = &args.data {
-        exp.data = d.clone();
-    }
-    if let Some(r) = &args.runs {
-        exp.runs = r.clone();
-    }
-    if let Some(r) = &args.results {
-        exp.results = r.clone();
-    }
-    let backend = args.backend.or(exp.backend).unwrap_or(BackendKind::Flex);
+    let backend = args.apply(&mut exp.data, &mut exp.runs, &mut exp.results, exp.backend);
     anyhow::ensure!(
         !exp.datasets.is_empty() && !exp.rows.is_empty(),
         "{}: `datasets` and `rows` must not be empty",

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use mmlsr_metrics::Measure;
 use mmlsr_model::{
     BackendKind, JointSplitEncoding, JointStart, JointTrainConfig, RetrievalMode as Mode, RunDir,
     TrainData,
@@ -17,15 +16,7 @@ use mmlsr_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::progress::Progress;
-
-/// The four measures of the joint tables.
-pub const MEASURES: [Measure; 4] = [
-    Measure::Recall(1),
-    Measure::Recall(5),
-    Measure::Recall(10),
-    Measure::RR(10),
-];
+use crate::{evaluation::TEST_MEASURES, progress::Progress};
 
 /// Test numbers of one retrieval mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,7 +127,7 @@ fn evaluate_modes(
     let flops = enc.flops()?;
     let mut numbers = Vec::new();
     for (mode, run) in Mode::ALL.iter().zip(&runs) {
-        let (_, means) = enc.evaluate(run, &MEASURES);
+        let (_, means) = enc.evaluate(run, &TEST_MEASURES);
         numbers.push(ModeNumbers::of(
             &means,
             (*mode != Mode::Dense).then_some(flops),
@@ -257,6 +248,6 @@ pub fn frozen_dense(dir: &Path, restval: RestvalPolicy, out: &Path) -> anyhow::R
     runs[0]
         .write_trec(&out.join("test_run_dense.trec"), "mmlsr-frozen-dense")
         .context("writing the frozen dense run")?;
-    let (_, means) = enc.evaluate(&runs[0], &MEASURES);
+    let (_, means) = enc.evaluate(&runs[0], &TEST_MEASURES);
     Ok(ModeNumbers::of(&means, None))
 }

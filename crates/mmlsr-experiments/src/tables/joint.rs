@@ -15,8 +15,9 @@ use mmlsr_store::{Dataset, RestvalPolicy, Split};
 
 use crate::{
     cells::{CellMetrics, JointTableCell},
+    evaluation::TEST_MEASURES,
     experiments::JointExperiment,
-    pipelines::joint::{MEASURES, ModeNumbers},
+    pipelines::joint::ModeNumbers,
 };
 
 /// One printed row: label, mode, run file, numbers, and the baseline it is tested against.
@@ -116,12 +117,12 @@ pub fn write_joint_table(
             return Ok(e.clone());
         }
         let run = Run::read_trec(path).with_context(|| format!("reading {}", path.display()))?;
-        let e = evaluate(&run, qrels, &MEASURES);
+        let e = evaluate(&run, qrels, &TEST_MEASURES);
         evals.insert(path.to_path_buf(), e.clone());
         Ok(e)
     };
     let tested = rows.iter().filter(|r| r.baseline.is_some()).count();
-    let m = tested * MEASURES.len();
+    let m = tested * TEST_MEASURES.len();
     let mut p_values: Vec<Option<[f64; 4]>> = Vec::new();
     for r in &rows {
         let Some(base) = &r.baseline else {
@@ -132,7 +133,7 @@ pub fn write_joint_table(
         let a = eval_of(&r.run, qrels)?;
         let b = eval_of(base, qrels)?;
         let mut ps = [1.0; 4];
-        for (k, measure) in MEASURES.iter().enumerate() {
+        for (k, measure) in TEST_MEASURES.iter().enumerate() {
             ps[k] = bonferroni(paired_t_test(&a, &b, *measure)?.p_value, m);
         }
         p_values.push(Some(ps));

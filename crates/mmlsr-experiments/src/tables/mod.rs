@@ -12,7 +12,7 @@ use mmlsr_store::{Dataset, RestvalPolicy, Split};
 
 use crate::{
     cells::GridCell,
-    evaluation::measure_name,
+    evaluation::{TEST_MEASURES, measure_name},
     experiments::{Experiment, cell_dir},
 };
 
@@ -108,14 +108,6 @@ pub(crate) fn write_outputs(
     Ok(())
 }
 
-/// The four measures of the per-query tables.
-pub(crate) const PER_QUERY: [Measure; 4] = [
-    Measure::Recall(1),
-    Measure::Recall(5),
-    Measure::Recall(10),
-    Measure::RR(10),
-];
-
 /// Per-query evaluations of every cell's test run and of the dense backbone's (its top-10 run
 /// is computed once per data folder and kept as `<runs>/<dataset>/dense_test.trec`).
 pub(crate) struct PerQuery {
@@ -142,7 +134,7 @@ pub(crate) fn per_query(exp: &Experiment, records: &[GridCell]) -> anyhow::Resul
             run.write_trec(&path, "dense")?;
             run
         };
-        dense.insert(name.clone(), evaluate(&run, &qrels, &PER_QUERY));
+        dense.insert(name.clone(), evaluate(&run, &qrels, &TEST_MEASURES));
         qrels_of.insert(name.clone(), qrels);
     }
     let cells = records
@@ -150,7 +142,7 @@ pub(crate) fn per_query(exp: &Experiment, records: &[GridCell]) -> anyhow::Resul
         .map(|r| {
             let path = cell_dir(exp, &r.dataset, &r.variant, r.eta).join("test_run.trec");
             let run = Run::read_trec(&path)?;
-            Ok(evaluate(&run, &qrels_of[&r.dataset], &PER_QUERY))
+            Ok(evaluate(&run, &qrels_of[&r.dataset], &TEST_MEASURES))
         })
         .collect::<anyhow::Result<_>>()?;
     Ok(PerQuery { dense, cells })

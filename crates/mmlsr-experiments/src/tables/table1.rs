@@ -10,7 +10,7 @@ pub fn write_table1(
     records: &[GridCell],
 ) -> anyhow::Result<()> {
     let pq = per_query(exp, records)?;
-    let m = records.len() * PER_QUERY.len();
+    let m = records.len() * TEST_MEASURES.len();
     let alpha = 0.05;
     let (datasets, backbones) = columns(exp);
     let mut md = format!(
@@ -33,7 +33,7 @@ pub fn write_table1(
         for d in &datasets {
             match pq.dense.get(&folder_name(d, b)) {
                 Some(e) => {
-                    for ms in PER_QUERY {
+                    for ms in TEST_MEASURES {
                         let v = e.mean(ms).unwrap_or(f64::NAN) * 100.0;
                         let _ = write!(md, " {v:.2} |");
                         let _ = writeln!(
@@ -61,7 +61,7 @@ pub fn write_table1(
                         continue;
                     };
                     let e = &pq.cells[i];
-                    for ms in PER_QUERY {
+                    for ms in TEST_MEASURES {
                         let v = e.mean(ms).unwrap_or(f64::NAN) * 100.0;
                         let t = paired_t_test(e, de, ms)?;
                         let p = bonferroni(t.p_value, m);
