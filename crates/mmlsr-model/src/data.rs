@@ -64,6 +64,20 @@ impl<'a> TrainData<'a> {
         })
     }
 
+    /// The caption rows and the image rows of the training pairs `pairs` (indices into
+    /// `train_pairs`), each `pairs.len() × dim`, row-major: a batch's dense inputs.
+    pub fn batch_rows(&self, pairs: &[u32]) -> (Vec<f32>, Vec<f32>) {
+        let d = self.dataset.dim();
+        let mut texts = Vec::with_capacity(pairs.len() * d);
+        let mut images = Vec::with_capacity(pairs.len() * d);
+        for &p in pairs {
+            let (c, i) = self.train_pairs[p as usize];
+            texts.extend_from_slice(self.dataset.texts().row(c as usize));
+            images.extend_from_slice(self.dataset.images().row(i as usize));
+        }
+        (texts, images)
+    }
+
     /// Vocabulary size the term ids refer to.
     pub fn vocab_size(&self) -> usize {
         self.terms.vocab_size()

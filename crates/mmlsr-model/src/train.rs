@@ -70,12 +70,12 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainReport> {
-    let mut method = D2s::<B>::new(config, data, word_vectors, device)?;
-    trainer::run(&mut method, run, observer)
+    let method = D2s::<B>::new(config, data, word_vectors, device)?;
+    trainer::run(&method, run, observer)
 }
 
 /// D2S as a [`Method`] of the epoch loop: the head's output columns, the expansion scheduler
-/// over them, each caption's own columns, and batch buffers.
+/// over them, and each caption's own columns.
 struct D2s<'a, 'd, B: AutodiffBackend> {
     config: &'a TrainConfig,
     data: &'a TrainData<'d>,
@@ -85,9 +85,6 @@ struct D2s<'a, 'd, B: AutodiffBackend> {
     head_config: SparseHeadConfig,
     scheduler: Scheduler,
     own_cols: Vec<Vec<u32>>,
-    text_buf: Vec<f32>,
-    img_buf: Vec<f32>,
-    mask_buf: Vec<f32>,
 }
 
 /// A D2S head and its optimiser.
@@ -164,9 +161,6 @@ impl<'a, 'd, B: AutodiffBackend> D2s<'a, 'd, B> {
             head_config,
             scheduler,
             own_cols,
-            text_buf: Vec::with_capacity(config.batch_size * d),
-            img_buf: Vec::with_capacity(config.batch_size * d),
-            mask_buf: Vec::new(),
         })
     }
 
@@ -239,22 +233,14 @@ impl<B: AutodiffBackend> Method for D2s<'_, '_, B> {
     }
 
     fn step(
-        &mut self,
+        &self,
         weights: D2sWeights<B>,
         batch: &Batch<'_>,
     ) -> Result<(D2sWeights<B>, StepStats)> {
         let D2sWeights { head, mut optim } = weights;
         let (data, d, cols) = (self.data, self.data.dataset.dim(), self.output.columns());
         let n = batch.pairs.len();
-        self.text_buf.clear();
-        self.img_buf.clear();
-        for &p in batch.pairs {
-            let (c, i) = data.train_pairs[p as usize];
-            self.text_buf
-                .extend_from_slice(data.dataset.texts().row(c as usize));
-            self.img_buf
-                .extend_from_slice(data.dataset.images().row(i as usize));
-        }
+        let (texts, images) = data.batch_rows(batch.pairs);
         let own: Vec<&[u32]> = batch
             .pairs
             .iter()
@@ -264,14 +250,12 @@ impl<B: AutodiffBackend> Method for D2s<'_, '_, B> {
             .scheduler
             .batch_mask(batch.epoch, batch.index as u64, &own)?;
         let device = self.device;
-        let dense_text =
-            Tensor::<B, 2>::from_data(TensorData::new(self.text_buf.clone(), [n, d]), device);
-        let dense_img =
-            Tensor::<B, 2>::from_data(TensorData::new(self.img_buf.clone(), [n, d]), device);
+        let dense_text = Tensor::<B, 2>::from_data(TensorData::new(texts, [n, d]), device);
+        let dense_img = Tensor::<B, 2>::from_data(TensorData::new(images, [n, d]), device);
         let mask = (!mask.is_unrestricted()).then(|| {
-            self.mask_buf.resize(n * cols, 0.0);
-            mask.write_dense(&mut self.mask_buf);
-            Tensor::<B, 2>::from_data(TensorData::new(self.mask_buf.clone(), [n, cols]), device)
+            let mut dense = vec![0.0; n * cols];
+            mask.write_dense(&mut dense);
+            Tensor::<B, 2>::from_data(TensorData::new(dense, [n, cols]), device)
         });
         let loss = &self.config.loss;
         let (head, out) = train_step(

@@ -254,11 +254,8 @@ pub(crate) trait Method {
     /// Weights and optimiser state of a complete epoch directory.
     fn load(&self, epoch_dir: &Path) -> Result<Self::Weights>;
     /// One optimiser step; an error (e.g. [`Error::Diverged`]) ends the run.
-    fn step(
-        &mut self,
-        weights: Self::Weights,
-        batch: &Batch<'_>,
-    ) -> Result<(Self::Weights, Self::Row)>;
+    fn step(&self, weights: Self::Weights, batch: &Batch<'_>)
+    -> Result<(Self::Weights, Self::Row)>;
     /// Validation R@1 (×100).
     fn validate(&self, weights: &Self::Weights) -> Result<f64>;
     /// Write the weights' model directory and optimiser state into `dir`.
@@ -325,7 +322,7 @@ const CONFIG: &str = "config.json";
 
 /// Run `method` into `run.out` (see the module documentation for the layout).
 pub(crate) fn run<M: Method>(
-    method: &mut M,
+    method: &M,
     run: RunDir<'_>,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainReport> {

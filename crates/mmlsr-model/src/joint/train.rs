@@ -275,8 +275,8 @@ pub fn train_joint<B: AutodiffBackend>(
     device: &B::Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainReport> {
-    let mut method = Joint::<B>::new(config, data, start, device)?;
-    trainer::run(&mut method, run, observer)
+    let method = Joint::<B>::new(config, data, start, device)?;
+    trainer::run(&method, run, observer)
 }
 
 /// The joint method as a [`Method`] of the epoch loop.
@@ -288,8 +288,6 @@ struct Joint<'a, 'd, B: AutodiffBackend> {
     output: OutputTerms,
     head_config: SparseHeadConfig,
     d_embed: usize,
-    text_buf: Vec<f32>,
-    img_buf: Vec<f32>,
 }
 
 /// A joint model and its optimiser.
@@ -350,8 +348,6 @@ impl<'a, 'd, B: AutodiffBackend> Joint<'a, 'd, B> {
             output,
             head_config,
             d_embed,
-            text_buf: Vec::with_capacity(config.batch_size * d_feature),
-            img_buf: Vec::with_capacity(config.batch_size * d_feature),
         })
     }
 
@@ -416,30 +412,16 @@ impl<B: AutodiffBackend> Method for Joint<'_, '_, B> {
     }
 
     fn step(
-        &mut self,
+        &self,
         weights: JointWeights<B>,
         batch: &Batch<'_>,
     ) -> Result<(JointWeights<B>, JointStepStats)> {
         let JointWeights { model, mut optim } = weights;
         let (data, d_feature, device) = (self.data, self.data.dataset.dim(), self.device);
         let n = batch.pairs.len();
-        self.text_buf.clear();
-        self.img_buf.clear();
-        for &p in batch.pairs {
-            let (c, i) = data.train_pairs[p as usize];
-            self.text_buf
-                .extend_from_slice(data.dataset.texts().row(c as usize));
-            self.img_buf
-                .extend_from_slice(data.dataset.images().row(i as usize));
-        }
-        let x_t = Tensor::<B, 2>::from_data(
-            TensorData::new(self.text_buf.clone(), [n, d_feature]),
-            device,
-        );
-        let x_i = Tensor::<B, 2>::from_data(
-            TensorData::new(self.img_buf.clone(), [n, d_feature]),
-            device,
-        );
+        let (texts, images) = data.batch_rows(batch.pairs);
+        let x_t = Tensor::<B, 2>::from_data(TensorData::new(texts, [n, d_feature]), device);
+        let x_i = Tensor::<B, 2>::from_data(TensorData::new(images, [n, d_feature]), device);
         let loss = &self.config.loss;
         let t = model.encode_text(x_t);
         let i = model.encode_image(x_i);
