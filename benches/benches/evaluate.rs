@@ -4,7 +4,7 @@
 //! `cargo bench -p mmlsr-benches --bench evaluate`
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mmlsr_core::Qrels;
+use mmlsr_core::{Hit, Qrels};
 use mmlsr_metrics::{Measure, Run, evaluate};
 use rand::{Rng, SeedableRng, seq::index::sample};
 
@@ -14,12 +14,12 @@ fn bench(c: &mut Criterion) {
     let query_ids: Vec<String> = (0..queries).map(|q| q.to_string()).collect();
     let image_ids: Vec<String> = (0..images).map(|i| i.to_string()).collect();
     let mut qrels = Qrels::new();
-    let lists: Vec<Vec<(u32, f32)>> = (0..queries)
+    let lists: Vec<Vec<Hit>> = (0..queries)
         .map(|q| {
             qrels.insert(query_ids[q].clone(), image_ids[q / 5].clone(), 1);
             sample(&mut rng, images, depth)
                 .into_iter()
-                .map(|d| (d as u32, rng.random_range(0..100) as f32))
+                .map(|d| Hit::new(d as u32, rng.random_range(0..100) as f32))
                 .collect()
         })
         .collect();

@@ -3,12 +3,14 @@
 
 pub mod atomic;
 mod error;
+mod hit;
 mod qrels;
 mod sparse;
 mod term_sets;
 
 pub use crate::{
     error::{Error, Result},
+    hit::{Hit, Score, sort_hits},
     qrels::Qrels,
     sparse::{CsrMatrix, SparseRow, SparseVec},
     term_sets::TermSets,

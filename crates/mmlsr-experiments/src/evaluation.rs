@@ -131,7 +131,7 @@ pub fn dense_run(ds: &Dataset, split: &SplitView) -> anyhow::Result<Run> {
         .flat_map(|&r| ds.images().row(r).iter().copied())
         .collect();
     let flat = DenseFlat::new(ds.dim(), data)?;
-    let lists: Vec<Vec<(u32, f32)>> = split
+    let lists: Vec<Vec<mmlsr_index::Hit>> = split
         .caption_rows
         .par_iter()
         .map(|&r| flat.search(ds.texts().row(r), 10))

@@ -12,8 +12,8 @@ use clap::Args;
 use mmlsr_core::CsrMatrix;
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, DenseFlat, DenseHnsw,
-    ExactIndex, ExactScratch, HnswConfig, IndexConfig, InvertedIndex, QueryMode, QueryWeights,
-    Ranked, Scratch, recall,
+    ExactIndex, ExactScratch, Hit, HnswConfig, IndexConfig, InvertedIndex, QueryMode, QueryWeights,
+    Scratch, recall,
 };
 use mmlsr_store::{Dataset, SparseTable, Split, Vocabulary};
 use rand::SeedableRng;
@@ -401,28 +401,22 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
     for (method, run) in [
         (
             "sparse exp · exhaustive, u16 impacts",
-            &mut |i: usize, k: usize| -> Vec<Ranked> {
+            &mut |i: usize, k: usize| -> Vec<Hit> {
                 index16
                     .search(&qw16[i], k, Algorithm::Exhaustive, &mut s)
                     .iter()
-                    .map(|h| Ranked {
-                        doc: h.doc,
-                        score: h.score,
-                    })
+                    .map(|h| h.map_score(|s| s.value))
                     .collect()
-            } as &mut dyn FnMut(usize, usize) -> Vec<Ranked>,
+            } as &mut dyn FnMut(usize, usize) -> Vec<Hit>,
         ),
         (
             "sparse exp · exhaustive, f32 (unquantised)",
-            &mut |i: usize, k: usize| -> Vec<Ranked> {
+            &mut |i: usize, k: usize| -> Vec<Hit> {
                 exact
                     .search(c.queries.row(i), k, &mut es)
                     .expect("validated queries")
                     .iter()
-                    .map(|&(doc, score)| Ranked {
-                        doc,
-                        score: score as f32,
-                    })
+                    .map(|h| h.map_score(|s| s as f32))
                     .collect()
             },
         ),
@@ -471,7 +465,7 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
     }
     let mut rec = 0.0;
     for (i, exact) in exact10.iter().enumerate() {
-        let r: Vec<Ranked> = approx.search(c.queries.row(i), 10, params, &mut a)?;
+        let r: Vec<Hit> = approx.search(c.queries.row(i), 10, params, &mut a)?;
         rec += recall(&r, exact);
     }
     let row = Row {
@@ -505,7 +499,7 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
         let flat = DenseFlat::new(*dim, docs.clone())?;
         let flat10: Vec<Vec<u32>> = queries
             .iter()
-            .map(|q| Ok(flat.search(q, 10)?.iter().map(|h| h.0).collect()))
+            .map(|q| Ok(flat.search(q, 10)?.iter().map(|h| h.doc).collect()))
             .collect::<anyhow::Result<_>>()?;
         let mut timings = Vec::new();
         for &k in &args.ks {
@@ -557,7 +551,7 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
             let r = hnsw.search(&queries[i], 10)?;
             let found = flat10[i]
                 .iter()
-                .filter(|d| r.iter().any(|h| h.0 == **d))
+                .filter(|d| r.iter().any(|h| h.doc == **d))
                 .count();
             rec += found as f64 / flat10[i].len().max(1) as f64;
         }

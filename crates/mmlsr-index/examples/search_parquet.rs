@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if q < 3 {
             let top: Vec<String> = hits
                 .iter()
-                .map(|h| format!("{} ({:.3})", docs.ids.id(h.doc as usize), h.score))
+                .map(|h| format!("{} ({:.3})", docs.ids.id(h.doc as usize), h.score.value))
                 .collect();
             println!("{}: {}", queries.ids.id(q), top.join(", "));
         }

@@ -10,10 +10,10 @@
 
 use std::{cmp::Reverse, collections::BinaryHeap};
 
-use mmlsr_core::{CsrMatrix, SparseRow};
+use mmlsr_core::{CsrMatrix, Hit, Score, SparseRow, sort_hits};
 use rand::{SeedableRng, seq::index::sample};
 
-use crate::{Error, Ranked, Result};
+use crate::{Error, Result};
 
 /// Build settings of the approximate index (Seismic's λ, β and α).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -217,7 +217,7 @@ impl ApproxIndex {
         k: usize,
         params: ApproxParams,
         s: &mut ApproxScratch,
-    ) -> Result<Vec<Ranked>> {
+    ) -> Result<Vec<Hit>> {
         s.docs_scored = 0;
         s.blocks_evaluated = 0;
         s.heap.clear();
@@ -312,12 +312,12 @@ impl ApproxIndex {
         for &t in query.indices {
             s.query[t as usize] = 0.0;
         }
-        let mut out: Vec<Ranked> = s
+        let mut out: Vec<Hit> = s
             .heap
             .drain()
-            .map(|(Reverse(OrdF32(score)), doc)| Ranked { doc, score })
+            .map(|(Reverse(OrdF32(score)), doc)| Hit::new(doc, score))
             .collect();
-        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)));
+        sort_hits(&mut out);
         Ok(out)
     }
 }
@@ -456,7 +456,7 @@ fn term_blocks(
 
 /// Fraction of `exact`'s documents that `approx` also returns (recall of the exact top-k).
 /// 1 when `exact` is empty.
-pub fn recall(approx: &[Ranked], exact: &[u32]) -> f64 {
+pub fn recall<S: Score>(approx: &[Hit<S>], exact: &[u32]) -> f64 {
     if exact.is_empty() {
         return 1.0;
     }

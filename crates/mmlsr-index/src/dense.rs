@@ -4,6 +4,8 @@
 
 use std::{cmp::Reverse, collections::BinaryHeap};
 
+use mmlsr_core::{Hit, sort_hits};
+
 use crate::{Error, Result};
 
 /// Dense vectors, row-major.
@@ -124,7 +126,7 @@ impl DenseFlat {
     }
 
     /// The `k` largest inner products with `query` (score desc, then row asc).
-    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>> {
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
         check_query(self.dim, query)?;
         let mut heap: BinaryHeap<(Reverse<Score>, u32)> = BinaryHeap::with_capacity(k + 1);
         if k > 0 {
@@ -138,8 +140,11 @@ impl DenseFlat {
                 }
             }
         }
-        let mut out: Vec<(u32, f32)> = heap.into_iter().map(|(Reverse(s), r)| (r, s.0)).collect();
-        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut out: Vec<Hit> = heap
+            .into_iter()
+            .map(|(Reverse(s), r)| Hit::new(r, s.0))
+            .collect();
+        sort_hits(&mut out);
         Ok(out)
     }
 }

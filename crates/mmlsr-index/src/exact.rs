@@ -6,7 +6,7 @@
 
 use std::{cmp::Ordering, collections::BinaryHeap};
 
-use mmlsr_core::{CsrMatrix, SparseRow};
+use mmlsr_core::{CsrMatrix, Hit, SparseRow, sort_hits};
 
 use crate::{Error, Impact, InvertedIndex, QueryMode, Result, index::invert, modes::own_part};
 
@@ -97,7 +97,7 @@ impl ExactIndex {
         query: SparseRow<'_>,
         k: usize,
         scratch: &mut ExactScratch,
-    ) -> Result<Vec<(u32, f64)>> {
+    ) -> Result<Vec<Hit<f64>>> {
         self.check_query(query)?;
         let acc = &mut scratch.acc;
         self.accumulate(query, acc);
@@ -114,8 +114,8 @@ impl ExactIndex {
                 }
             }
         }
-        let mut hits: Vec<(u32, f64)> = heap.into_iter().map(|Kept(s, d)| (d, s)).collect();
-        hits.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        let mut hits: Vec<Hit<f64>> = heap.into_iter().map(|Kept(s, d)| Hit::new(d, s)).collect();
+        sort_hits(&mut hits);
         Ok(hits)
     }
 
@@ -209,7 +209,7 @@ impl ExactIndex {
         mode: QueryMode,
         k: usize,
         scratch: &mut ExactScratch,
-    ) -> Result<Vec<(u32, f64)>> {
+    ) -> Result<Vec<Hit<f64>>> {
         match mode {
             QueryMode::Exp => self.search(query, k, scratch),
             QueryMode::NoExp => {
@@ -233,7 +233,7 @@ impl ExactIndex {
 
     /// Answer every row of `queries` on all threads of the current rayon pool; results in
     /// query order.
-    pub fn search_batch(&self, queries: &CsrMatrix, k: usize) -> Result<Vec<Vec<(u32, f64)>>> {
+    pub fn search_batch(&self, queries: &CsrMatrix, k: usize) -> Result<Vec<Vec<Hit<f64>>>> {
         use rayon::prelude::*;
         (0..queries.n_rows())
             .into_par_iter()

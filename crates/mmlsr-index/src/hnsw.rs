@@ -4,6 +4,8 @@
 
 use hnsw_rs::{anndists::dist::Distance, hnsw::Hnsw};
 
+use mmlsr_core::{Hit, sort_hits};
+
 use crate::{Error, Result};
 
 /// `1 − ⟨a, b⟩` without `anndists`' unit-length assertion (inner products of vectors that
@@ -88,18 +90,18 @@ impl DenseHnsw {
     }
 
     /// The approximate `k` largest inner products (score desc, then row asc).
-    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>> {
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
         crate::dense::check_query(self.dim, query)?;
         if k == 0 {
             return Ok(Vec::new());
         }
-        let mut out: Vec<(u32, f32)> = self
+        let mut out: Vec<Hit> = self
             .graph
             .search(query, k, self.ef_search.max(k))
             .into_iter()
-            .map(|n| (n.d_id as u32, 1.0 - n.distance))
+            .map(|n| Hit::new(n.d_id as u32, 1.0 - n.distance))
             .collect();
-        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        sort_hits(&mut out);
         out.truncate(k);
         Ok(out)
     }

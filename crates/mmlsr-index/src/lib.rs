@@ -36,6 +36,11 @@ mod modes;
 mod scratch;
 mod search;
 
+/// The one result type of every search here (from `mmlsr-core`): `Hit<f32>` from the dense,
+/// approximate and query-mode searches, `Hit<f64>` from [`ExactIndex`], [`IndexHit`] from
+/// [`InvertedIndex`].
+pub use mmlsr_core::{Hit, Score, sort_hits};
+
 pub use crate::{
     approx::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, recall},
     dense::{DenseFlat, dot},
@@ -45,9 +50,11 @@ pub use crate::{
     format::impact_bits,
     impact::Impact,
     index::{IndexConfig, InvertedIndex},
-    modes::{QueryMode, Ranked},
+    modes::QueryMode,
     scratch::Scratch,
-    search::{Algorithm, Hit, QueryWeights, brute_force_top_k, exact_top_k_f64},
+    search::{
+        Algorithm, IndexHit, QuantisedScore, QueryWeights, brute_force_top_k, exact_top_k_f64,
+    },
 };
 
 #[cfg(feature = "hnsw")]

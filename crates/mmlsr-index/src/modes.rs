@@ -2,7 +2,7 @@
 //! the caption contains (`no-exp`), or retrieve with the caption's own terms and rescore the
 //! candidates with the full query through the forward index (`hybrid`).
 
-use mmlsr_core::SparseRow;
+use mmlsr_core::{Hit, SparseRow, sort_hits};
 
 use crate::{Algorithm, Error, Impact, InvertedIndex, QueryWeights, Result, Scratch};
 
@@ -19,16 +19,6 @@ pub enum QueryMode {
         /// Candidates to rescore (at least `k`).
         candidates: usize,
     },
-}
-
-/// A ranked document with a float score (the query's dot product for `Hybrid`, the
-/// dequantised integer score otherwise).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ranked {
-    /// Document.
-    pub doc: u32,
-    /// Score.
-    pub score: f32,
 }
 
 /// The entries of `query` whose term is in `own_terms` (strictly increasing term ids): the
@@ -68,14 +58,9 @@ impl<I: Impact> InvertedIndex<I> {
         k: usize,
         algorithm: Algorithm,
         scratch: &mut Scratch,
-    ) -> Result<Vec<Ranked>> {
-        let to_ranked = |hits: Vec<crate::Hit>| {
-            hits.into_iter()
-                .map(|h| Ranked {
-                    doc: h.doc,
-                    score: h.score,
-                })
-                .collect()
+    ) -> Result<Vec<Hit>> {
+        let to_ranked = |hits: Vec<crate::IndexHit>| {
+            hits.into_iter().map(|h| h.map_score(|s| s.value)).collect()
         };
         match mode {
             QueryMode::Exp => {
@@ -94,14 +79,11 @@ impl<I: Impact> InvertedIndex<I> {
                 }
                 let q = restrict::<I>(query, own_terms, self.vocab_size())?;
                 let hits = self.search(&q, candidates, algorithm, scratch);
-                let mut out: Vec<Ranked> = hits
+                let mut out: Vec<Hit> = hits
                     .into_iter()
-                    .map(|h| Ranked {
-                        doc: h.doc,
-                        score: query.dot(&self.forward.row(h.doc as usize)),
-                    })
+                    .map(|h| Hit::new(h.doc, query.dot(&self.forward.row(h.doc as usize))))
                     .collect();
-                out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)));
+                sort_hits(&mut out);
                 out.truncate(k);
                 Ok(out)
             }

@@ -6,9 +6,12 @@
 
 use std::{cmp::Reverse, collections::BinaryHeap};
 
-use mmlsr_core::SparseRow;
+use mmlsr_core::{Hit, Score, SparseRow, sort_hits};
 
 use crate::{Error, Impact, InvertedIndex, Result, scratch::Scratch};
+
+/// A result of the integer index.
+pub type IndexHit = Hit<QuantisedScore>;
 
 /// A query quantised for an index: strictly increasing term ids with `u16` weights
 /// (`round(w / scale)`; zero weights are dropped). [`QueryWeights::new`] maps the largest
@@ -102,15 +105,34 @@ pub enum Algorithm {
     BlockMax,
 }
 
-/// One result: document index and its score (integer and dequantised).
+/// The score of an [`InvertedIndex`] result: the exact integer it ranks by and its value
+/// `raw × query scale × impact scale` (see [`QueryWeights::dequantize`]). Two results compare
+/// by `raw`, so every algorithm ranks identically.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Hit {
-    /// Document (row of the indexed matrix).
-    pub doc: u32,
+pub struct QuantisedScore {
     /// Exact integer score.
     pub raw: u64,
-    /// `raw × query scale × impact scale` (see [`QueryWeights::dequantize`]).
-    pub score: f32,
+    /// Its dequantised value.
+    pub value: f32,
+}
+
+impl Score for QuantisedScore {
+    fn cmp_score(&self, other: &Self) -> std::cmp::Ordering {
+        self.raw.cmp(&other.raw)
+    }
+    fn to_f64(self) -> f64 {
+        self.value as f64
+    }
+}
+
+impl QueryWeights {
+    /// The score of an integer result against an index with impact scale `index_scale`.
+    fn score_of(&self, raw: u64, index_scale: f32) -> QuantisedScore {
+        QuantisedScore {
+            raw,
+            value: self.dequantize(raw, index_scale),
+        }
+    }
 }
 
 /// Relative costs (ns on the benchmark machine, `mmlsr bench`) behind block-max pruning's
@@ -138,16 +160,16 @@ fn offer(heap: &mut BinaryHeap<(Reverse<u64>, u32)>, k: usize, doc: u32, raw: u6
     }
 }
 
-fn drain(heap: &mut BinaryHeap<(Reverse<u64>, u32)>, q: &QueryWeights, scale: f32) -> Vec<Hit> {
-    let mut v: Vec<Hit> = heap
+fn drain(
+    heap: &mut BinaryHeap<(Reverse<u64>, u32)>,
+    q: &QueryWeights,
+    scale: f32,
+) -> Vec<IndexHit> {
+    let mut v: Vec<IndexHit> = heap
         .drain()
-        .map(|(Reverse(raw), doc)| Hit {
-            doc,
-            raw,
-            score: q.dequantize(raw, scale),
-        })
+        .map(|(Reverse(raw), doc)| Hit::new(doc, q.score_of(raw, scale)))
         .collect();
-    v.sort_unstable_by(|a, b| b.raw.cmp(&a.raw).then(a.doc.cmp(&b.doc)));
+    sort_hits(&mut v);
     v
 }
 
@@ -167,7 +189,7 @@ impl<I: Impact> InvertedIndex<I> {
         k: usize,
         algorithm: Algorithm,
         scratch: &mut Scratch,
-    ) -> Vec<Hit> {
+    ) -> Vec<IndexHit> {
         scratch.postings_scored = 0;
         scratch.bounds_read = 0;
         scratch.blocks_scored = 0;
@@ -186,7 +208,7 @@ impl<I: Impact> InvertedIndex<I> {
         k: usize,
         s: &mut Scratch,
         scale: f32,
-    ) -> Vec<Hit> {
+    ) -> Vec<IndexHit> {
         s.heap.clear();
         if k == 0 || q.terms.is_empty() || self.n_docs == 0 {
             return Vec::new();
@@ -385,7 +407,7 @@ impl<I: Impact> InvertedIndex<I> {
         }
     }
 
-    fn exhaustive(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<Hit> {
+    fn exhaustive(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<IndexHit> {
         // A dense accumulator (u32 for u8 impacts: about 0.5 MB for 123k documents, it stays
         // in L2); no overflow by the choice of the query scale.
         // It is all zeros between queries (the scan below resets what it reads), so it is only
@@ -426,7 +448,7 @@ impl<I: Impact> InvertedIndex<I> {
         hits
     }
 
-    fn maxscore(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<Hit> {
+    fn maxscore(&self, q: &QueryWeights, k: usize, s: &mut Scratch, scale: f32) -> Vec<IndexHit> {
         let n = q.terms.len();
         s.heap.clear();
         if k == 0 || n == 0 {
@@ -533,7 +555,7 @@ impl<I: Impact> InvertedIndex<I> {
         queries: &[QueryWeights],
         k: usize,
         algorithm: Algorithm,
-    ) -> Vec<Vec<Hit>> {
+    ) -> Vec<Vec<IndexHit>> {
         use rayon::prelude::*;
         queries
             .par_iter()
@@ -549,7 +571,7 @@ pub fn brute_force_top_k<I: Impact>(
     index: &InvertedIndex<I>,
     query: &QueryWeights,
     k: usize,
-) -> Vec<Hit> {
+) -> Vec<IndexHit> {
     let scale = index.scale;
     let top = I::MAX as f32;
     let mut all: Vec<(u64, u32)> = Vec::new();
@@ -575,11 +597,7 @@ pub fn brute_force_top_k<I: Impact>(
     all.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
     all.truncate(k);
     all.into_iter()
-        .map(|(raw, doc)| Hit {
-            doc,
-            raw,
-            score: query.dequantize(raw, scale),
-        })
+        .map(|(raw, doc)| Hit::new(doc, query.score_of(raw, scale)))
         .collect()
 }
 
@@ -590,8 +608,8 @@ pub fn exact_top_k_f64(
     docs: &mmlsr_core::CsrMatrix,
     query: SparseRow<'_>,
     k: usize,
-) -> Vec<(u32, f64)> {
-    let mut all: Vec<(u32, f64)> = Vec::new();
+) -> Vec<Hit<f64>> {
+    let mut all: Vec<Hit<f64>> = Vec::new();
     for (d, row) in docs.rows().enumerate() {
         let (mut a, mut b, mut s) = (0, 0, 0.0f64);
         while a < row.indices.len() && b < query.indices.len() {
@@ -606,10 +624,10 @@ pub fn exact_top_k_f64(
             }
         }
         if s > 0.0 {
-            all.push((d as u32, s));
+            all.push(Hit::new(d as u32, s));
         }
     }
-    all.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    sort_hits(&mut all);
     all.truncate(k);
     all
 }

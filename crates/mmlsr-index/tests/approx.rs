@@ -4,7 +4,7 @@
 //! measured, not assumed.
 
 use mmlsr_core::CsrMatrix;
-use mmlsr_index::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Ranked, recall};
+use mmlsr_index::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Hit, recall};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -36,22 +36,22 @@ fn topical(rng: &mut ChaCha8Rng, rows: usize, v: usize, len: usize) -> CsrMatrix
 }
 
 /// Every document's f32 dot product in the forward row's order, sorted (score desc, doc asc).
-fn brute_force(docs: &CsrMatrix, q: mmlsr_core::SparseRow<'_>, k: usize) -> Vec<Ranked> {
+fn brute_force(docs: &CsrMatrix, q: mmlsr_core::SparseRow<'_>, k: usize) -> Vec<Hit> {
     let mut dense = vec![0.0f32; docs.n_cols()];
     for (&t, &w) in q.indices.iter().zip(q.values) {
         dense[t as usize] = w;
     }
-    let mut all: Vec<Ranked> = docs
+    let mut all: Vec<Hit> = docs
         .rows()
         .enumerate()
-        .map(|(d, r)| Ranked {
-            doc: d as u32,
-            score: r
+        .map(|(d, r)| {
+            let score: f32 = r
                 .indices
                 .iter()
                 .zip(r.values)
                 .map(|(&t, &w)| dense[t as usize] * w)
-                .sum(),
+                .sum();
+            Hit::new(d as u32, score)
         })
         .filter(|r| r.score > 0.0)
         .collect();

@@ -26,8 +26,8 @@ fn flat_inner_product_matches_float64() {
             .collect();
         want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         for (g, w) in got.iter().zip(&want) {
-            assert_eq!(g.0, w.0);
-            assert!((g.1 as f64 - w.1).abs() < 1e-4);
+            assert_eq!(g.doc, w.0);
+            assert!((g.score as f64 - w.1).abs() < 1e-4);
         }
     }
     assert!(flat.search(&[1.0], 3).is_err());
@@ -86,13 +86,13 @@ fn hnsw_recalls_the_flat_top_10() {
         let exact = flat.search(&q, 10).unwrap();
         let approx = hnsw.search(&q, 10).unwrap();
         assert_eq!(approx.len(), 10);
-        for &(d, s) in &approx {
-            let row = &data[d as usize * dim..(d as usize + 1) * dim];
-            assert!((s - dot(&q, row)).abs() < 1e-5);
+        for h in &approx {
+            let row = &data[h.doc as usize * dim..(h.doc as usize + 1) * dim];
+            assert!((h.score - dot(&q, row)).abs() < 1e-5);
         }
         found += exact
             .iter()
-            .filter(|e| approx.iter().any(|a| a.0 == e.0))
+            .filter(|e| approx.iter().any(|a| a.doc == e.doc))
             .count();
     }
     assert!(found >= 950, "recall {found}/1000");

@@ -4,7 +4,7 @@
 
 use mmlsr_core::{CsrMatrix, SparseRow};
 use mmlsr_index::{
-    Error, ExactIndex, ExactScratch, IndexConfig, InvertedIndex, QueryMode, exact_top_k_f64,
+    Error, ExactIndex, ExactScratch, Hit, IndexConfig, InvertedIndex, QueryMode, exact_top_k_f64,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -165,7 +165,10 @@ fn bad_queries_are_refused_by_name() {
     );
     // A failed query leaves the scratch reusable.
     let ok = row(&[1, 2], &[1.0, 1.0]);
-    assert_eq!(index.search(ok.row(0), 5, &mut s).unwrap(), vec![(0, 3.0)]);
+    assert_eq!(
+        index.search(ok.row(0), 5, &mut s).unwrap(),
+        vec![Hit::new(0, 3.0)]
+    );
 }
 
 #[test]
@@ -227,8 +230,8 @@ fn the_score_matrix_holds_every_documents_f64_score_rounded_to_f32() {
     for q in 0..25 {
         let all = exact_top_k_f64(&docs, queries.row(q), 120);
         let mut want = vec![0.0f32; 120];
-        for (d, s) in all {
-            want[d as usize] = s as f32;
+        for h in all {
+            want[h.doc as usize] = h.score as f32;
         }
         // Documents scoring ≤ 0 are absent from a top-k list but present (with their score,
         // zero when they share no term) in the matrix.

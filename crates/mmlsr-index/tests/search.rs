@@ -174,7 +174,7 @@ fn long_queries_with_maximal_weights_do_not_overflow() {
     let hits = index.search(&qw, 1, Algorithm::Exhaustive, &mut Scratch::default());
     // Every term matches at full weight: the float score is the exact dot product.
     assert!(
-        (hits[0].score - 7.0 * v as f32).abs() < 1e-2 * 7.0 * v as f32,
+        (hits[0].score.value - 7.0 * v as f32).abs() < 1e-2 * 7.0 * v as f32,
         "{hits:?}"
     );
     // u16: 65,535 × 65,535 per term, 3,000 terms: beyond u32, within the u64 accumulator.
@@ -183,8 +183,8 @@ fn long_queries_with_maximal_weights_do_not_overflow() {
     let qw = index.quantize_query(q.row(0)).unwrap();
     assert_eq!(qw.weights().iter().max(), Some(&65_535));
     let hits = index.search(&qw, 1, Algorithm::Exhaustive, &mut Scratch::default());
-    assert_eq!(hits[0].raw, 65_535u64 * 65_535 * v as u64);
-    assert!((hits[0].score - 7.0 * v as f32).abs() < 1e-4 * 7.0 * v as f32);
+    assert_eq!(hits[0].score.raw, 65_535u64 * 65_535 * v as u64);
+    assert!((hits[0].score.value - 7.0 * v as f32).abs() < 1e-4 * 7.0 * v as f32);
 }
 
 /// Against the unquantised f64 reference: `u16` impacts reproduce the exact top-10 where `u8`
@@ -201,7 +201,7 @@ fn u16_impacts_are_closer_to_the_exact_scores_than_u8() {
     let (mut same8, mut same16, mut worst16) = (0, 0, 0.0f64);
     for q in queries.rows() {
         let want = exact_top_k_f64(&docs, q, 10);
-        let ids: Vec<u32> = want.iter().map(|w| w.0).collect();
+        let ids: Vec<u32> = want.iter().map(|w| w.doc).collect();
         let got8: Vec<u32> = i8
             .search(
                 &i8.quantize_query(q).unwrap(),
@@ -221,8 +221,8 @@ fn u16_impacts_are_closer_to_the_exact_scores_than_u8() {
         let got16: Vec<u32> = hits16.iter().map(|h| h.doc).collect();
         same8 += (got8 == ids) as usize;
         same16 += (got16 == ids) as usize;
-        for (h, (_, exact)) in hits16.iter().zip(&want) {
-            worst16 = worst16.max((h.score as f64 - exact).abs() / exact);
+        for (h, exact) in hits16.iter().zip(&want) {
+            worst16 = worst16.max((h.score.value as f64 - exact.score).abs() / exact.score);
         }
     }
     assert!(

@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use hashbrown::HashMap;
+use mmlsr_core::{Hit, Score};
 
 use crate::{Error, Result};
 
@@ -166,12 +167,12 @@ impl Run {
         }
     }
 
-    /// A run from per-query top-k lists of `(document index into doc_ids, score)`, e.g. the
-    /// index's results. Lists are re-sorted in trec_eval order.
-    pub fn from_ranked_lists<Q: AsRef<str>, D: AsRef<str>>(
+    /// A run from per-query result lists of any index ([`Hit::doc`] indexes `doc_ids`), their
+    /// scores read as `f64` ([`Score::to_f64`]). Lists are re-sorted in trec_eval order.
+    pub fn from_ranked_lists<Q: AsRef<str>, D: AsRef<str>, S: Score>(
         query_ids: &[Q],
         doc_ids: &[D],
-        lists: &[Vec<(u32, f32)>],
+        lists: &[Vec<Hit<S>>],
     ) -> Result<Self> {
         if query_ids.len() != lists.len() {
             return Err(Error::Mismatch(format!(
@@ -182,7 +183,8 @@ impl Run {
         }
         let mut b = RunBuilder::new();
         for (q, list) in query_ids.iter().zip(lists) {
-            for &(d, s) in list {
+            for hit in list {
+                let d = hit.doc;
                 let doc = doc_ids.get(d as usize).ok_or_else(|| {
                     Error::Mismatch(format!(
                         "query {}: document index {d} is beyond the {} document ids",
@@ -190,7 +192,7 @@ impl Run {
                         doc_ids.len()
                     ))
                 })?;
-                b.push(q.as_ref(), doc.as_ref(), s as f64)?;
+                b.push(q.as_ref(), doc.as_ref(), hit.score.to_f64())?;
             }
         }
         b.build()

@@ -6,7 +6,8 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mmlsr_index::{
-    Algorithm, ExactIndex, ExactScratch, Impact, InvertedIndex, QueryMode, Scratch, impact_bits,
+    Algorithm, ExactIndex, ExactScratch, Hit, Impact, InvertedIndex, QueryMode, Scratch,
+    impact_bits,
 };
 use mmlsr_metrics::Run;
 use mmlsr_store::{Dataset, SparseTable, Vocabulary};
@@ -183,17 +184,14 @@ fn search<I: Impact>(args: &SearchArgs, index: InvertedIndex<I>) -> anyhow::Resu
     let mut lists = Vec::with_capacity(n);
     for (r, own) in own.iter().enumerate() {
         let row = queries.matrix.row(r);
-        let hits: Vec<(u32, f32)> = match &exact {
+        // The run file keeps `f32` scores from either index.
+        let hits: Vec<Hit> = match &exact {
             Some(exact) => exact
                 .search_mode(row, own, mode, args.k, &mut exact_scratch)?
                 .into_iter()
-                .map(|(d, s)| (d, s as f32))
+                .map(|h| h.map_score(|s| s as f32))
                 .collect(),
-            None => index
-                .search_mode(row, own, mode, args.k, algorithm, &mut scratch)?
-                .into_iter()
-                .map(|h| (h.doc, h.score))
-                .collect(),
+            None => index.search_mode(row, own, mode, args.k, algorithm, &mut scratch)?,
         };
         lists.push(hits);
         if r % 256 == 0 {
