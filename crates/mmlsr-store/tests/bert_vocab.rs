@@ -1,28 +1,46 @@
-//! The tokenizer on the real `bert-base-uncased` files in `../shared/data` (see
-//! ../shared/README.md). Two independent constructions must agree: Hugging Face's serialised
-//! `tokenizer.json`, and mmlsr's BERT pipeline built from `vocab.txt`.
+//! The tokenizer on the real `bert-base-uncased` files, vendored under `tests/data` (Apache-2.0;
+//! see its README). Two independent constructions must agree: Hugging Face's serialised
+//! `tokenizer.json`, and mmlsr's BERT pipeline built from `vocab.txt`. The second test also
+//! reads the research-only Flickr8k captions in `../shared/data` (skipped, with a message,
+//! outside CI when they are missing; CI must have them).
 
 use std::path::PathBuf;
 
 use mmlsr_store::Vocabulary;
 
-fn shared_data() -> PathBuf {
-    let dir = PathBuf::from(
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(
         std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests"),
     )
-    .join("../../../shared/data");
+}
+
+/// The vendored tokenizer files.
+fn bert_dir() -> PathBuf {
+    manifest_dir().join("tests/data/bert-base-uncased")
+}
+
+/// `../shared/data/flickr8k/Flickr8k.token.txt`, or `None` (with a message) outside CI when it
+/// is missing. In CI (`CI` set) a missing file fails the test.
+fn flickr8k_captions() -> Option<PathBuf> {
+    let path = manifest_dir().join("../../../shared/data/flickr8k/Flickr8k.token.txt");
+    if path.is_file() {
+        return Some(path);
+    }
     assert!(
-        dir.join("bert-base-uncased/vocab.txt").is_file(),
-        "../shared/data/bert-base-uncased is missing at {}: these tests need the shared data",
-        dir.display()
+        std::env::var_os("CI").is_none(),
+        "CI must provide the research captions at {}",
+        path.display()
     );
-    dir
+    eprintln!(
+        "SKIPPED: the research-only Flickr8k captions are not at {} (they are in CI)",
+        path.display()
+    );
+    None
 }
 
 #[test]
 fn bert_ids_match_the_vocabulary_file() {
-    let dir = shared_data().join("bert-base-uncased");
-    let v = Vocabulary::from_file(&dir.join("tokenizer.json")).unwrap();
+    let v = Vocabulary::from_file(&bert_dir().join("tokenizer.json")).unwrap();
     assert_eq!(v.len(), 30_522);
     // Ids read off vocab.txt line numbers (line − 1).
     let ids = v
@@ -41,11 +59,13 @@ fn bert_ids_match_the_vocabulary_file() {
 
 #[test]
 fn vocab_txt_and_tokenizer_json_agree_on_every_flickr8k_caption() {
-    let data = shared_data();
-    let from_json = Vocabulary::from_file(&data.join("bert-base-uncased/tokenizer.json")).unwrap();
-    let from_txt = Vocabulary::from_file(&data.join("bert-base-uncased/vocab.txt")).unwrap();
+    let from_json = Vocabulary::from_file(&bert_dir().join("tokenizer.json")).unwrap();
+    let from_txt = Vocabulary::from_file(&bert_dir().join("vocab.txt")).unwrap();
     assert_eq!(from_json.tokens().unwrap(), from_txt.tokens().unwrap());
-    let text = std::fs::read_to_string(data.join("flickr8k/Flickr8k.token.txt")).unwrap();
+    let Some(captions_file) = flickr8k_captions() else {
+        return;
+    };
+    let text = std::fs::read_to_string(captions_file).unwrap();
     let captions: Vec<&str> = text
         .lines()
         .filter_map(|l| l.split_once('\t').map(|(_, c)| c))

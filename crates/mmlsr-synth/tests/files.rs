@@ -150,10 +150,10 @@ fn bert_vocabulary_puts_the_data_in_the_real_30522_term_space() {
     let bert = PathBuf::from(
         std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests"),
     )
-    .join("../../../shared/data/bert-base-uncased/vocab.txt");
+    .join("../mmlsr-store/tests/data/bert-base-uncased/vocab.txt");
     assert!(
         bert.is_file(),
-        "shared BERT vocabulary missing at {}",
+        "the vendored BERT vocabulary (mmlsr-store's test data) is missing at {}",
         bert.display()
     );
     let dir = tempfile::tempdir().unwrap();
