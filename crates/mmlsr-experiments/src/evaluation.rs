@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use mmlsr_core::Qrels;
 use mmlsr_index::DenseFlat;
-use mmlsr_metrics::{Measure, Run, evaluate};
+use mmlsr_metrics::{Evaluation, Measure, Run, evaluate, evaluate_complete};
 use mmlsr_store::{Dataset, RestvalPolicy, Split, SplitView};
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,10 @@ pub struct Judgements {
     /// A TREC qrels file instead of `--data`.
     #[arg(long, conflicts_with = "data")]
     pub qrels: Option<PathBuf>,
+    /// Average over the judged queries the run has results for (trec_eval's default) instead
+    /// of over every judged query with missing ones scoring 0 (trec_eval -c, the default).
+    #[arg(long)]
+    pub judged_only: bool,
 }
 
 /// `P.json` for `P` and `.json`: an output prefix with its suffix.
@@ -42,15 +46,101 @@ pub fn measure_name(m: Measure) -> String {
 }
 
 impl Judgements {
-    /// Judgements from `--data`/`--split` or `--qrels`.
+    /// Judgements from `--data`/`--split` or `--qrels`, with a warning on stderr for pairs a
+    /// qrels file judges twice with different grades and for queries with no relevant
+    /// document.
     pub fn load(&self) -> anyhow::Result<Qrels> {
-        load_qrels(self.data.as_deref(), &self.split, self.qrels.as_deref())
+        let qrels = load_qrels(self.data.as_deref(), &self.split, self.qrels.as_deref())?;
+        let unanswerable: Vec<&str> = qrels
+            .iter()
+            .filter(|(_, docs)| docs.values().all(|&g| g < 1))
+            .map(|(q, _)| q)
+            .collect();
+        if let Some(first) = unanswerable.first() {
+            eprintln!(
+                "warning: {} of the {} judged queries have no relevant document (grade ≥ 1), \
+                 e.g. {first}; they score 0 on every measure",
+                unanswerable.len(),
+                qrels.n_queries()
+            );
+        }
+        Ok(qrels)
+    }
+
+    /// Evaluate `run` (read from `path`) on `measures`: over every judged query, missing ones
+    /// scoring 0, or with `--judged-only` over those the run answers. Says on stderr how many
+    /// judged queries the run misses and how many of its queries are not judged (a run over
+    /// another split); refuses a run none of whose queries is judged.
+    pub fn evaluate(
+        &self,
+        run: &Run,
+        path: &Path,
+        qrels: &Qrels,
+        measures: &[Measure],
+    ) -> anyhow::Result<Evaluation> {
+        let answered = run.query_ids().filter(|q| qrels.get(q).is_some()).count();
+        anyhow::ensure!(
+            answered > 0,
+            "{}: none of its {} queries is judged",
+            path.display(),
+            run.len()
+        );
+        let unjudged = run.len() - answered;
+        if unjudged > 0 {
+            eprintln!(
+                "warning: {}: {unjudged} of its {} queries are not judged here (a run over \
+                 another split or data set?); they are left out",
+                path.display(),
+                run.len()
+            );
+        }
+        let e = if self.judged_only {
+            evaluate(run, qrels, measures)
+        } else {
+            evaluate_complete(run, qrels, measures)
+        };
+        if e.queries_without_results > 0 {
+            eprintln!(
+                "{}: {} of the {} judged queries have no results: {}",
+                path.display(),
+                e.queries_without_results,
+                qrels.n_queries(),
+                if self.judged_only {
+                    "left out (--judged-only)"
+                } else {
+                    "counted as 0 (--judged-only leaves them out)"
+                }
+            );
+        }
+        Ok(e)
     }
 }
 
 fn load_qrels(data: Option<&Path>, split: &str, qrels: Option<&Path>) -> anyhow::Result<Qrels> {
     if let Some(p) = qrels {
-        return Ok(mmlsr_metrics::read_qrels(p)?);
+        let (q, conflicts) = mmlsr_metrics::read_qrels_reporting(p)?;
+        for c in conflicts.iter().take(3) {
+            eprintln!(
+                "warning: {}:{}: query {} document {} has grade {} here and {} at line {}; \
+                 the later line is kept",
+                p.display(),
+                c.kept.0,
+                c.query,
+                c.doc,
+                c.kept.1,
+                c.first.1,
+                c.first.0
+            );
+        }
+        if conflicts.len() > 3 {
+            eprintln!(
+                "warning: {}: {} more pairs judged twice with different grades",
+                p.display(),
+                conflicts.len() - 3
+            );
+        }
+        anyhow::ensure!(q.n_queries() > 0, "{}: no judgements", p.display());
+        return Ok(q);
     }
     let data = data.context("give the judgements: --data DIR (with --split) or --qrels FILE")?;
     let ds =

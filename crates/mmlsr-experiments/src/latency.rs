@@ -58,7 +58,7 @@ pub struct BenchPlan {
     #[arg(long)]
     pub no_dense: bool,
     /// Cut-offs.
-    #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000], value_parser = crate::values::positive)]
     pub ks: Vec<usize>,
     /// Candidates of the hybrid mode (at least k).
     #[arg(long, default_value_t = 100)]

@@ -8,6 +8,7 @@ mod latency;
 mod pipelines;
 mod progress;
 mod tables;
+mod values;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +37,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Synth(args) => commands::synth::run(args),
@@ -67,4 +69,23 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `mmlsr … | head` closes stdout early; std's `println!` then panics with EPIPE. For a
+/// command-line tool that is a normal end: exit 0 without a message. (Commands write their
+/// `--out` files before printing, so nothing is lost.)
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

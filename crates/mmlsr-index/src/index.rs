@@ -75,10 +75,13 @@ impl<I: Impact> InvertedIndex<I> {
             .map_err(|_| Error::Config("more than 2^32-1 documents".into()))?;
         u32::try_from(docs.n_cols())
             .map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
-        let (_, _, val) = docs.raw();
-        if let Some(&w) = val.iter().find(|&&w| w < 0.0) {
+        let (indptr, idx, val) = docs.raw();
+        if let Some(i) = val.iter().position(|&w| w < 0.0) {
+            let row = indptr.partition_point(|&p| p <= i) - 1;
             return Err(Error::Config(format!(
-                "document weights must be ≥ 0 (learned sparse vectors are), found {w}"
+                "document {row} (row of the indexed matrix), term {}: weight {}; document \
+                 weights must be ≥ 0 (learned sparse vectors are)",
+                idx[i], val[i]
             )));
         }
         let max_w = val.iter().copied().fold(0.0f32, f32::max);

@@ -12,11 +12,11 @@ mod trec;
 pub use crate::{
     correlation::{kendall_tau_b, pearson, topk_overlap},
     error::{Error, Result},
-    measures::{Evaluation, Measure, evaluate},
+    measures::{Evaluation, Measure, evaluate, evaluate_complete},
     run::{Run, RunBuilder},
     significance::{
         TTest, bonferroni, paired_t_test, paired_t_test_values, paired_values, significance_mark,
     },
     sparsity::{SparsityStats, exact_at_k, flops, semantic_at_k, sparsity_stats},
-    trec::{read_qrels, write_qrels},
+    trec::{ConflictingJudgement, read_qrels, read_qrels_reporting, write_qrels},
 };

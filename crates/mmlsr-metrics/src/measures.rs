@@ -4,9 +4,11 @@
 //! Conventions, all trec_eval's:
 //! * a document is relevant when its grade is ≥ 1; unjudged documents are not relevant;
 //! * documents are ranked by score descending, ties by document id descending (string order);
-//! * a query is evaluated when it is both in the run and in the qrels; aggregates are means
-//!   over those queries (queries without results are counted in
-//!   [`Evaluation::queries_without_results`], not averaged in as zeros).
+//! * [`evaluate`] evaluates a query when it is both in the run and in the qrels; aggregates are
+//!   means over those queries (queries without results are counted in
+//!   [`Evaluation::queries_without_results`], not averaged in as zeros);
+//! * [`evaluate_complete`] is `trec_eval -c`: every judged query is evaluated, those without
+//!   results scoring 0 on every measure.
 //!
 //! With one relevant image per caption (text→image), `R@k` equals `Success@k`; with five
 //! relevant captions per image (image→text) they differ, and both are reported by name.
@@ -90,7 +92,8 @@ pub struct Evaluation {
     pub queries: Vec<String>,
     /// `queries.len() × measures.len()`, row-major.
     pub values: Vec<f64>,
-    /// Judged queries that have no results in the run (not averaged in).
+    /// Judged queries that have no results in the run (left out by [`evaluate`], evaluated
+    /// as zeros by [`evaluate_complete`]).
     pub queries_without_results: usize,
 }
 
@@ -211,6 +214,21 @@ pub fn evaluate(run: &Run, qrels: &Qrels, measures: &[Measure]) -> Evaluation {
         values,
         queries_without_results,
     }
+}
+
+/// Evaluate `run` against `qrels` over every judged query, as `trec_eval -c` does: queries
+/// of `run` in run order (those it shares with `qrels`), then the judged queries the run has
+/// no results for, in query-id order, with 0 for every measure (the value of an empty
+/// ranking).
+pub fn evaluate_complete(run: &Run, qrels: &Qrels, measures: &[Measure]) -> Evaluation {
+    let mut e = evaluate(run, qrels, measures);
+    for (q, _) in qrels.iter() {
+        if !run.query_index.contains_key(q) {
+            e.queries.push(q.to_string());
+            e.values.extend(std::iter::repeat_n(0.0, measures.len()));
+        }
+    }
+    e
 }
 
 #[cfg(test)]

@@ -230,12 +230,16 @@ impl Run {
     /// trec_eval ignores them).
     pub fn read_trec(path: &std::path::Path) -> Result<Self> {
         let mut b = RunBuilder::new();
-        crate::trec::for_each_row(path, &["query", "Q0", "doc", "rank", "score", "tag"], |f| {
-            let score: f64 = f[4]
-                .parse()
-                .map_err(|_| format!("score {:?} is not a number", f[4]))?;
-            b.push(f[0], f[2], score).map_err(|e| e.to_string())
-        })?;
+        crate::trec::for_each_row(
+            path,
+            &["query", "Q0", "doc", "rank", "score", "tag"],
+            |_, f| {
+                let score: f64 = f[4]
+                    .parse()
+                    .map_err(|_| format!("score {:?} is not a number", f[4]))?;
+                b.push(f[0], f[2], score).map_err(|e| e.to_string())
+            },
+        )?;
         b.build()
     }
 

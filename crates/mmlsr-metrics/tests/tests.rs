@@ -1,4 +1,5 @@
 //! Integration tests of mmlsr-metrics.
 
+mod complete;
 mod crosscheck;
 mod sparsity;

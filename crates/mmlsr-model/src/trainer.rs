@@ -135,20 +135,33 @@ pub struct TrainReport {
 pub struct RunDir<'a> {
     /// The output directory.
     pub out: &'a Path,
-    /// Continue from the last complete epoch in `out` (the configuration must be the same);
-    /// without it, `out` must not hold a run already.
+    /// Continue from the last complete epoch in `out`. The configuration must be the same,
+    /// except that `epochs` may be raised (the learning-rate and regulariser schedules then
+    /// span the new total from the resumed step on, so the result differs from a fresh run of
+    /// that many epochs). Without it, `out` must not hold a run already.
     pub resume: bool,
+    /// Replace a run found in `out`: its checkpoints, model, configuration and log are
+    /// removed before training starts.
+    pub force: bool,
 }
 
 impl<'a> RunDir<'a> {
     /// A fresh run into `out`.
     pub fn fresh(out: &'a Path) -> Self {
-        Self { out, resume: false }
+        Self {
+            out,
+            resume: false,
+            force: false,
+        }
     }
 
     /// A run into `out` that continues one found there.
     pub fn resume(out: &'a Path) -> Self {
-        Self { out, resume: true }
+        Self {
+            out,
+            resume: true,
+            force: false,
+        }
     }
 }
 
@@ -329,19 +342,41 @@ pub(crate) fn run<M: Method>(
     let t0 = Instant::now();
     let out = run.out;
     let s = method.settings();
+    if run.force {
+        remove_run(out)?;
+    }
     std::fs::create_dir_all(out.join("epochs")).map_err(|e| Error::io(out, e))?;
     let config_path = out.join(CONFIG);
     let (mut weights, mut state) = match (latest_epoch_dir(out)?, run.resume) {
         (Some(dir), true) => {
-            let saved = std::fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
-            let saved: M::Config = serde_json::from_slice(&saved).map_err(|e| {
+            let bytes = std::fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
+            let saved: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::checkpoint(&config_path, format!("not a {}: {e}", M::CONFIG_KIND))
             })?;
-            if &saved != method.config() {
+            serde_json::from_value::<M::Config>(saved.clone()).map_err(|e| {
+                Error::checkpoint(&config_path, format!("not a {}: {e}", M::CONFIG_KIND))
+            })?;
+            let now = serde_json::to_value(method.config()).expect("configs serialise");
+            let mut differences = Vec::new();
+            config_differences(&saved, &now, "", &mut differences);
+            let raised_epochs = differences.len() == 1
+                && differences[0].0 == "epochs"
+                && now["epochs"].as_u64() >= saved["epochs"].as_u64();
+            if raised_epochs {
+                let json = serde_json::to_vec_pretty(method.config()).expect("configs serialise");
+                atomic_write_bytes(&config_path, &json)?;
+            } else if !differences.is_empty() {
+                let listed: Vec<String> = differences
+                    .iter()
+                    .map(|(k, was, is)| format!("{k}: {was} in the run, {is} now"))
+                    .collect();
                 return Err(Error::checkpoint(
                     &config_path,
-                    "the run in this directory used a different configuration; resume with the \
-                     same settings or train into a new directory",
+                    format!(
+                        "the run in this directory used other settings ({}); resume with the \
+                         same settings (epochs may be raised), or train into a new directory",
+                        listed.join("; ")
+                    ),
                 ));
             }
             let weights = method.load(&dir)?;
@@ -354,11 +389,18 @@ pub(crate) fn run<M: Method>(
         (Some(dir), false) => {
             return Err(Error::checkpoint(
                 dir,
-                "a training run already exists here; pass resume to continue it, or choose \
-                 another output directory",
+                "a training run already exists here; pass resume to continue it, force to \
+                 replace it, or choose another output directory",
             ));
         }
         (None, _) => {
+            if let Some(found) = finished_run_entry(out) {
+                return Err(Error::checkpoint(
+                    &found,
+                    "the results of a run are here but no epoch checkpoint to resume from; \
+                     pass force to replace the run, or choose another output directory",
+                ));
+            }
             let json = serde_json::to_vec_pretty(method.config()).expect("configs serialise");
             atomic_write_bytes(&config_path, &json)?;
             (method.init()?, RunState::new())
@@ -460,6 +502,71 @@ fn epoch_dir(out: &Path, epoch: usize) -> PathBuf {
 /// The epoch of a complete epoch directory's name (`epoch-0007` → 7; temporaries → None).
 fn epoch_number(name: &std::ffi::OsStr) -> Option<usize> {
     name.to_str()?.strip_prefix("epoch-")?.parse().ok()
+}
+
+/// The first result of an earlier run in `out` that a fresh start would overwrite: its
+/// `model/` or a training log with rows. (A configuration alone, from a run stopped before
+/// its first epoch finished, is simply rewritten.)
+fn finished_run_entry(out: &Path) -> Option<PathBuf> {
+    let model = out.join("model");
+    if model.exists() {
+        return Some(model);
+    }
+    let log = out.join(LOG);
+    std::fs::read_to_string(&log)
+        .is_ok_and(|t| t.lines().count() > 1)
+        .then_some(log)
+}
+
+/// Remove what a run wrote into `out` (checkpoints, model, configuration, log); other files
+/// are left alone.
+fn remove_run(out: &Path) -> Result<()> {
+    for dir in ["epochs", "model"] {
+        let p = out.join(dir);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    for file in [CONFIG, LOG] {
+        let p = out.join(file);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The settings in which two serialised configurations differ, as (dotted key, saved, now).
+fn config_differences(
+    saved: &serde_json::Value,
+    now: &serde_json::Value,
+    prefix: &str,
+    out: &mut Vec<(String, String, String)>,
+) {
+    use serde_json::Value;
+    match (saved, now) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                let null = Value::Null;
+                config_differences(
+                    a.get(k).unwrap_or(&null),
+                    b.get(k).unwrap_or(&null),
+                    &key,
+                    out,
+                );
+            }
+        }
+        (a, b) if a != b => out.push((prefix.to_string(), a.to_string(), b.to_string())),
+        _ => {}
+    }
 }
 
 /// The most recent complete epoch directory in `out`, if any.

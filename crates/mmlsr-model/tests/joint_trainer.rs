@@ -86,6 +86,7 @@ fn joint_trains_and_resumes_to_identical_weights() {
         RunDir {
             out: a.path(),
             resume: false,
+            force: false,
         },
         &device,
         &mut rec,
@@ -127,6 +128,7 @@ fn joint_trains_and_resumes_to_identical_weights() {
         RunDir {
             out: b.path(),
             resume: false,
+            force: false,
         },
         &device,
         &mut stop,
@@ -143,6 +145,7 @@ fn joint_trains_and_resumes_to_identical_weights() {
         RunDir {
             out: b.path(),
             resume: false,
+            force: false,
         },
         &device,
         &mut Recorder::default(),
@@ -159,6 +162,7 @@ fn joint_trains_and_resumes_to_identical_weights() {
         RunDir {
             out: b.path(),
             resume: true,
+            force: false,
         },
         &device,
         &mut Recorder::default(),
@@ -180,6 +184,7 @@ fn joint_trains_and_resumes_to_identical_weights() {
         RunDir {
             out: b.path(),
             resume: true,
+            force: false,
         },
         &device,
         &mut Recorder::default(),
@@ -205,6 +210,7 @@ fn frozen_projections_stay_put_while_the_head_trains() {
         RunDir {
             out: out.path(),
             resume: false,
+            force: false,
         },
         &Default::default(),
         &mut Recorder::default(),
@@ -246,6 +252,7 @@ fn joint_bad_settings_are_refused() {
             RunDir {
                 out: out.path(),
                 resume: false,
+                force: false,
             },
             &device,
             &mut Recorder::default(),

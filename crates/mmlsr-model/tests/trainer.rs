@@ -62,6 +62,7 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
         RunDir {
             out: a.path(),
             resume: false,
+            force: false,
         },
         &device,
         &mut rec,
@@ -102,6 +103,7 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
         RunDir {
             out: b.path(),
             resume: false,
+            force: false,
         },
         &device,
         &mut stop,
@@ -117,6 +119,7 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
         RunDir {
             out: b.path(),
             resume: false,
+            force: false,
         },
         &device,
         &mut Recorder::default(),
@@ -133,6 +136,7 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
         RunDir {
             out: b.path(),
             resume: true,
+            force: false,
         },
         &device,
         &mut Recorder::default(),
@@ -147,6 +151,7 @@ fn trains_checkpoints_and_resumes_to_identical_weights() {
         RunDir {
             out: b.path(),
             resume: true,
+            force: false,
         },
         &device,
         &mut rest,
@@ -195,6 +200,7 @@ fn exp0_keeps_captions_to_their_own_terms_and_pruning_keeps_occurring_terms() {
         RunDir {
             out: out.path(),
             resume: false,
+            force: false,
         },
         &Default::default(),
         &mut rec,

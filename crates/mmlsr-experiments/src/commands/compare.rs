@@ -4,7 +4,7 @@ use std::{fmt::Write as _, path::PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use mmlsr_metrics::{Measure, Run, bonferroni, evaluate, paired_t_test};
+use mmlsr_metrics::{Measure, Run, bonferroni, paired_t_test};
 
 use crate::evaluation::{Judgements, measure_name, with_suffix};
 
@@ -32,11 +32,19 @@ pub struct CompareArgs {
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let measures = args.measures.as_slice();
+    anyhow::ensure!(
+        args.alpha > 0.0 && args.alpha < 1.0,
+        "--alpha {}: the significance level must lie strictly between 0 and 1",
+        args.alpha
+    );
     let qrels = args.judgements.load()?;
     let evals = args
         .runs
         .iter()
-        .map(|p| Ok(evaluate(&Run::read_trec(p)?, &qrels, measures)))
+        .map(|p| {
+            args.judgements
+                .evaluate(&Run::read_trec(p)?, p, &qrels, measures)
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let m = (args.runs.len() - 1) * measures.len();
     let mut md = String::from("| run |");
@@ -78,9 +86,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         "\n† paired two-tailed t-test against the baseline, Bonferroni-corrected over {m} \
          comparisons, p < {}; {} queries.",
         args.alpha,
-        qrels.n_queries()
+        evals[0].queries.len()
     );
-    println!("{md}");
+    // Files first: a closed stdout (`| head`) must not lose them.
     if let Some(out) = &args.out {
         let json = serde_json::json!({ "comparisons": m, "alpha": args.alpha, "runs": json_rows });
         mmlsr_store::atomic_write_bytes(
@@ -89,5 +97,6 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         )?;
         mmlsr_store::atomic_write_bytes(&with_suffix(out, ".md"), md.as_bytes())?;
     }
+    println!("{md}");
     Ok(())
 }

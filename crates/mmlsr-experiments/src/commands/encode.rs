@@ -29,10 +29,11 @@ pub struct EncodeArgs {
     #[arg(long, default_value = "test")]
     pub split: String,
     /// Keep only the k largest weights of each vector.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::positive)]
     pub top_k: Option<usize>,
-    /// Keep weights strictly above this.
-    #[arg(long, default_value_t = 0.0)]
+    /// Keep weights strictly above this (finite; a threshold that empties every image
+    /// vector is refused).
+    #[arg(long, default_value_t = 0.0, value_parser = crate::values::finite)]
     pub threshold: f32,
     /// Burn backend.
     #[arg(long, default_value = "flex")]
@@ -115,8 +116,23 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     };
     let own_refs: Vec<&[u32]> = own.iter().map(Vec::as_slice).collect();
     let restrict = (card.variant() == Variant::None).then_some(own_refs.as_slice());
+    anyhow::ensure!(
+        !image_rows.is_empty() && !text_rows.is_empty(),
+        "{}: the {} split has {} images and {} captions; there is nothing to encode",
+        args.data.display(),
+        args.split,
+        image_rows.len(),
+        text_rows.len()
+    );
     let texts = model.encode_texts(&gather(ds.texts(), &text_rows), restrict, &opts)?;
     let images = model.encode_images(&gather(ds.images(), &image_rows), &opts)?;
+    for (what, m) in [("image", &images), ("caption", &texts)] {
+        anyhow::ensure!(
+            m.nnz() > 0,
+            "--threshold {} leaves every {what} vector empty (no weight is above it); lower it",
+            args.threshold
+        );
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let ids = |t: &mmlsr_store::EmbeddingTable, rows: &[usize]| {

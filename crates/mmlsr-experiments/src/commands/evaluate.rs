@@ -3,14 +3,15 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use mmlsr_metrics::{Measure, Run, evaluate};
+use mmlsr_metrics::{Measure, Run};
 
 use crate::evaluation::{Judgements, measure_name, with_suffix};
 
 /// Evaluate a TREC run (e.g. from `mmlsr search`) against relevance judgements: the
 /// caption→image pairs of a data folder's split (`--data`, `--split`) or a TREC qrels file
-/// (`--qrels`). Queries without results count as zero. Prints a Markdown table; `--out P`
-/// also writes `P.json` and `P.md`.
+/// (`--qrels`). Every judged query counts, those without results as zero (trec_eval -c;
+/// `--judged-only` for trec_eval's default); stderr says how many there were. Prints a
+/// Markdown table; `--out P` also writes `P.json` and `P.md` (before printing).
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
     /// The TREC run.
@@ -33,15 +34,11 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let measures = args.measures.as_slice();
     let qrels = args.judgements.load()?;
     let run = Run::read_trec(&args.run)?;
-    let eval = evaluate(&run, &qrels, measures);
+    let eval = args
+        .judgements
+        .evaluate(&run, &args.run, &qrels, measures)?;
     let means = eval.aggregate();
-    let n_eval = eval.column(0).len();
-    anyhow::ensure!(
-        n_eval > 0,
-        "{}: none of its {} queries is judged",
-        args.run.display(),
-        run.len()
-    );
+    let n_eval = eval.queries.len();
     let mut md = format!(
         "| run | queries | {} |\n|---|---:|{}\n| {} | {} |",
         measures
@@ -57,11 +54,13 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         md.push_str(&format!(" {:.2} |", m * 100.0));
     }
     md.push('\n');
-    println!("{md}");
+    // Files first: a closed stdout (`| head`) must not lose them.
     if let Some(out) = &args.out {
         let json = serde_json::json!({
             "run": args.run.display().to_string(),
             "queries": n_eval,
+            "queries_without_results": eval.queries_without_results,
+            "missing_queries": if args.judgements.judged_only { "left out" } else { "counted as 0" },
             "measures": measures.iter().zip(&means)
                 .map(|(&m, &v)| (measure_name(m), serde_json::json!(v * 100.0)))
                 .collect::<serde_json::Map<_, _>>(),
@@ -72,5 +71,6 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         )?;
         mmlsr_store::atomic_write_bytes(&with_suffix(out, ".md"), md.as_bytes())?;
     }
+    println!("{md}");
     Ok(())
 }

@@ -27,7 +27,7 @@ pub struct ExplainArgs {
     #[arg(long = "image", num_args = 1..)]
     pub images: Vec<String>,
     /// Terms per vector.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::values::positive)]
     pub k: usize,
     /// Burn backend.
     #[arg(long, default_value = "flex")]

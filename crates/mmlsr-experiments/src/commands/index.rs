@@ -64,8 +64,10 @@ fn build<I: Impact>(args: &IndexArgs, path: &std::path::Path, docs: &Table) -> a
         IndexConfig {
             block_size: args.block_size,
         },
-    )?;
+    )
+    .with_context(|| format!("indexing {}", path.display()))?;
     let build = t.elapsed().as_secs_f64();
+    check_quantisation::<I>(path, docs, index.n_postings())?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     index.write(&args.out.join("index.mmlsr"))?;
@@ -111,5 +113,48 @@ fn build<I: Impact>(args: &IndexArgs, path: &std::path::Path, docs: &Table) -> a
         index.vocab_size(),
         args.out.display()
     );
+    Ok(())
+}
+
+/// Impacts are `round(w / (max weight / I::MAX))`: one outlier weight (a 1e30 in a column of
+/// ~1s) sends every other weight to impact 0, and those postings are dropped. Refuse when
+/// that loses most weights, naming the outlier; warn when it loses more than 1 %.
+fn check_quantisation<I: Impact>(
+    path: &std::path::Path,
+    docs: &Table,
+    postings: usize,
+) -> anyhow::Result<()> {
+    let nnz = docs.matrix.nnz();
+    let dropped = nnz.saturating_sub(postings);
+    if dropped == 0 {
+        return Ok(());
+    }
+    let (indptr, _, values) = docs.matrix.raw();
+    let (at, max) = values
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::MIN), |b, (i, w)| if w > b.1 { (i, w) } else { b });
+    let row = indptr.partition_point(|&p| p <= at) - 1;
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f32::total_cmp);
+    let p99 = sorted[(sorted.len() - 1) * 99 / 100];
+    let what = format!(
+        "{}: u{} impacts drop {dropped} of {nnz} weights ({:.1} %) to zero: the largest weight, \
+         {max:e} (image {}), sets the impact scale and is {:.3e}× the 99th-percentile weight \
+         {p99:e}",
+        path.display(),
+        I::BITS,
+        100.0 * dropped as f64 / nnz as f64,
+        docs.ids.id(row),
+        max / p99.max(f32::MIN_POSITIVE)
+    );
+    anyhow::ensure!(
+        dropped * 2 <= nnz,
+        "{what}; clip or remove the outliers before indexing (or try --impacts u16)"
+    );
+    if dropped * 100 > nnz {
+        eprintln!("warning: {what}");
+    }
     Ok(())
 }

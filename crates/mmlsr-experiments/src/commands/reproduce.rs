@@ -207,6 +207,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
                     backend,
                     restval: RestvalPolicy::MergeIntoTrain,
                     resume: true,
+                    force: false,
                     quiet: !args.progress,
                     summary: false,
                     dense: Some(dense.clone()),
@@ -338,6 +339,7 @@ fn reproduce_joint(args: &ReproduceArgs, config_path: &Path) -> anyhow::Result<(
                     backend,
                     restval,
                     resume: true,
+                    force: false,
                     quiet: !progress,
                     summary: false,
                     dense: None,
@@ -375,6 +377,7 @@ fn reproduce_joint(args: &ReproduceArgs, config_path: &Path) -> anyhow::Result<(
                         out,
                         backend,
                         resume: true,
+                        force: false,
                         quiet: !progress,
                         summary: false,
                     })?;

@@ -28,7 +28,7 @@ pub struct SearchArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Images per caption.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = crate::values::positive)]
     pub k: usize,
     /// Query mode.
     #[arg(long, value_enum, default_value_t = ModeArg::Exp)]

@@ -63,9 +63,13 @@ pub struct TrainArgs {
     /// Burn backend: flex (default CPU), ndarray, cuda, tch (each needs its cargo feature).
     #[arg(long, default_value = "flex")]
     pub backend: BackendKind,
-    /// Continue an interrupted run in --out.
-    #[arg(long)]
+    /// Continue an interrupted run in --out (same settings; --epochs may be raised).
+    #[arg(long, conflicts_with = "force")]
     pub resume: bool,
+    /// Replace a run already in --out (its checkpoints, model, log and test results).
+    /// Without it, training into a folder that holds a run is refused.
+    #[arg(long)]
+    pub force: bool,
     /// Merge Karpathy's restval images into train or drop them (default: train for D2S; the
     /// configuration's `use_restval`, false as released, for joint).
     #[arg(long, value_enum)]
@@ -190,6 +194,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             out: &args.out,
             backend: args.backend,
             resume: args.resume,
+            force: args.force,
             quiet: args.quiet,
             summary: true,
         })?;
@@ -203,6 +208,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         backend: args.backend,
         restval: args.restval.unwrap_or(RestvalArg::Train).policy(),
         resume: args.resume,
+        force: args.force,
         quiet: args.quiet,
         summary: true,
         dense: None,

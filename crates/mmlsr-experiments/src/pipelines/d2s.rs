@@ -52,6 +52,8 @@ pub struct D2sCell<'a> {
     pub restval: RestvalPolicy,
     /// Continue a run found in `out` (a fresh directory starts a new run either way).
     pub resume: bool,
+    /// Replace a run found in `out` (its training files and test results).
+    pub force: bool,
     /// No progress bar.
     pub quiet: bool,
     /// Print the test summary.
@@ -82,8 +84,9 @@ pub fn train_and_evaluate(cell: &D2sCell<'_>) -> anyhow::Result<D2sMetrics> {
         bail!("{}: the test split is empty", dir.display());
     }
     let start = Instant::now();
-    let mut progress = Progress::new(cell.quiet);
     let out = cell.out;
+    super::guard_test_results(out, cell.force)?;
+    let mut progress = Progress::new(cell.quiet);
     let report = host::train(
         backend,
         config,
@@ -92,6 +95,7 @@ pub fn train_and_evaluate(cell: &D2sCell<'_>) -> anyhow::Result<D2sMetrics> {
         RunDir {
             out,
             resume: cell.resume,
+            force: cell.force,
         },
         &mut progress,
     )?;

@@ -67,6 +67,8 @@ pub struct JointCell<'a> {
     pub out: &'a Path,
     pub backend: BackendKind,
     pub resume: bool,
+    /// Replace a run found in `out` (its training files and test results).
+    pub force: bool,
     pub quiet: bool,
     pub summary: bool,
 }
@@ -156,8 +158,9 @@ pub fn train_joint_and_evaluate(cell: &JointCell<'_>) -> anyhow::Result<JointMet
     if data.test.caption_rows.is_empty() {
         bail!("{}: the test split is empty", dir.display());
     }
-    let mut progress = Progress::new(cell.quiet);
     let out = cell.out;
+    super::guard_test_results(out, cell.force)?;
+    let mut progress = Progress::new(cell.quiet);
     let report = host::train_joint(
         cell.backend,
         config,
@@ -169,6 +172,7 @@ pub fn train_joint_and_evaluate(cell: &JointCell<'_>) -> anyhow::Result<JointMet
         RunDir {
             out,
             resume: cell.resume,
+            force: cell.force,
         },
         &mut progress,
     )?;

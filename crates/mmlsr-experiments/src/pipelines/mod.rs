@@ -2,6 +2,54 @@
 //! (resumably), evaluate the kept epoch on the test split, write the cell's files, and return
 //! typed metrics. Commands and `reproduce` call these; these never call commands.
 
+use std::path::{Path, PathBuf};
+
 pub mod d2s;
 pub mod joint;
 pub mod synth;
+
+/// The test results a pipeline writes into a run directory: `test_metrics.json` and the
+/// `test_run*.trec` runs.
+fn test_results(out: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n == "test_metrics.json" || (n.starts_with("test_run") && n.ends_with(".trec"))
+            })
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Before training into `out`: with `force`, remove the test results an earlier run left
+/// there (the trainer removes its own files); without, refuse when there are test results
+/// but no epoch checkpoint to continue from, since a fresh run would replace them.
+fn guard_test_results(out: &Path, force: bool) -> anyhow::Result<()> {
+    let found = test_results(out);
+    if force {
+        for p in &found {
+            std::fs::remove_file(p)
+                .map_err(|e| anyhow::anyhow!("removing {}: {e}", p.display()))?;
+        }
+        return Ok(());
+    }
+    let has_checkpoint = std::fs::read_dir(out.join("epochs")).is_ok_and(|mut d| {
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("epoch-")))
+    });
+    if let Some(first) = found.first()
+        && !has_checkpoint
+    {
+        anyhow::bail!(
+            "{}: the test results of an earlier run are here but no epoch checkpoint to \
+             resume from; pass --force to replace the run, or choose another output directory",
+            first.display()
+        );
+    }
+    Ok(())
+}
