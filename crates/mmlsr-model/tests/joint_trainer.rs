@@ -190,7 +190,10 @@ fn joint_trains_and_resumes_to_identical_weights() {
         &mut Recorder::default(),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("different configuration"), "{err}");
+    assert!(
+        err.to_string().contains("loss.w2: 0.1 in the run, 0.3 now"),
+        "{err}"
+    );
 }
 
 #[test]
