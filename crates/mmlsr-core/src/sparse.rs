@@ -233,6 +233,12 @@ impl CsrMatrix {
         (0..self.n_rows()).map(|r| self.row(r))
     }
 
+    /// The row holding entry `i` of the raw arrays (`i < nnz`), e.g. to name the document of
+    /// a bad weight found by scanning `values`.
+    pub fn row_of_entry(&self, i: usize) -> usize {
+        self.indptr.partition_point(|&p| p <= i) - 1
+    }
+
     /// The raw arrays `(indptr, indices, values)`.
     pub fn raw(&self) -> (&[usize], &[u32], &[f32]) {
         (&self.indptr, &self.indices, &self.values)

@@ -75,9 +75,9 @@ impl<I: Impact> InvertedIndex<I> {
             .map_err(|_| Error::Config("more than 2^32-1 documents".into()))?;
         u32::try_from(docs.n_cols())
             .map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
-        let (indptr, idx, val) = docs.raw();
+        let (_, idx, val) = docs.raw();
         if let Some(i) = val.iter().position(|&w| w < 0.0) {
-            let row = indptr.partition_point(|&p| p <= i) - 1;
+            let row = docs.row_of_entry(i);
             return Err(Error::Config(format!(
                 "document {row} (row of the indexed matrix), term {}: weight {}; document \
                  weights must be ≥ 0 (learned sparse vectors are)",

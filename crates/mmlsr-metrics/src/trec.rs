@@ -83,23 +83,24 @@ pub struct ConflictingJudgement {
 /// different grades, in file order.
 pub fn read_qrels_reporting(path: &Path) -> Result<(Qrels, Vec<ConflictingJudgement>)> {
     let mut q = Qrels::new();
-    let mut line_of: HashMap<(String, String), usize> = HashMap::new();
+    // (line, grade) of the latest judgement of each pair.
+    let mut latest: HashMap<(String, String), (usize, i32)> = HashMap::new();
     let mut conflicts = Vec::new();
     for_each_row(path, &["query", "0", "doc", "grade"], |line, f| {
         let grade: i32 = f[3]
             .parse()
             .map_err(|_| format!("grade {:?} is not an integer", f[3]))?;
-        if let Some(&first) = q.get(f[0]).and_then(|docs| docs.get(f[2]))
-            && first != grade
+        let key = (f[0].to_string(), f[2].to_string());
+        if let Some(first) = latest.insert(key, (line, grade))
+            && first.1 != grade
         {
             conflicts.push(ConflictingJudgement {
                 query: f[0].to_string(),
                 doc: f[2].to_string(),
-                first: (line_of[&(f[0].to_string(), f[2].to_string())], first),
+                first,
                 kept: (line, grade),
             });
         }
-        line_of.insert((f[0].to_string(), f[2].to_string()), line);
         q.insert(f[0], f[2], grade);
         Ok(())
     })?;

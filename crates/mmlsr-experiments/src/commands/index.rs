@@ -126,19 +126,19 @@ fn check_quantisation<I: Impact>(
 ) -> anyhow::Result<()> {
     let nnz = docs.matrix.nnz();
     let dropped = nnz.saturating_sub(postings);
-    if dropped == 0 {
+    if dropped * 100 <= nnz {
         return Ok(());
     }
-    let (indptr, _, values) = docs.matrix.raw();
+    let (_, _, values) = docs.matrix.raw();
     let (at, max) = values
         .iter()
         .copied()
         .enumerate()
         .fold((0, f32::MIN), |b, (i, w)| if w > b.1 { (i, w) } else { b });
-    let row = indptr.partition_point(|&p| p <= at) - 1;
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable_by(f32::total_cmp);
-    let p99 = sorted[(sorted.len() - 1) * 99 / 100];
+    let row = docs.matrix.row_of_entry(at);
+    let mut copy = values.to_vec();
+    let rank = (copy.len() - 1) * 99 / 100;
+    let p99 = *copy.select_nth_unstable_by(rank, f32::total_cmp).1;
     let what = format!(
         "{}: u{} impacts drop {dropped} of {nnz} weights ({:.1} %) to zero: the largest weight, \
          {max:e} (image {}), sets the impact scale and is {:.3e}× the 99th-percentile weight \
@@ -153,8 +153,6 @@ fn check_quantisation<I: Impact>(
         dropped * 2 <= nnz,
         "{what}; clip or remove the outliers before indexing (or try --impacts u16)"
     );
-    if dropped * 100 > nnz {
-        eprintln!("warning: {what}");
-    }
+    eprintln!("warning: {what}");
     Ok(())
 }
