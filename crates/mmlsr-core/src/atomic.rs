@@ -2,6 +2,10 @@
 //! target's folder, sync it, then rename it over the target, so that an interrupted run never
 //! leaves a half-written file behind. Errors are plain `io::Error`s; each crate adds the path
 //! in its own error type.
+//!
+//! Temporaries are named `.mmlsr-<pid>-<random>.tmp`. A process killed mid-write (`kill -9`)
+//! cannot remove its own; the next atomic write into the same folder removes every one whose
+//! process no longer runs (on Linux, where `/proc` tells; elsewhere they stay).
 
 use std::{
     io::{self, BufWriter, Write},
@@ -18,11 +22,43 @@ pub fn temp_beside(path: &Path) -> io::Result<NamedTempFile> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    remove_orphans(dir);
+    let prefix = format!("{PREFIX}{}-", std::process::id());
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".mmlsr-").suffix(".tmp");
+    builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
     builder.tempfile_in(dir)
+}
+
+const PREFIX: &str = ".mmlsr-";
+
+/// Remove the temporaries in `dir` whose writing process is gone (see the module
+/// documentation). Best effort: a file that cannot be removed is left.
+fn remove_orphans(dir: &Path) {
+    let proc_fs = Path::new("/proc/self");
+    if !proc_fs.exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.ends_with(".tmp"))
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != me && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Sync a finished temporary file and rename it to `path`.
@@ -54,6 +90,25 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn temporaries_of_dead_processes_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        // No process has a pid above the kernel's limit (at most 2^22); pid 1 always runs.
+        let dead = dir.path().join(".mmlsr-99999999-abc123.tmp");
+        let running = dir.path().join(".mmlsr-1-abc123.tmp");
+        let mine = dir
+            .path()
+            .join(format!(".mmlsr-{}-abc123.tmp", std::process::id()));
+        let other = dir.path().join(".other-99999999-x.tmp");
+        for p in [&dead, &running, &mine, &other] {
+            std::fs::write(p, b"partial").unwrap();
+        }
+        write_bytes(&dir.path().join("out.txt"), b"done").unwrap();
+        assert!(!dead.exists(), "an orphan of a dead process was kept");
+        assert!(running.exists() && mine.exists() && other.exists());
+    }
 
     #[test]
     fn failed_write_keeps_the_old_file_and_leaves_no_temporaries() {

@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 /// Errors raised when a core type's invariant would be broken.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -49,6 +51,23 @@ pub enum Error {
     /// CSR row pointers are malformed (not starting at 0, decreasing, or not ending at nnz).
     #[error("malformed row pointers: {0}")]
     BadIndptr(String),
+    /// A file of a folder does not match the folder's checksum manifest (changed, truncated,
+    /// missing), or the manifest itself is malformed.
+    #[error("{path}: {message}")]
+    Integrity {
+        /// The file that failed the check (or the manifest).
+        path: PathBuf,
+        /// What differs and what was expected.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Result alias for this crate.

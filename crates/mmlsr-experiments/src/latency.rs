@@ -216,6 +216,7 @@ fn load_encoded(
     vocab: &Vocabulary,
     n: usize,
 ) -> anyhow::Result<Collection> {
+    crate::integrity::verify(dir, "encoded vectors")?;
     let docs = SparseTable::read_parquet(&dir.join("img_sparse.parquet"), Some(vocab.len()))?;
     let texts = SparseTable::read_parquet(&dir.join("text_sparse.parquet"), Some(vocab.len()))?;
     let raw = crate::evaluation::captions_by_id(ds);

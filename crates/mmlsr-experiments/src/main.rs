@@ -4,6 +4,7 @@ mod cells;
 mod commands;
 mod evaluation;
 mod experiments;
+mod integrity;
 mod latency;
 mod pipelines;
 mod progress;

@@ -87,20 +87,25 @@ impl ModelCard {
     }
 }
 
-/// Write a head and its card into `dir` (created if needed; each file atomically).
+/// Write a head and its card into `dir` (created if needed; each file atomically), then the
+/// directory's checksum manifest (`MANIFEST.sha256`).
 pub fn save_model<B: Backend>(dir: &Path, card: &ModelCard, head: &SparseHead<B>) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     write_head(&dir.join(model_files::HEAD), head)?;
     let json = serde_json::to_vec_pretty(card).expect("cards serialise");
     atomic_write_bytes(&dir.join(model_files::CONFIG), &json)?;
+    mmlsr_core::write_manifest(dir)?;
     Ok(())
 }
 
-/// Read a model directory written by [`save_model`].
+/// Read a model directory written by [`save_model`], after checking its files against its
+/// checksum manifest ([`mmlsr_core::verify_manifest`]; a directory without one is read
+/// unchecked).
 pub fn load_model<B: Backend>(
     dir: &Path,
     device: &B::Device,
 ) -> Result<(ModelCard, SparseHead<B>)> {
+    mmlsr_core::verify_manifest(dir)?;
     let card_path = dir.join(model_files::CONFIG);
     let bytes = std::fs::read(&card_path).map_err(|e| Error::io(&card_path, e))?;
     let card: ModelCard = serde_json::from_slice(&bytes)

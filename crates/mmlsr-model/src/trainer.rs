@@ -12,7 +12,9 @@
 //!   epochs/epoch-0007/      the latest complete epoch and the best one (older ones removed):
 //!     …                     the method's model directory and optimiser state
 //!     state.json            step, best epoch, patience counter, the log so far
-//!   model/                  the best epoch's model directory, written at the end
+//!     MANIFEST.sha256       SHA-256 of every file above, verified before a resume
+//!   model/                  the best epoch's model directory, written at the end (with its
+//!                           own MANIFEST.sha256, verified whenever it is loaded)
 //! ```
 //! Every file is written atomically and an epoch directory is renamed into place only once
 //! complete, so an interrupted run resumes from its last complete epoch. The shuffle of epoch
@@ -605,6 +607,8 @@ fn write_epoch<M: Method>(
     method.save(weights, &tmp, state.epoch, val_r1)?;
     let json = serde_json::to_vec(state).expect("states serialise");
     atomic_write_bytes(&tmp.join(STATE), &json)?;
+    // Weights, optimiser state and run state: a resumed run verifies them all.
+    mmlsr_core::write_manifest(&tmp)?;
     let _ = std::fs::remove_dir_all(&final_dir);
     std::fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
     remove_other_epochs(out, &[state.epoch, state.best_epoch]);

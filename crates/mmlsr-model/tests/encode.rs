@@ -147,6 +147,14 @@ fn model_directory_round_trips_and_rejects_damage() {
         serde_json::to_vec(&wrong).unwrap(),
     )
     .unwrap();
+    // The edited card no longer matches the directory's manifest …
+    let err = load_model::<Inner>(bad.path(), &device).unwrap_err();
+    assert!(
+        err.to_string().contains("config.json: SHA-256"),
+        "an edited card passed the manifest: {err}"
+    );
+    // … and without the manifest the card is checked against the weights.
+    std::fs::remove_file(bad.path().join(mmlsr_core::MANIFEST)).unwrap();
     let err = load_model::<Inner>(bad.path(), &device).unwrap_err();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
     assert!(err.to_string().contains("vocab_projector.weight"), "{err}");

@@ -75,7 +75,9 @@ impl Dataset {
         Self::open_with(dir, DatasetFiles::PROJECTED)
     }
 
-    /// Open `dir` with the given embedding files.
+    /// Open `dir` with the given embedding files. A folder with a `MANIFEST.sha256` (every
+    /// folder `mmlsr synth` writes) is first checked against it
+    /// ([`mmlsr_core::verify_manifest`]); downloaded folders without one are read unchecked.
     pub fn open_with(dir: &Path, files: DatasetFiles) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::io(
@@ -96,6 +98,7 @@ impl Dataset {
                 ),
             ));
         }
+        mmlsr_core::verify_manifest(dir)?;
         let meta = DatasetMeta::read_json(&meta_path)?;
         let images = EmbeddingTable::read_parquet(&dir.join(files.images), None)?;
         let texts = EmbeddingTable::read_parquet(&dir.join(files.texts), None)?;

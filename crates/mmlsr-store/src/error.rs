@@ -157,6 +157,9 @@ pub enum Error {
         /// What is wrong and what was expected.
         message: String,
     },
+    /// A file failed its folder's checksum manifest, or a core invariant was broken.
+    #[error(transparent)]
+    Core(#[from] mmlsr_core::Error),
 }
 
 /// Result alias for this crate.

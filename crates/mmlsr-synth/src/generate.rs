@@ -74,7 +74,9 @@ fn draw_pool(sampler: &SceneSampler, seed: u64, tag: &'static str, n: usize) -> 
 }
 
 /// Generate every configured folder under `out` (created if missing). Each file is written
-/// atomically and each folder's `README.md` last, so a folder with a card is complete.
+/// atomically, then each folder's checksum manifest (`MANIFEST.sha256`, which
+/// `mmlsr_store::Dataset::open` verifies) and its `README.md` last, so a folder with a card
+/// is complete.
 pub fn generate(
     config: &SynthConfig,
     out: &Path,
@@ -100,13 +102,16 @@ pub fn generate(
                 path: dir.clone(),
                 source: e,
             })?;
-            // A stale card would claim the folder is complete while it is being rewritten.
-            let card = dir.join("README.md");
-            if card.exists() {
-                std::fs::remove_file(&card).map_err(|e| Error::Io {
-                    path: card.clone(),
-                    source: e,
-                })?;
+            // A stale card would claim the folder is complete while it is being rewritten, and
+            // a stale manifest would list the old files.
+            for stale in ["README.md", mmlsr_core::MANIFEST] {
+                let path = dir.join(stale);
+                if path.exists() {
+                    std::fs::remove_file(&path).map_err(|e| Error::Io {
+                        path: path.clone(),
+                        source: e,
+                    })?;
+                }
             }
             corpus.meta.write_json(&dir.join(files::META))?;
             vocab.write_files(&dir)?;
@@ -130,6 +135,7 @@ pub fn generate(
                 dense,
                 seconds: start.elapsed().as_secs_f64(),
             };
+            mmlsr_core::write_manifest(&dir).map_err(mmlsr_store::Error::from)?;
             crate::card::write_card(&report, config, &backbone.kind.profile(), &lex)?;
             reports.push(report);
         }

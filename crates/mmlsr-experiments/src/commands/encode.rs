@@ -135,6 +135,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    crate::integrity::unseal(&args.out)?;
     let ids = |t: &mmlsr_store::EmbeddingTable, rows: &[usize]| {
         IdIndex::from_ids(rows.iter().map(|&r| t.ids().id(r))).expect("ids are unique")
     };
@@ -157,5 +158,5 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
             table.matrix.nnz() as f64 / table.matrix.n_rows().max(1) as f64
         );
     }
-    Ok(())
+    crate::integrity::seal(&args.out)
 }

@@ -10,10 +10,11 @@ use mmlsr_store::{SparseTable, Vocabulary};
 
 /// Build the inverted index (u8 or u16 impacts, block maxima; see crates/mmlsr-index/README.md)
 /// over the image vectors of an `mmlsr encode` folder (`img_sparse.parquet`) and write
-/// `OUT/index.mmlsr` (versioned, checksummed) and `OUT/doc_ids.txt` (one image id per line,
-/// in index order). Optionally also export them for other engines: `--jsonl` (Seismic,
-/// Anserini JsonVectorCollection) and `--ciff` (PISA, Anserini, BMP), which need the data
-/// folder's vocabulary for the term strings.
+/// `OUT/index.mmlsr` (versioned, checksummed), `OUT/doc_ids.txt` (one image id per line,
+/// in index order) and `OUT/MANIFEST.sha256` (the SHA-256 of every file, verified by
+/// `search`). Optionally also export them for other engines: `--jsonl` (Seismic, Anserini
+/// JsonVectorCollection) and `--ciff` (PISA, Anserini, BMP), which need the data folder's
+/// vocabulary for the term strings.
 #[derive(Debug, Args)]
 pub struct IndexArgs {
     /// Folder written by `mmlsr encode`.
@@ -48,6 +49,7 @@ pub enum ImpactsArg {
 }
 
 pub fn run(args: IndexArgs) -> anyhow::Result<()> {
+    crate::integrity::verify(&args.encoded, "encoded vectors")?;
     let path = args.encoded.join("img_sparse.parquet");
     let docs = SparseTable::read_parquet(&path, None)
         .with_context(|| format!("reading the image vectors {}", path.display()))?;
@@ -70,6 +72,7 @@ fn build<I: Impact>(args: &IndexArgs, path: &std::path::Path, docs: &Table) -> a
     check_quantisation::<I>(path, docs, index.n_postings())?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    crate::integrity::unseal(&args.out)?;
     index.write(&args.out.join("index.mmlsr"))?;
     let ids: Vec<String> = (0..docs.matrix.n_rows())
         .map(|r| docs.ids.id(r).to_string())
@@ -105,6 +108,8 @@ fn build<I: Impact>(args: &IndexArgs, path: &std::path::Path, docs: &Table) -> a
             )?;
         }
     }
+    // The manifest ties doc_ids.txt to index.mmlsr: a reordered id file is refused.
+    crate::integrity::seal(&args.out)?;
     println!(
         "indexed {} images ({} postings, u{} impacts, |V| = {}) in {build:.2} s → {}",
         index.n_docs(),

@@ -73,6 +73,8 @@ pub enum AlgorithmArg {
 }
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    crate::integrity::verify(&args.index, "index")?;
+    crate::integrity::verify(&args.queries, "encoded vectors")?;
     let index_path = args.index.join("index.mmlsr");
     let t = Instant::now();
     let bits = impact_bits(&index_path)?;
@@ -113,6 +115,24 @@ fn search<I: Impact>(args: &SearchArgs, index: InvertedIndex<I>) -> anyhow::Resu
         index.n_docs(),
         index_path.display()
     );
+    let mut seen = std::collections::HashMap::with_capacity(doc_ids.len());
+    for (line, id) in doc_ids.iter().enumerate() {
+        anyhow::ensure!(
+            !id.is_empty(),
+            "{}:{}: empty image id",
+            ids_path.display(),
+            line + 1
+        );
+        if let Some(first) = seen.insert(id.as_str(), line) {
+            anyhow::bail!(
+                "{}:{}: image id {id} repeats line {}; every document of the index needs its \
+                 own id (rebuild the folder with `mmlsr index`)",
+                ids_path.display(),
+                line + 1,
+                first + 1
+            );
+        }
+    }
     let qpath = args.queries.join("text_sparse.parquet");
     let queries = SparseTable::read_parquet(&qpath, Some(index.vocab_size()))
         .with_context(|| format!("reading the caption vectors {}", qpath.display()))?;

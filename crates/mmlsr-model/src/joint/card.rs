@@ -59,7 +59,8 @@ impl JointCard {
     }
 }
 
-/// Write a joint model into `dir` (created if needed; each file atomically).
+/// Write a joint model into `dir` (created if needed; each file atomically), then the
+/// directory's checksum manifest (`MANIFEST.sha256`).
 pub fn save_joint_model<B: Backend>(
     dir: &Path,
     card: &JointCard,
@@ -72,14 +73,17 @@ pub fn save_joint_model<B: Backend>(
         .write(&dir.join(joint_files::PROJECTIONS))?;
     let json = serde_json::to_vec_pretty(card).expect("cards serialise");
     atomic_write_bytes(&dir.join(joint_files::CONFIG), &json)?;
+    mmlsr_core::write_manifest(dir)?;
     Ok(())
 }
 
-/// Read a joint model directory written by [`save_joint_model`].
+/// Read a joint model directory written by [`save_joint_model`], after checking its files
+/// against its checksum manifest (a directory without one is read unchecked).
 pub fn load_joint_model<B: Backend>(
     dir: &Path,
     device: &B::Device,
 ) -> Result<(JointCard, JointModel<B>)> {
+    mmlsr_core::verify_manifest(dir)?;
     let card_path = dir.join(joint_files::CONFIG);
     let bytes = std::fs::read(&card_path).map_err(|e| Error::io(&card_path, e))?;
     let card: JointCard = serde_json::from_slice(&bytes)
