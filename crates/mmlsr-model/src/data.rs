@@ -2,7 +2,9 @@
 //! own vocabulary terms.
 
 use mmlsr_core::TermSets;
-use mmlsr_store::{Dataset, RestvalPolicy, Split, SplitView, Vocabulary};
+use mmlsr_store::{
+    Dataset, Projections, RestvalPolicy, Split, SplitView, TokenCounts, Vocabulary, WordVectors,
+};
 
 use crate::{Error, Result};
 
@@ -21,6 +23,9 @@ pub struct TrainData<'a> {
     pub test: SplitView,
     /// What was done with `restval` images.
     pub restval: RestvalPolicy,
+    /// WordPiece tokens of every caption and how many were `[UNK]` (a vocabulary that does
+    /// not fit the captions: their words become no term at all).
+    pub tokens: TokenCounts,
 }
 
 impl<'a> TrainData<'a> {
@@ -29,12 +34,15 @@ impl<'a> TrainData<'a> {
     pub fn new(dataset: &'a Dataset, vocab: &Vocabulary, restval: RestvalPolicy) -> Result<Self> {
         let n_rows = dataset.texts().len();
         let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n_rows];
+        let mut tokens = TokenCounts::default();
         for img in &dataset.meta().images {
             for s in &img.sentences {
                 let row = dataset.texts().ids().row(&s.sentid).ok_or_else(|| {
                     Error::Config(format!("caption {} has no embedding row", s.sentid))
                 })?;
-                rows[row] = vocab.term_ids(&s.raw)?;
+                let (ids, counts) = vocab.term_ids_counting(&s.raw)?;
+                rows[row] = ids;
+                tokens.add(counts);
             }
         }
         let mut terms = TermSets::new(vocab.len());
@@ -61,6 +69,7 @@ impl<'a> TrainData<'a> {
             val: dataset.split(Split::Val, restval),
             test: dataset.split(Split::Test, restval),
             restval,
+            tokens,
         })
     }
 
@@ -109,4 +118,38 @@ impl<'a> TrainData<'a> {
             .filter(|&t| seen[t as usize])
             .collect()
     }
+}
+
+/// The check training makes of a data folder's word vectors (D2S and the joint head initialise
+/// their vocabulary projector from them): one row per vocabulary entry, `d_hidden` wide.
+/// `mmlsr inspect` runs it too, so that a folder it passes trains.
+pub fn check_word_vectors(wv: &WordVectors, vocab_size: usize, d_hidden: usize) -> Result<()> {
+    if wv.vocab_size != vocab_size {
+        return Err(Error::Shape {
+            what: "word vectors' vocabulary size vs the tokenizer's".into(),
+            expected: vocab_size,
+            found: wv.vocab_size,
+        });
+    }
+    if wv.dim != d_hidden {
+        return Err(Error::Shape {
+            what: "word vector dimension vs d_hidden".into(),
+            expected: d_hidden,
+            found: wv.dim,
+        });
+    }
+    Ok(())
+}
+
+/// The joint method's check of the dense model's projections (`text_proj`, `vision_proj`)
+/// against the pre-projection features they take.
+pub fn check_projections(projections: &Projections, d_feature: usize) -> Result<()> {
+    if projections.text.in_dim != d_feature {
+        return Err(Error::Shape {
+            what: "projection input dimension vs the pre-projection features".into(),
+            expected: d_feature,
+            found: projections.text.in_dim,
+        });
+    }
+    Ok(())
 }

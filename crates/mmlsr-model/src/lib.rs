@@ -20,7 +20,7 @@ pub use burn;
 
 pub use crate::{
     backend::{BackendKind, backends},
-    data::TrainData,
+    data::{TrainData, check_projections, check_word_vectors},
     encode::{EncodeOptions, ModelCard, OutputTerms, encode, load_model, model_files, save_model},
     error::{Error, Result},
     head::{HostTensor, SparseHead, SparseHeadConfig, names},

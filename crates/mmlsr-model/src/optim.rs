@@ -104,23 +104,37 @@ impl<B: AutodiffBackend> HeadOptimizer<B> {
     }
 
     /// Restore state written by [`HeadOptimizer::to_bytes`]; `what` names the source in errors.
-    pub fn load_bytes(
+    pub fn load_files(
         mut self,
-        proj: Vec<u8>,
-        rest: Vec<u8>,
+        proj: &std::path::Path,
+        rest: &std::path::Path,
         device: &B::Device,
-        what: &std::path::Path,
     ) -> Result<Self> {
-        let rec = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
-        let bad = |e: burn::record::RecorderError| {
-            Error::checkpoint(what, format!("unreadable optimiser state: {e}"))
-        };
-        let proj_rec = Recorder::<B>::load(&rec, proj, device).map_err(bad)?;
-        let rest_rec = Recorder::<B>::load(&rec, rest, device).map_err(bad)?;
-        self.proj = self.proj.load_record(proj_rec);
-        self.rest = self.rest.load_record(rest_rec);
+        self.proj = self.proj.load_record(read_record::<B, _>(proj, device)?);
+        self.rest = self.rest.load_record(read_record::<B, _>(rest, device)?);
         Ok(self)
     }
+}
+
+/// Read one optimiser state file (Burn's named MessagePack record); an unreadable one is a
+/// checkpoint error naming the file and what to do, not the recorder's bare message.
+pub(crate) fn read_record<B: burn::tensor::backend::Backend, R: burn::record::Record<B>>(
+    path: &std::path::Path,
+    device: &B::Device,
+) -> Result<R> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let rec = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
+    Recorder::<B>::load(&rec, bytes, device).map_err(|e| {
+        Error::checkpoint(
+            path,
+            format!(
+                "unreadable optimiser state ({} bytes: truncated, corrupted, or written by \
+                 another version of mmlsr); resume from an intact checkpoint, or train again \
+                 with force: {e}",
+                std::fs::metadata(path).map_or(0, |m| m.len())
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

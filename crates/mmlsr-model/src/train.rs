@@ -13,7 +13,7 @@ use mmlsr_store::{WordVectors, atomic_write_bytes};
 use crate::{
     Error, HeadOptimizer, LossConfig, LossParts, ModelCard, OutputTerms, RegWeights, Result,
     SparseHead, SparseHeadConfig, StepStats, TrainConfig, TrainData, TrainObserver, TrainReport,
-    d2s_loss,
+    check_word_vectors, d2s_loss,
     encode::save_model,
     eval, load_model,
     trainer::{self, Batch, LogRow, LoopSettings, Method, RunDir, csv_option},
@@ -104,20 +104,7 @@ impl<'a, 'd, B: AutodiffBackend> D2s<'a, 'd, B> {
         let d = data.dataset.dim();
         let vocab_size = data.vocab_size();
         if let Some(wv) = word_vectors {
-            if wv.vocab_size != vocab_size {
-                return Err(Error::Shape {
-                    what: "word vectors' vocabulary size vs the tokenizer's".into(),
-                    expected: vocab_size,
-                    found: wv.vocab_size,
-                });
-            }
-            if wv.dim != config.d_hidden {
-                return Err(Error::Shape {
-                    what: "word vector dimension vs d_hidden".into(),
-                    expected: config.d_hidden,
-                    found: wv.dim,
-                });
-            }
+            check_word_vectors(wv, vocab_size, config.d_hidden)?;
         }
         // Output columns, expansion scheduler over those columns.
         let output = OutputTerms {
@@ -222,12 +209,10 @@ impl<B: AutodiffBackend> Method for D2s<'_, '_, B> {
                 ),
             ));
         }
-        let read = |n: &str| std::fs::read(dir.join(n)).map_err(|e| Error::io(dir.join(n), e));
-        let optim = HeadOptimizer::<B>::new(self.config.optim).load_bytes(
-            read(OPTIM_PROJ)?,
-            read(OPTIM_REST)?,
+        let optim = HeadOptimizer::<B>::new(self.config.optim).load_files(
+            &dir.join(OPTIM_PROJ),
+            &dir.join(OPTIM_REST),
             self.device,
-            dir,
         )?;
         Ok(D2sWeights { head, optim })
     }

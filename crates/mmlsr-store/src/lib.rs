@@ -20,7 +20,7 @@ pub use crate::{
     meta::{DatasetMeta, MetaImage, MetaSentence, RestvalPolicy, Split},
     sparse::SparseTable,
     tensors::{Linear, Projections, WordVectors, read_tensor_f32, write_tensors_f32},
-    vocab::{SPECIAL_TOKENS, Vocabulary},
+    vocab::{SPECIAL_TOKENS, TokenCounts, Vocabulary},
 };
 
 /// File names of the lsr42 / holi-lab data layout that every command reads.

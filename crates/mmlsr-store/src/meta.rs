@@ -118,17 +118,32 @@ pub struct DatasetMeta {
     pub dataset: Option<String>,
 }
 
+/// An `imgid` or `sentid`: a non-negative integer or a non-empty string. Anything else is an
+/// error that says what was found and what was expected (serde_json adds line and column),
+/// rather than an untagged enum's "did not match any variant".
 fn de_id<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Int(u64),
-        Str(String),
+    struct IdVisitor;
+    impl serde::de::Visitor<'_> for IdVisitor {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an id: a non-negative integer or a non-empty string")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<String, E> {
+            u64::try_from(v)
+                .map(|v| v.to_string())
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<String, E> {
+            if v.is_empty() {
+                return Err(E::invalid_value(serde::de::Unexpected::Str(v), &self));
+            }
+            Ok(v.to_string())
+        }
     }
-    Ok(match Id::deserialize(d)? {
-        Id::Int(i) => i.to_string(),
-        Id::Str(s) => s,
-    })
+    d.deserialize_any(IdVisitor)
 }
 
 fn ser_id<S: Serializer>(id: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -308,5 +323,28 @@ mod tests {
             DatasetMeta::read_json(&p),
             Err(Error::Json { .. })
         ));
+        // Ids that are neither a non-negative integer nor a non-empty string are named, with
+        // what was found, instead of "data did not match any variant of untagged enum".
+        for (bad, found) in [
+            ("1.5", "floating point `1.5`"),
+            ("-3", "integer `-3`"),
+            ("null", "null"),
+            ("\"\"", "string \"\""),
+            ("[7]", "sequence"),
+        ] {
+            std::fs::write(
+                &p,
+                format!(r#"{{"images": [{{"imgid": {bad}, "split": "test", "sentences": []}}]}}"#),
+            )
+            .unwrap();
+            let msg = DatasetMeta::read_json(&p).unwrap_err().to_string();
+            assert!(
+                msg.contains("bad.json")
+                    && msg.contains(found)
+                    && msg.contains("expected an id: a non-negative integer or a non-empty string")
+                    && msg.contains("line 1 column"),
+                "{bad}: {msg}"
+            );
+        }
     }
 }

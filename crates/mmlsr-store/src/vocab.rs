@@ -16,6 +16,29 @@ use crate::{Error, Result, atomic, files};
 /// (`bert-base-uncased` itself has them at 0, 100, 101, 102, 103.)
 pub const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
+/// WordPiece tokens of some captions, and how many were `[UNK]`
+/// ([`Vocabulary::term_ids_counting`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    /// Tokens.
+    pub tokens: usize,
+    /// `[UNK]` tokens among them.
+    pub unknown: usize,
+}
+
+impl TokenCounts {
+    /// Add another caption's counts.
+    pub fn add(&mut self, other: TokenCounts) {
+        self.tokens += other.tokens;
+        self.unknown += other.unknown;
+    }
+
+    /// The fraction of tokens that are `[UNK]` (0 without tokens).
+    pub fn unknown_rate(&self) -> f64 {
+        self.unknown as f64 / self.tokens.max(1) as f64
+    }
+}
+
 /// A WordPiece tokenizer with its vocabulary.
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
@@ -182,11 +205,23 @@ impl Vocabulary {
     /// special tokens (`[CLS]`, `[SEP]`, and `[UNK]` for out-of-vocabulary words): the
     /// caption's "own terms" that expansion control always keeps.
     pub fn term_ids(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.term_ids_counting(text)?.0)
+    }
+
+    /// [`Vocabulary::term_ids`], and how many of the caption's WordPiece tokens there were and
+    /// how many of them are `[UNK]`: words this vocabulary cannot spell, which no term
+    /// represents (a vocabulary that does not fit the captions shows as a high rate).
+    pub fn term_ids_counting(&self, text: &str) -> Result<(Vec<u32>, TokenCounts)> {
         let mut ids = self.encode(text)?;
+        let unk = self.tokenizer.token_to_id("[UNK]");
+        let counts = TokenCounts {
+            tokens: ids.len(),
+            unknown: ids.iter().filter(|&&id| Some(id) == unk).count(),
+        };
         ids.retain(|id| !self.special_ids.contains(id));
         ids.sort_unstable();
         ids.dedup();
-        Ok(ids)
+        Ok((ids, counts))
     }
 
     /// [`Vocabulary::term_ids`] of every caption, as rows of a [`TermSets`].
@@ -282,6 +317,16 @@ mod tests {
         assert_eq!(v.encode("dogs").unwrap(), vec![6, 9]);
         // Out-of-vocabulary words become [UNK], which term_ids drops; duplicates collapse.
         assert_eq!(v.term_ids("a dog, a zebra").unwrap(), vec![5, 6]);
+        // a · dog · , · a · [UNK]: "," is not in this vocabulary either.
+        let (_, counts) = v.term_ids_counting("a dog, a zebra").unwrap();
+        assert_eq!(
+            counts,
+            TokenCounts {
+                tokens: 5,
+                unknown: 2
+            }
+        );
+        assert!((counts.unknown_rate() - 0.4).abs() < 1e-12);
         let dir = tempfile::tempdir().unwrap();
         v.write_files(dir.path()).unwrap();
         let from_json = Vocabulary::from_dir(dir.path()).unwrap();

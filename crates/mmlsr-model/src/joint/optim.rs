@@ -14,7 +14,7 @@ use burn::{
 };
 
 use super::{JointModel, JointTrainConfig};
-use crate::{Error, Result, train::scalar};
+use crate::{Error, Result, optim::read_record, train::scalar};
 
 type Adaptor<B> = OptimizerAdaptor<AdamW, JointModel<B>, B>;
 
@@ -88,21 +88,16 @@ impl<B: AutodiffBackend> JointOptimizer<B> {
         Ok((enc(&self.head_proj)?, enc(&self.rest)?))
     }
 
-    pub(crate) fn load_bytes(
+    pub(crate) fn load_files(
         mut self,
-        head_proj: Vec<u8>,
-        rest: Vec<u8>,
+        head_proj: &Path,
+        rest: &Path,
         device: &B::Device,
-        what: &Path,
     ) -> Result<Self> {
-        let rec = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
-        let bad = |e: burn::record::RecorderError| {
-            Error::checkpoint(what, format!("unreadable optimiser state: {e}"))
-        };
-        let p = Recorder::<B>::load(&rec, head_proj, device).map_err(bad)?;
-        let r = Recorder::<B>::load(&rec, rest, device).map_err(bad)?;
-        self.head_proj = self.head_proj.load_record(p);
-        self.rest = self.rest.load_record(r);
+        self.head_proj = self
+            .head_proj
+            .load_record(read_record::<B, _>(head_proj, device)?);
+        self.rest = self.rest.load_record(read_record::<B, _>(rest, device)?);
         Ok(self)
     }
 }

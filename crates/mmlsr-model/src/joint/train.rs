@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     Error, OutputTerms, RegWeights, Result, SparseHeadConfig, StepStats, TrainData, TrainObserver,
-    TrainReport,
+    TrainReport, check_projections, check_word_vectors,
     train::{activity, scalar},
     trainer::{self, Batch, LogRow, LoopSettings, Method, RunDir, csv_option},
 };
@@ -306,22 +306,11 @@ impl<'a, 'd, B: AutodiffBackend> Joint<'a, 'd, B> {
         config.validate_settings()?;
         let d_feature = data.dataset.dim();
         let projections = start.projections;
-        if projections.text.in_dim != d_feature {
-            return Err(Error::Shape {
-                what: "projection input dimension vs the pre-projection features".into(),
-                expected: d_feature,
-                found: projections.text.in_dim,
-            });
-        }
+        check_projections(projections, d_feature)?;
         let d_embed = projections.text.out_dim;
         let vocab_size = data.vocab_size();
-        if let Some(wv) = start.word_vectors
-            && (wv.vocab_size != vocab_size || wv.dim != config.d_hidden)
-        {
-            return Err(Error::Config(format!(
-                "word vectors are {} × {}, expected vocabulary {} × d_hidden {}",
-                wv.vocab_size, wv.dim, vocab_size, config.d_hidden
-            )));
+        if let Some(wv) = start.word_vectors {
+            check_word_vectors(wv, vocab_size, config.d_hidden)?;
         }
         let output = OutputTerms {
             vocab_size,
@@ -401,12 +390,10 @@ impl<B: AutodiffBackend> Method for Joint<'_, '_, B> {
 
     fn load(&self, dir: &Path) -> Result<JointWeights<B>> {
         let (_, model) = load_joint_model::<B>(dir, self.device)?;
-        let read = |n: &str| std::fs::read(dir.join(n)).map_err(|e| Error::io(dir.join(n), e));
-        let optim = JointOptimizer::<B>::new(self.config).load_bytes(
-            read(OPTIM_HEAD_PROJ)?,
-            read(OPTIM_REST)?,
+        let optim = JointOptimizer::<B>::new(self.config).load_files(
+            &dir.join(OPTIM_HEAD_PROJ),
+            &dir.join(OPTIM_REST),
             self.device,
-            dir,
         )?;
         Ok(JointWeights { model, optim })
     }
