@@ -4,16 +4,23 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use mmlsr_core::MANIFEST;
+use mmlsr_model::{TrainConfig, TrainData, check_projections, check_word_vectors};
 use mmlsr_store::{
-    Dataset, DatasetFiles, Projections, RestvalPolicy, Split, Vocabulary, WordVectors, files,
+    Dataset, DatasetFiles, Projections, RestvalPolicy, Vocabulary, WordVectors, files,
 };
 
 /// Validate a data folder (the synthetic ones, or a local copy of `lsr42/*-dense`) and print
 /// its splits, dimensions, optional files, and brute-force dense text→image R@1 / R@5 /
 /// MRR@10 on the test split.
 ///
-/// Checks that every image and caption id of `dataset_meta.json` has an embedding, that the
-/// two tables agree on the dimension, and that no value is NaN or infinite.
+/// Checks the files against the folder's `MANIFEST.sha256` (when it has one), that every image
+/// and caption id of `dataset_meta.json` has an embedding, that the two tables agree on the
+/// dimension, that no value is NaN or infinite, and everything `mmlsr train` checks before it
+/// starts: the vocabulary tokenises every caption (the share of `[UNK]` tokens is reported,
+/// with a warning above 1 %), there are training pairs and a test split, the word vectors
+/// have one row per vocabulary entry and `d_hidden` columns, and the projections take the
+/// pre-projection features' width.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The data folder (holding dataset_meta.json, img_embs.parquet, text_embs.parquet).
@@ -40,6 +47,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         RestvalArg::Drop => RestvalPolicy::Drop,
     };
     println!("{}", dir.display());
+    if dir.join(MANIFEST).is_file() {
+        println!("  checksums: every file listed in {MANIFEST} matches");
+    } else {
+        println!("  checksums: no {MANIFEST} (not written by mmlsr): files not checked");
+    }
     println!(
         "  images {} and captions {}, {}-d embeddings",
         ds.images().len(),
@@ -49,38 +61,73 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     for (split, n) in ds.meta().split_counts() {
         println!("  {split:<8} {n:>7} images");
     }
+    // What `mmlsr train` checks before its first step, so that a folder inspect passes
+    // trains: the vocabulary, every caption tokenised, a training split, the word vectors'
+    // shape, the projections against the pre-projection features, a test split.
+    let vocab = Vocabulary::from_dir(dir).with_context(|| {
+        format!(
+            "{}: training needs the captions' vocabulary ({} or {}; bert-base-uncased for BLIP \
+             and ALBEF)",
+            dir.display(),
+            files::VOCAB,
+            files::TOKENIZER
+        )
+    })?;
+    println!(
+        "  vocabulary: {} entries ({})",
+        vocab.len(),
+        vocab.source().display()
+    );
+    let data = TrainData::new(&ds, &vocab, restval)
+        .with_context(|| format!("preparing {} for training", dir.display()))?;
     println!(
         "  training pairs: {} (restval {:?})",
-        ds.meta().training_pairs(restval).len(),
+        data.train_pairs.len(),
         restval
     );
-    if dir.join(files::IMG_EMBS_BEFORE_PROJ).is_file() {
+    println!(
+        "  caption tokens: {}, [UNK] {} ({:.2} %)",
+        data.tokens.tokens,
+        data.tokens.unknown,
+        100.0 * data.tokens.unknown_rate()
+    );
+    crate::pipelines::warn_unknown_tokens(dir, &data.tokens);
+    let before = if dir.join(files::IMG_EMBS_BEFORE_PROJ).is_file() {
         let before = Dataset::open_with(dir, DatasetFiles::BEFORE_PROJ)
             .context("validating the pre-projection tables")?;
         println!("  pre-projection features: {}-d", before.dim());
-    }
+        Some(before.dim())
+    } else {
+        None
+    };
     if dir.join(files::PROJECTIONS).is_file() {
-        let p = Projections::read(&dir.join(files::PROJECTIONS))?;
+        let path = dir.join(files::PROJECTIONS);
+        let p = Projections::read(&path)?;
+        if let Some(d_feature) = before {
+            check_projections(&p, d_feature).with_context(|| path.display().to_string())?;
+        }
         println!("  projections: {}→{}", p.text.in_dim, p.text.out_dim);
     }
-    if dir.join(files::VOCAB).is_file() || dir.join(files::TOKENIZER).is_file() {
-        let v = Vocabulary::from_dir(dir)?;
-        println!(
-            "  vocabulary: {} entries ({})",
-            v.len(),
-            v.source().display()
-        );
-    }
     if dir.join(files::WORD_VECTORS).is_file() {
-        let w = WordVectors::read(&dir.join(files::WORD_VECTORS))?;
+        let path = dir.join(files::WORD_VECTORS);
+        let w = WordVectors::read(&path)?;
+        let d_hidden = TrainConfig::default().d_hidden;
+        check_word_vectors(&w, vocab.len(), d_hidden).with_context(|| {
+            format!(
+                "{}: training initialises the vocabulary projector from these (d_hidden \
+                 {d_hidden} by default; a --config TOML may set another)",
+                path.display()
+            )
+        })?;
         println!("  word vectors: {} × {}", w.vocab_size, w.dim);
     }
-    let test = ds.split(Split::Test, restval);
-    if test.caption_rows.is_empty() {
-        println!("  no test split: dense retrieval not evaluated");
-        return Ok(());
-    }
-    let e = crate::evaluation::DenseNumbers::of(&ds, &test)?;
+    let test = &data.test;
+    anyhow::ensure!(
+        !test.caption_rows.is_empty(),
+        "{}: the test split is empty; training evaluates the kept epoch on it",
+        dir.display()
+    );
+    let e = crate::evaluation::DenseNumbers::of(&ds, test)?;
     println!(
         "  dense text→image on test ({} captions × {} images): R@1 {:.2}  R@5 {:.2}  R@10 {:.2}  MRR@10 {:.2}",
         test.caption_rows.len(),

@@ -80,6 +80,7 @@ pub fn train_and_evaluate(cell: &D2sCell<'_>) -> anyhow::Result<D2sMetrics> {
         None
     };
     let data = TrainData::new(&ds, &vocab, cell.restval)?;
+    super::warn_unknown_tokens(dir, &data.tokens);
     if data.test.caption_rows.is_empty() {
         bail!("{}: the test split is empty", dir.display());
     }

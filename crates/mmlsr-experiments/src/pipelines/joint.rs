@@ -155,6 +155,7 @@ pub fn train_joint_and_evaluate(cell: &JointCell<'_>) -> anyhow::Result<JointMet
     let dir = cell.data;
     let inputs = JointInputs::open(dir)?;
     let data = TrainData::new(&inputs.ds, &inputs.vocab, config.restval_policy())?;
+    super::warn_unknown_tokens(dir, &data.tokens);
     if data.test.caption_rows.is_empty() {
         bail!("{}: the test split is empty", dir.display());
     }

@@ -8,6 +8,27 @@ pub mod d2s;
 pub mod joint;
 pub mod synth;
 
+/// Above this fraction of `[UNK]` caption tokens, training and `inspect` warn.
+pub const UNKNOWN_TOKEN_WARNING: f64 = 0.01;
+
+/// Warn on stderr when many caption tokens of `dir` are `[UNK]` in its vocabulary: those words
+/// become no term, so the sparse vectors cannot represent them. Returns whether it warned.
+pub fn warn_unknown_tokens(dir: &Path, tokens: &mmlsr_store::TokenCounts) -> bool {
+    let warn = tokens.unknown_rate() > UNKNOWN_TOKEN_WARNING;
+    if warn {
+        eprintln!(
+            "warning: {}: {:.1} % of the caption tokens ({} of {}) are [UNK] in this vocabulary; \
+             those words become no term. Is it the vocabulary the captions belong to \
+             (bert-base-uncased for BLIP and ALBEF)?",
+            dir.display(),
+            100.0 * tokens.unknown_rate(),
+            tokens.unknown,
+            tokens.tokens
+        );
+    }
+    warn
+}
+
 /// The test results a pipeline writes into a run directory: `test_metrics.json` and the
 /// `test_run*.trec` runs.
 fn test_results(out: &Path) -> Vec<PathBuf> {
