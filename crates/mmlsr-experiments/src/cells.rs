@@ -137,12 +137,14 @@ pub fn config_hash(config: &impl Serialize, dataset: &str) -> String {
     format!("{:08x}", h.finalize())
 }
 
-/// CRC-32 over the data folder's files (names, sizes and contents, in name order).
+/// CRC-32 over the data folder's files (names, sizes and contents, in name order), less its
+/// checksum manifest (derived from the others, and absent from folders written before
+/// manifests existed, whose cells must still be kept).
 pub fn data_checksum(dir: &Path) -> anyhow::Result<String> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("listing {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
+        .filter(|p| p.is_file() && !p.ends_with(mmlsr_core::MANIFEST))
         .collect();
     names.sort();
     let mut h = crc32fast::Hasher::new();
@@ -172,5 +174,63 @@ pub fn git_commit() -> String {
             _ => c,
         },
         None => "unknown".into(),
+    }
+}
+
+/// An exclusive lock on a runs folder, held by one `mmlsr reproduce` for its whole run so that
+/// a second one on the same folder is refused up front instead of dying mid-write. It is an OS
+/// file lock on `RUNS/.reproduce.lock`: released when dropped, and by the kernel when the
+/// process dies (`kill -9` leaves no stale lock). The file names its holder.
+pub struct RunsLock {
+    _file: std::fs::File,
+}
+
+impl RunsLock {
+    /// The lock file's name inside a runs folder.
+    pub const FILE: &'static str = ".reproduce.lock";
+
+    /// Take the lock on `runs` (created if missing), or refuse naming the process that holds
+    /// it.
+    pub fn acquire(runs: &Path) -> anyhow::Result<Self> {
+        use std::io::Write;
+        std::fs::create_dir_all(runs).with_context(|| format!("creating {}", runs.display()))?;
+        let path = runs.join(Self::FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                bail!(
+                    "{}: another `mmlsr reproduce` is using this runs folder ({}); wait for it \
+                     to finish, or give this one another folder with --runs",
+                    runs.display(),
+                    holder.trim()
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let args: Vec<String> = std::env::args().collect();
+        file.set_len(0)
+            .and_then(|()| {
+                write!(
+                    file,
+                    "process {} since unix time {since}: {}",
+                    std::process::id(),
+                    args.join(" ")
+                )
+            })
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(Self { _file: file })
     }
 }

@@ -158,6 +158,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         "{}: the grid is empty",
         config_path.display()
     );
+    let _lock = cells::RunsLock::acquire(&exp.runs)?;
     ensure_data(&exp.data, &exp.grid.datasets)?;
     let git_commit = git_commit();
     let start = Instant::now();
@@ -293,6 +294,7 @@ fn reproduce_joint(args: &ReproduceArgs, config_path: &Path) -> anyhow::Result<(
     exp.d2s
         .validate_settings()
         .with_context(|| format!("{}: [d2s]", config_path.display()))?;
+    let _lock = cells::RunsLock::acquire(&exp.runs)?;
     ensure_data(&exp.data, &exp.datasets)?;
     let restval = base.restval_policy();
     let git_commit = git_commit();
