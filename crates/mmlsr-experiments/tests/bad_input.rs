@@ -429,6 +429,245 @@ fn the_catalogue_of_bad_inputs_gets_clear_verdicts() {
     }
     assert!(f.p("piped.json").is_file() && f.p("piped.md").is_file());
 
+    // --- Integrity: every folder mmlsr writes carries a SHA-256 manifest -------------------
+    for dir in ["data/synth-flickr-weak", "run/model", "enc", "idx"] {
+        assert!(
+            f.p(dir).join("MANIFEST.sha256").is_file(),
+            "{dir} has no manifest"
+        );
+    }
+    let copy = |from: &str, to: &str| {
+        ok(Command::new("cp").arg("-r").arg(f.p(from)).arg(f.p(to)));
+        f.p(to)
+    };
+    let flip_byte = |path: &Path, at: usize| {
+        let mut bytes = std::fs::read(path).unwrap();
+        let at = at.min(bytes.len() - 1);
+        bytes[at] ^= 0x10;
+        std::fs::write(path, bytes).unwrap();
+    };
+    let model = copy("run/model", "model-flipped");
+    flip_byte(&model.join("head.safetensors"), 4096);
+    case(
+        "encode with a bit flipped in head.safetensors",
+        mmlsr()
+            .arg("encode")
+            .arg(&model)
+            .arg(&data)
+            .arg("--out")
+            .arg(f.p("enc-flipped")),
+        Refused("head.safetensors: SHA-256"),
+    );
+    // A checkpoint whose optimiser state was truncated: the manifest names the file, and
+    // without a manifest the loader does.
+    let run3 = copy("run", "run3");
+    let epoch = std::fs::read_dir(run3.join("epochs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let optim = epoch.join("optim_proj.mpk");
+    let bytes = std::fs::read(&optim).unwrap();
+    std::fs::write(&optim, &bytes[..bytes.len() / 2]).unwrap();
+    let resume3 = || {
+        let mut c = mmlsr();
+        c.arg("train")
+            .arg(&data)
+            .arg("--out")
+            .arg(&run3)
+            .args(["--epochs", "3", "--quiet", "--resume"]);
+        c
+    };
+    case(
+        "resume from a truncated optimiser state",
+        &mut resume3(),
+        Refused("optim_proj.mpk: SHA-256"),
+    );
+    std::fs::remove_file(epoch.join("MANIFEST.sha256")).unwrap();
+    case(
+        "resume from a truncated optimiser state without a manifest",
+        &mut resume3(),
+        Refused("optim_proj.mpk: unreadable optimiser state"),
+    );
+    let flipped_data = copy("data/synth-flickr-weak", "data-flipped");
+    let parquet = flipped_data.join("img_embs.parquet");
+    let len = std::fs::metadata(&parquet).unwrap().len() as usize;
+    flip_byte(&parquet, len / 2);
+    case(
+        "inspect a data folder with a flipped bit in a Parquet data page",
+        mmlsr().arg("inspect").arg(&flipped_data),
+        Refused("img_embs.parquet: SHA-256"),
+    );
+    let search_idx = |idx: &Path, enc: &Path| {
+        let mut c = mmlsr();
+        c.arg("search")
+            .arg(idx)
+            .arg(enc)
+            .arg("--out")
+            .arg(f.p("integrity.trec"))
+            .args(["--k", "10"]);
+        c
+    };
+    let idx = copy("idx", "idx-swapped");
+    let ids = std::fs::read_to_string(idx.join("doc_ids.txt")).unwrap();
+    let mut lines: Vec<&str> = ids.lines().collect();
+    lines.swap(0, 1);
+    std::fs::write(idx.join("doc_ids.txt"), lines.join("\n") + "\n").unwrap();
+    case(
+        "search an index whose doc_ids.txt has two lines swapped",
+        &mut search_idx(&idx, &f.p("enc")),
+        Refused("doc_ids.txt: SHA-256"),
+    );
+    std::fs::remove_file(idx.join("MANIFEST.sha256")).unwrap();
+    lines.swap(0, 1);
+    lines[1] = lines[0];
+    std::fs::write(idx.join("doc_ids.txt"), lines.join("\n") + "\n").unwrap();
+    case(
+        "search an unsealed index whose doc_ids.txt repeats an id",
+        &mut search_idx(&idx, &f.p("enc")),
+        Refused("doc_ids.txt:2: image id"),
+    );
+    let enc = copy("enc", "enc-flipped-queries");
+    let queries = enc.join("text_sparse.parquet");
+    let len = std::fs::metadata(&queries).unwrap().len() as usize;
+    flip_byte(&queries, len / 2);
+    case(
+        "search with flipped caption vectors",
+        &mut search_idx(&f.p("idx"), &enc),
+        Refused("text_sparse.parquet: SHA-256"),
+    );
+
+    // --- inspect runs what train checks --------------------------------------------------
+    // Each folder is a copy without its manifest: the edits are the user's own.
+    let unsealed = |to: &str| {
+        let dir = copy("data/synth-flickr-weak", to);
+        std::fs::remove_file(dir.join("MANIFEST.sha256")).unwrap();
+        dir
+    };
+    let inspect = |dir: &Path| {
+        let mut c = mmlsr();
+        c.arg("inspect").arg(dir);
+        c
+    };
+    let wide = unsealed("data-wv-shape");
+    let wv = mmlsr_store::WordVectors::read(&wide.join("word_vectors.safetensors")).unwrap();
+    mmlsr_store::WordVectors {
+        vocab_size: wv.vocab_size,
+        dim: 384,
+        data: vec![0.01; wv.vocab_size * 384],
+    }
+    .write(&wide.join("word_vectors.safetensors"))
+    .unwrap();
+    case(
+        "inspect word vectors of the wrong width",
+        &mut inspect(&wide),
+        Refused("word vector dimension vs d_hidden: expected 768, found 384"),
+    );
+    case(
+        "train on word vectors of the wrong width (what inspect now refuses)",
+        mmlsr()
+            .arg("train")
+            .arg(&wide)
+            .arg("--out")
+            .arg(f.p("run-wv-shape"))
+            .args(["--epochs", "1", "--quiet"]),
+        Refused("word vector dimension vs d_hidden: expected 768, found 384"),
+    );
+    let short = unsealed("data-vocab-short");
+    let tokens = std::fs::read_to_string(short.join("vocab.txt")).unwrap();
+    let kept: Vec<&str> = tokens.lines().take(tokens.lines().count() - 5).collect();
+    std::fs::write(short.join("vocab.txt"), kept.join("\n") + "\n").unwrap();
+    std::fs::remove_file(short.join("tokenizer.json")).unwrap();
+    case(
+        "inspect a vocabulary shorter than the word vectors",
+        &mut inspect(&short),
+        Refused("word vectors' vocabulary size vs the tokenizer's"),
+    );
+    let oov = unsealed("data-vocab-oov");
+    let renamed: Vec<String> = tokens
+        .lines()
+        .enumerate()
+        .map(|(i, t)| {
+            if i >= 5 && i % 3 == 0 && !t.starts_with("##") {
+                format!("zzunused{i}")
+            } else {
+                t.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(oov.join("vocab.txt"), renamed.join("\n") + "\n").unwrap();
+    std::fs::remove_file(oov.join("tokenizer.json")).unwrap();
+    let stderr = case(
+        "inspect a vocabulary missing many caption words",
+        &mut inspect(&oov),
+        Warned("of the caption tokens"),
+    );
+    assert!(stderr.contains("are [UNK] in this vocabulary"), "{stderr}");
+    let noimg = unsealed("data-no-test");
+    let meta = std::fs::read_to_string(noimg.join("dataset_meta.json")).unwrap();
+    std::fs::write(
+        noimg.join("dataset_meta.json"),
+        meta.replace("\"split\":\"test\"", "\"split\":\"train\""),
+    )
+    .unwrap();
+    case(
+        "inspect a folder without a test split",
+        &mut inspect(&noimg),
+        Refused("the test split is empty"),
+    );
+    let badid = unsealed("data-bad-imgid");
+    let meta = std::fs::read_to_string(badid.join("dataset_meta.json")).unwrap();
+    let at = meta.find("\"imgid\":").unwrap() + "\"imgid\":".len();
+    let end = at + meta[at..].find(',').unwrap();
+    std::fs::write(
+        badid.join("dataset_meta.json"),
+        format!("{}1.5{}", &meta[..at], &meta[end..]),
+    )
+    .unwrap();
+    case(
+        "inspect metadata with a fractional imgid",
+        &mut inspect(&badid),
+        Refused("invalid type: floating point `1.5`, expected an id"),
+    );
+
+    // --- Concurrency and interrupted writes -------------------------------------------------
+    let runs = f.p("locked-runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let lock = std::fs::File::create(runs.join(".reproduce.lock")).unwrap();
+    lock.try_lock().unwrap();
+    std::fs::write(runs.join(".reproduce.lock"), "process 1 (the test)").unwrap();
+    let table2 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/table2.toml");
+    case(
+        "a second reproduce on a runs folder in use",
+        mmlsr()
+            .args(["reproduce", "table2", "--config"])
+            .arg(&table2)
+            .arg("--runs")
+            .arg(&runs)
+            .arg("--data")
+            .arg(f.p("no-data-needed"))
+            .arg("--results")
+            .arg(f.p("locked-results")),
+        Refused("another `mmlsr reproduce` is using this runs folder (process 1 (the test))"),
+    );
+    assert!(
+        !f.p("no-data-needed").exists(),
+        "the refused reproduce generated data before taking the lock"
+    );
+    drop(lock);
+    // A search killed mid-write left a temporary beside its run; the next write removes it.
+    std::fs::create_dir_all(f.p("killed")).unwrap();
+    let orphan = f.p("killed/.mmlsr-99999999-abc123.tmp");
+    std::fs::write(&orphan, "q1 Q0 d1 1 1.0 half").unwrap();
+    ok(mmlsr()
+        .arg("search")
+        .arg(f.p("idx"))
+        .arg(f.p("enc"))
+        .arg("--out")
+        .arg(f.p("killed/run.trec"))
+        .args(["--k", "5"]));
+    assert!(!orphan.exists(), "a dead process's temporary was kept");
+
     let [refused, warned] = counts;
     eprintln!(
         "bad-input catalogue: {refused} refused with the expected message, {warned} accepted \
