@@ -137,14 +137,19 @@ pub fn config_hash(config: &impl Serialize, dataset: &str) -> String {
     format!("{:08x}", h.finalize())
 }
 
-/// CRC-32 over the data folder's files (names, sizes and contents, in name order), less its
-/// checksum manifest (derived from the others, and absent from folders written before
-/// manifests existed, whose cells must still be kept).
+/// CRC-32 over the data folder's data files (names, sizes and contents, in name order): not
+/// its checksum manifest (derived from the others, and absent from older folders) nor its
+/// Markdown (the dataset card records how long generation took, so it differs between two
+/// generations of the same data).
 pub fn data_checksum(dir: &Path) -> anyhow::Result<String> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("listing {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && !p.ends_with(mmlsr_core::MANIFEST))
+        .filter(|p| {
+            p.is_file()
+                && !p.ends_with(mmlsr_core::MANIFEST)
+                && p.extension().is_none_or(|e| e != "md")
+        })
         .collect();
     names.sort();
     let mut h = crc32fast::Hasher::new();
@@ -232,5 +237,30 @@ impl RunsLock {
             })
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(Self { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_checksum_covers_data_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::write(p("img_embs.parquet"), b"rows").unwrap();
+        std::fs::write(p("README.md"), b"Generation took 12.6 s.").unwrap();
+        let first = data_checksum(dir.path()).unwrap();
+        // Zlib's CRC-32 of the name, the length (u64 LE) and the bytes, chained.
+        let mut h = crc32fast::Hasher::new();
+        h.update(b"img_embs.parquet");
+        h.update(&4u64.to_le_bytes());
+        h.update(b"rows");
+        assert_eq!(first, format!("{:08x}", h.finalize()));
+        std::fs::write(p("README.md"), b"Generation took 14.1 s.").unwrap();
+        std::fs::write(p(mmlsr_core::MANIFEST), b"listing").unwrap();
+        assert_eq!(data_checksum(dir.path()).unwrap(), first);
+        std::fs::write(p("img_embs.parquet"), b"rowz").unwrap();
+        assert_ne!(data_checksum(dir.path()).unwrap(), first);
     }
 }
