@@ -615,6 +615,20 @@ fn the_catalogue_of_bad_inputs_gets_clear_verdicts() {
         &mut inspect(&noimg),
         Refused("the test split is empty"),
     );
+    let empty = unsealed("data-no-images");
+    mmlsr_store::EmbeddingWriter::create(
+        &empty.join("img_embs.parquet"),
+        256,
+        mmlsr_store::WriteOptions::default(),
+    )
+    .unwrap()
+    .finish()
+    .unwrap();
+    case(
+        "inspect an empty image table",
+        &mut inspect(&empty),
+        Refused("img_embs.parquet: the table has no embeddings"),
+    );
     let badid = unsealed("data-bad-imgid");
     let meta = std::fs::read_to_string(badid.join("dataset_meta.json")).unwrap();
     let at = meta.find("\"imgid\":").unwrap() + "\"imgid\":".len();
@@ -629,6 +643,16 @@ fn the_catalogue_of_bad_inputs_gets_clear_verdicts() {
         &mut inspect(&badid),
         Refused("invalid type: floating point `1.5`, expected an id"),
     );
+
+    // A batch far larger than the data (it once asked for 102 GB and aborted) trains as one
+    // batch per epoch.
+    ok(mmlsr()
+        .arg("train")
+        .arg(&data)
+        .arg("--out")
+        .arg(f.p("run-huge-batch"))
+        .args(["--epochs", "1", "--quiet", "--batch-size", "100000000"]));
+    assert!(f.p("run-huge-batch/model/head.safetensors").is_file());
 
     // --- Concurrency and interrupted writes -------------------------------------------------
     let runs = f.p("locked-runs");
