@@ -103,7 +103,8 @@ impl<B: AutodiffBackend> HeadOptimizer<B> {
         Ok((enc(&self.proj)?, enc(&self.rest)?))
     }
 
-    /// Restore state written by [`HeadOptimizer::to_bytes`]; `what` names the source in errors.
+    /// Restore state that [`HeadOptimizer::to_bytes`] wrote to the files `proj` and `rest`;
+    /// an unreadable file is an error naming it.
     pub fn load_files(
         mut self,
         proj: &std::path::Path,
@@ -123,15 +124,15 @@ pub(crate) fn read_record<B: burn::tensor::backend::Backend, R: burn::record::Re
     device: &B::Device,
 ) -> Result<R> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let len = bytes.len();
     let rec = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
     Recorder::<B>::load(&rec, bytes, device).map_err(|e| {
         Error::checkpoint(
             path,
             format!(
-                "unreadable optimiser state ({} bytes: truncated, corrupted, or written by \
+                "unreadable optimiser state ({len} bytes: truncated, corrupted, or written by \
                  another version of mmlsr); resume from an intact checkpoint, or train again \
-                 with force: {e}",
-                std::fs::metadata(path).map_or(0, |m| m.len())
+                 with force: {e}"
             ),
         )
     })

@@ -9,13 +9,12 @@ pub mod joint;
 pub mod synth;
 
 /// Above this fraction of `[UNK]` caption tokens, training and `inspect` warn.
-pub const UNKNOWN_TOKEN_WARNING: f64 = 0.01;
+const UNKNOWN_TOKEN_WARNING: f64 = 0.01;
 
 /// Warn on stderr when many caption tokens of `dir` are `[UNK]` in its vocabulary: those words
-/// become no term, so the sparse vectors cannot represent them. Returns whether it warned.
-pub fn warn_unknown_tokens(dir: &Path, tokens: &mmlsr_store::TokenCounts) -> bool {
-    let warn = tokens.unknown_rate() > UNKNOWN_TOKEN_WARNING;
-    if warn {
+/// become no term, so the sparse vectors cannot represent them.
+pub fn warn_unknown_tokens(dir: &Path, tokens: &mmlsr_store::TokenCounts) {
+    if tokens.unknown_rate() > UNKNOWN_TOKEN_WARNING {
         eprintln!(
             "warning: {}: {:.1} % of the caption tokens ({} of {}) are [UNK] in this vocabulary; \
              those words become no term. Is it the vocabulary the captions belong to \
@@ -26,7 +25,6 @@ pub fn warn_unknown_tokens(dir: &Path, tokens: &mmlsr_store::TokenCounts) -> boo
             tokens.tokens
         );
     }
-    warn
 }
 
 /// The test results a pipeline writes into a run directory: `test_metrics.json` and the
