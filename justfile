@@ -66,7 +66,9 @@ reproduce-table5:
 reproduce-fig2:
     cargo run --release -p mmlsr-experiments -- reproduce fig2
 
-# The latency table (D2S Table 6) on generated vectors at FLOPs ≈ 3, 12, 80 (123,287 images).
+# The latency table (D2S Table 6): generated vectors at FLOPs ≈ 3, 12, 80 and three trained
+# heads' vectors over 123,287 images (experiments/table6.toml; generates a 2.7 GB full-scale
+# folder under data/full and trains three heads first: about 25 minutes on two cores).
 reproduce-table6:
     cargo run --release -p mmlsr-experiments -- reproduce table6
 

@@ -119,3 +119,49 @@ pub fn restval_label(p: RestvalPolicy) -> &'static str {
         RestvalPolicy::Drop => "restval-drop",
     }
 }
+
+/// `experiments/table6.toml`: the latency table on a collection of MSCOCO's size, with the
+/// trained heads whose vectors it times.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyExperiment {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_data")]
+    pub data: PathBuf,
+    pub runs: PathBuf,
+    pub results: PathBuf,
+    #[serde(default)]
+    pub backend: Option<BackendKind>,
+    /// The data folder (under `data`) the heads train on: a `synth-*` name is generated at the
+    /// small scale when missing.
+    pub train_on: String,
+    /// The folder (under `data`) whose every image and caption the heads encode, and whose
+    /// dense vectors feed the dense rows.
+    pub collection: String,
+    /// The `mmlsr synth --scale` that makes `collection` when it is missing (`small`, `full`;
+    /// the same seed and generator as `train_on`, so the two share a vocabulary).
+    pub collection_scale: String,
+    /// `mmlsr bench` settings (flag names with `_`), over its defaults.
+    #[serde(default)]
+    pub bench: crate::latency::BenchPlan,
+    /// `TrainConfig` keys shared by every head.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// The trained heads; each becomes one collection of the table.
+    pub heads: Vec<LatencyHead>,
+}
+
+/// One trained head of the latency table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyHead {
+    /// Its folder name and its label in the table.
+    pub name: String,
+    /// Regulariser weight η (captions and images alike).
+    pub eta: f64,
+    /// `TrainConfig` keys merged over `[train]`, e.g.
+    /// `set = { expansion = { variant = "exp=c", draw = "per_caption" } }`.
+    #[serde(default)]
+    pub set: toml::Table,
+}

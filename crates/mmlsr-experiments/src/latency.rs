@@ -17,7 +17,7 @@ use mmlsr_index::{
 };
 use mmlsr_store::{Dataset, SparseTable, Split, Vocabulary};
 use rand::SeedableRng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Time the index's exact algorithms (exhaustive, MaxScore, block-max) in the D2S query modes
 /// (exp, no-exp, hybrid), exhaustive scoring over u16 impacts and over unquantised f32
@@ -31,10 +31,15 @@ use serde::Serialize;
 /// folder (`img_sparse.parquet` documents and `text_sparse.parquet` queries from
 /// `mmlsr encode`; own terms from the captions of `--data`, whose dense vectors also feed the
 /// dense rows).
-#[derive(Debug, Clone, PartialEq, Args)]
+///
+/// In `experiments/table6.toml` (`[bench]`), every key but `out`, `encoded` and `data` (which
+/// `mmlsr reproduce table6` sets) may be given, spelt as the flag with `_` for `-`.
+#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BenchPlan {
     /// Output folder.
     #[arg(long, default_value = "results/table6")]
+    #[serde(skip)]
     pub out: PathBuf,
     /// Documents per generated collection (123,287: MSCOCO's images, the D2S setting).
     #[arg(long, default_value_t = 123_287)]
@@ -50,9 +55,11 @@ pub struct BenchPlan {
     pub no_generated: bool,
     /// Folders written by `mmlsr encode` (trained vectors), each benchmarked as a collection.
     #[arg(long, value_delimiter = ',')]
+    #[serde(skip)]
     pub encoded: Vec<PathBuf>,
     /// The data folder the encoded vectors come from (own terms; dense baselines).
     #[arg(long)]
+    #[serde(skip)]
     pub data: Option<PathBuf>,
     /// Skip the dense baselines (flat and HNSW) of `--data`.
     #[arg(long)]
@@ -96,6 +103,10 @@ pub struct BenchPlan {
     /// Seed of the generated collections.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Lines printed under the table (what made the `--encoded` vectors); not a flag.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl Default for BenchPlan {
@@ -123,6 +134,7 @@ impl Default for BenchPlan {
             hnsw_ef_construction: HnswConfig::default().ef_construction,
             hnsw_ef_search: HnswConfig::default().ef_search,
             seed: 42,
+            notes: Vec::new(),
         }
     }
 }
@@ -648,6 +660,9 @@ fn write_outputs(out: &Path, machine: &str, args: &BenchPlan, rows: &[Row]) -> a
          it. Hybrid rescoring uses max(k, {}) candidates.",
         args.hybrid_candidates
     );
+    for note in &args.notes {
+        let _ = writeln!(md, "\n{note}");
+    }
     let json = serde_json::json!({ "machine": machine, "queries": args.queries, "rows": rows });
     mmlsr_store::atomic_write_bytes(&out.join("table6.md"), md.as_bytes())?;
     mmlsr_store::atomic_write_bytes(&out.join("table6.csv"), csv.as_bytes())?;

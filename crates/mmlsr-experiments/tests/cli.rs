@@ -874,3 +874,153 @@ fn reproduce_joint_is_resumable_and_consistent() {
         "{err}"
     );
 }
+
+/// `reproduce table6` trains its heads, encodes the collection with each, and times them; a
+/// rerun keeps both, a corrupted encoding is redone, and a collection with another
+/// vocabulary is refused.
+#[test]
+fn reproduce_table6_trains_encodes_and_times_resumably() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for out in [data.clone(), data.join("big")] {
+        run_ok(
+            mmlsr()
+                .args([
+                    "synth",
+                    "--scale",
+                    "tiny",
+                    "--quiet",
+                    "--datasets",
+                    "flickr",
+                ])
+                .args(["--backbones", "strong", "--out"])
+                .arg(&out),
+        );
+    }
+    let config = dir.path().join("t6.toml");
+    let write_config = |collection: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "data = \"{}\"\nruns = \"{}\"\nresults = \"{}\"\ntrain_on = \"synth-flickr-strong\"\n\
+                 collection = \"{collection}\"\ncollection_scale = \"tiny\"\n\
+                 [bench]\ndocs = 500\nqueries = 10\nflops = [3.0]\nks = [10]\n\
+                 [train]\nepochs = 1\nbatch_size = 256\n\
+                 [[heads]]\nname = \"sparsest\"\neta = 1e-3\nset = {{ expansion = {{ variant = \"exp=0\" }} }}\n",
+                data.display(),
+                dir.path().join("runs").display(),
+                dir.path().join("results").display()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("big/synth-flickr-strong");
+    let reproduce = || {
+        let out = mmlsr()
+            .args(["reproduce", "table6", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.success(), stderr)
+    };
+    let (ok, stderr) = reproduce();
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("[1/1] head sparsest: training"), "{stderr}");
+    assert!(
+        stderr.contains("encoding every image and caption"),
+        "{stderr}"
+    );
+    let results = dir.path().join("results");
+    let md = std::fs::read_to_string(results.join("table6.md")).unwrap();
+    let cell: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            dir.path()
+                .join("runs/synth-flickr-strong/sparsest/cell.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // The head's collection, the dense baselines and the generated collection are all timed.
+    for row in [
+        "| sparsest (synth-flickr-strong) | sparse exp · exhaustive | ",
+        "| dense vectors (synth-flickr-strong) | dense flat",
+        "| Zipf, FLOPs target 3 | sparse exp · exhaustive | ",
+    ] {
+        assert!(md.contains(row), "no row {row:?} in\n{md}");
+    }
+    // The note under the table is the head's own record.
+    let r1 = format!(
+        "R@1 {:.2}",
+        cell["metrics"]["sparse"]["r1"].as_f64().unwrap()
+    );
+    assert!(
+        md.contains("`sparsest`: a D2S head trained on synth-flickr-strong (exp=0, η = 1e-3")
+            && md.contains(&r1),
+        "{md}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["cells"][0]["config_hash"], cell["config_hash"]);
+    // Every image of the collection was encoded.
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.join("big/synth-flickr-strong/dataset_meta.json")).unwrap(),
+    )
+    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("table6.json")).unwrap()).unwrap();
+    assert!(json["rows"].as_array().unwrap().len() > 10);
+    let encoded = dir.path().join("runs/encoded/sparsest");
+    let summary = run_ok(
+        mmlsr()
+            .args(["index"])
+            .arg(&encoded)
+            .arg("--out")
+            .arg(dir.path().join("idx")),
+    );
+    let images = meta["images"].as_array().unwrap().len();
+    assert!(
+        summary.contains(&format!("indexed {images} images")),
+        "{images} images; {summary}"
+    );
+
+    // A rerun keeps the head and its encoding.
+    let (ok, stderr) = reproduce();
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("head sparsest: trained before, kept"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("encoded before, kept"), "{stderr}");
+
+    // A corrupted encoding does not verify, so it is made again.
+    let img = encoded.join("img_sparse.parquet");
+    let mut bytes = std::fs::read(&img).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&img, bytes).unwrap();
+    let (ok, stderr) = reproduce();
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("trained before, kept"), "{stderr}");
+    assert!(
+        stderr.contains("encoding every image and caption"),
+        "{stderr}"
+    );
+
+    // A collection numbering terms differently is refused before anything is encoded.
+    let other = data.join("other/synth-flickr-strong");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in std::fs::read_dir(data.join("big/synth-flickr-strong")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), other.join(f.file_name())).unwrap();
+    }
+    let vocab = other.join("vocab.txt");
+    let mut v = std::fs::read_to_string(&vocab).unwrap();
+    v.push_str("zzzextra\n");
+    std::fs::write(&vocab, v).unwrap();
+    std::fs::remove_file(other.join("tokenizer.json")).ok();
+    write_config("other/synth-flickr-strong");
+    let (ok, stderr) = reproduce();
+    assert!(!ok);
+    assert!(stderr.contains("have different vocabularies"), "{stderr}");
+}

@@ -15,11 +15,11 @@ use mmlsr_store::{Dataset, RestvalPolicy, Split};
 
 use crate::{
     cells::{self, CellMetrics, GridCell, JointTableCell, config_hash, data_checksum, git_commit},
-    experiments::{Experiment, JointExperiment, cell_dir, merge, restval_label},
-    latency,
+    experiments::{Experiment, JointExperiment, LatencyExperiment, cell_dir, merge, restval_label},
     pipelines::{
         d2s::{D2sCell, DenseNumbers, train_and_evaluate},
         joint::{JointCell, ModeNumbers, frozen_dense, train_joint_and_evaluate},
+        latency_table::reproduce_table6,
         synth::ensure_data,
     },
     tables,
@@ -94,7 +94,8 @@ pub enum Table {
     /// D2S Table 5: Pearson correlation of per-query R@1, R@5, MRR@10 between sparse and
     /// dense, over η.
     Table5,
-    /// D2S Table 6: the latency table (`mmlsr bench` with its defaults).
+    /// D2S Table 6: the latency table (`mmlsr bench`) on generated collections and on heads
+    /// trained and encoded over 123,287 images (experiments/table6.toml).
     Table6,
     /// D2S Figure 2: R@1 against FLOPs per variant (2a) and the histogram of per-query top-10
     /// overlap with the dense backbone (2b), as SVG.
@@ -122,22 +123,24 @@ impl Table {
 
 pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let table = args.table.name();
-    if args.table == Table::Table6 {
-        let out = args
-            .results
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("results/table6"));
-        return latency::run(latency::BenchPlan {
-            out,
-            ..latency::BenchPlan::default()
-        });
-    }
     let config_path = args
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("experiments/{table}.toml")));
     if args.table == Table::Joint {
         return reproduce_joint(&args, &config_path);
+    }
+    if args.table == Table::Table6 {
+        let text = std::fs::read_to_string(&config_path)
+            .with_context(|| format!("reading {}", config_path.display()))?;
+        let mut exp: LatencyExperiment = toml::from_str(&text).with_context(|| {
+            format!(
+                "{}: not a valid latency experiment file",
+                config_path.display()
+            )
+        })?;
+        let backend = args.apply(&mut exp.data, &mut exp.runs, &mut exp.results, exp.backend);
+        return reproduce_table6(&exp, &config_path, backend, args.progress);
     }
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;

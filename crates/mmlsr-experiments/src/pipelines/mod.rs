@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 pub mod d2s;
+pub mod encode;
 pub mod joint;
+pub mod latency_table;
 pub mod synth;
 
 /// Above this fraction of `[UNK]` caption tokens, training and `inspect` warn.

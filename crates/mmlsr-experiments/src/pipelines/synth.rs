@@ -84,6 +84,21 @@ pub fn print_reports(reports: &[FolderReport], out: &Path, seconds: f64) {
 
 /// Generate missing `synth-*` folders (small scale, seed 42: the embedded default).
 pub fn ensure_data(data: &Path, names: &[String]) -> anyhow::Result<()> {
+    ensure_data_at_scale(data, names, Scale::Small)
+}
+
+/// A `--scale` name (`tiny`, `small`, `full`).
+pub fn parse_scale(name: &str) -> anyhow::Result<Scale> {
+    Ok(match name {
+        "tiny" => Scale::Tiny,
+        "small" => Scale::Small,
+        "full" => Scale::Full,
+        other => bail!("unknown scale {other:?}, expected tiny, small or full"),
+    })
+}
+
+/// Generate missing `synth-*` folders at `scale` (seed 42).
+pub fn ensure_data_at_scale(data: &Path, names: &[String], scale: Scale) -> anyhow::Result<()> {
     let missing: Vec<&String> = names.iter().filter(|n| !data.join(n).exists()).collect();
     if missing.is_empty() {
         return Ok(());
@@ -106,7 +121,7 @@ pub fn ensure_data(data: &Path, names: &[String]) -> anyhow::Result<()> {
         backbones.push(bb);
     }
     eprintln!(
-        "generating the missing default data under {}: {}",
+        "generating the missing data under {} ({scale:?} scale): {}",
         data.display(),
         missing
             .iter()
@@ -125,7 +140,7 @@ pub fn ensure_data(data: &Path, names: &[String]) -> anyhow::Result<()> {
         .filter(|k| backbones.contains(k))
         .collect();
     let config = SynthConfig {
-        scale: Scale::Small,
+        scale,
         seed: 42,
         vocab: None,
         datasets,
