@@ -1,7 +1,8 @@
 //! One D2S training step at the released batch size (512 aligned caption–image pairs,
 //! 256-d inputs, 768 hidden, |V| outputs): both towers through the shared head, the dense
 //! teacher, soft cross-entropy both ways, L1, backward, and the two AdamW updates.
-//! Measured for the synthetic vocabulary (571 terms) and BERT's (30,522).
+//! Measured for the synthetic vocabulary (571 terms) and BERT's (30,522), unrestricted and
+//! with every caption restricted to its own terms (full-width and sparse-aware steps).
 //!
 //! `cargo bench -p mmlsr-benches --bench train_step`; the same step in PyTorch:
 //! `python3 scripts/bench_d2s_step.py` (prints steps/s for the same shapes).
@@ -64,6 +65,7 @@ fn bench(c: &mut Criterion) {
                         dense_text: zt.clone(),
                         dense_image: zi.clone(),
                         mask: None,
+                        text_columns: None,
                     },
                     &loss,
                     eta,
@@ -74,6 +76,57 @@ fn bench(c: &mut Criterion) {
                 out.parts.total.into_data()
             })
         });
+        // A batch whose captions are restricted to their own terms (exp=0, and the restricted
+        // batches of exp=c): ~10 Zipf-distributed terms per caption. The unoptimised step
+        // computes every caption over all |V| columns and multiplies by the mask; the
+        // sparse-aware one computes the caption side on the batch's union of terms.
+        let own = mmlsr_synth::ZipfTerms::new(vocab).sample(&mut rng, batch, 10);
+        let mut columns: Vec<u32> = own.rows().flat_map(|r| r.indices.iter().copied()).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        let mut full_mask = vec![0.0f32; batch * vocab];
+        let mut narrow_mask = vec![0.0f32; batch * columns.len()];
+        for (r, row) in own.rows().enumerate() {
+            for &t in row.indices {
+                full_mask[r * vocab + t as usize] = 1.0;
+                narrow_mask[r * columns.len() + columns.binary_search(&t).unwrap()] = 1.0;
+            }
+        }
+        eprintln!(
+            "|V| = {vocab}: a batch of {batch} captions with 10 own terms each uses {} columns",
+            columns.len()
+        );
+        for sparse in [false, true] {
+            let name = if sparse {
+                format!("batch512_V{vocab}_own_terms_sparse_aware")
+            } else {
+                format!("batch512_V{vocab}_own_terms_full_width")
+            };
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    let mask = if sparse {
+                        TensorData::new(narrow_mask.clone(), [batch, columns.len()])
+                    } else {
+                        TensorData::new(full_mask.clone(), [batch, vocab])
+                    };
+                    let (next, out) = train_step(
+                        head.take().expect("head"),
+                        &mut optim,
+                        StepInput {
+                            dense_text: zt.clone(),
+                            dense_image: zi.clone(),
+                            mask: Some(Tensor::from_data(mask, &device)),
+                            text_columns: sparse.then(|| columns.clone()),
+                        },
+                        &loss,
+                        eta,
+                        1.0,
+                    );
+                    head = Some(next);
+                    out.parts.total.into_data()
+                })
+            });
+        }
         // The same forward and backward pass without the optimiser update, to show where
         // the time goes.
         let h = head.as_ref().expect("head");

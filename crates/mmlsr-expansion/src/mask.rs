@@ -63,6 +63,64 @@ impl BatchMask {
         }
     }
 
+    /// The sorted columns that some caption of the batch may activate; `None` when one may
+    /// activate every column ([`RowMask::All`] or [`RowMask::DrawnOwnPlusAll`]). Outside these
+    /// columns every caption vector of the batch is zero, so a training step can compute the
+    /// caption tower, the score matrix and the caption regulariser on them alone.
+    pub fn columns(&self) -> Option<Vec<u32>> {
+        let mut seen = vec![false; self.vocab_size];
+        for (r, row) in self.rows.iter().enumerate() {
+            match *row {
+                RowMask::All | RowMask::DrawnOwnPlusAll(_) => return None,
+                RowMask::OwnOnly => {}
+                RowMask::OwnPlusDrawn(d) => {
+                    for (s, &x) in seen.iter_mut().zip(&self.word_draws[d]) {
+                        *s |= x;
+                    }
+                }
+            }
+            for &t in &self.own[r] {
+                seen[t as usize] = true;
+            }
+        }
+        Some(
+            seen.iter()
+                .enumerate()
+                .filter(|&(_, &s)| s)
+                .map(|(t, _)| t as u32)
+                .collect(),
+        )
+    }
+
+    /// Write the mask restricted to `columns` (sorted, as from [`BatchMask::columns`]) as a
+    /// dense `rows × columns.len()` matrix of 0.0 / 1.0: column `j` of the result is column
+    /// `columns[j]` of [`BatchMask::write_dense`]'s.
+    ///
+    /// # Panics
+    /// If `out.len() != rows × columns.len()` or a column is out of range.
+    pub fn write_dense_columns(&self, columns: &[u32], out: &mut [f32]) {
+        let u = columns.len();
+        assert_eq!(out.len(), self.rows.len() * u, "mask buffer shape");
+        for (r, row) in out
+            .chunks_exact_mut(u.max(1))
+            .enumerate()
+            .take(self.rows.len())
+        {
+            if self.rows[r] == RowMask::OwnOnly {
+                row.fill(0.0);
+                for &t in &self.own[r] {
+                    if let Ok(j) = columns.binary_search(&t) {
+                        row[j] = 1.0;
+                    }
+                }
+            } else {
+                for (m, &t) in row.iter_mut().zip(columns) {
+                    *m = self.allows(r, t) as u8 as f32;
+                }
+            }
+        }
+    }
+
     /// Write the mask as a dense `rows × vocab_size` matrix of 0.0 / 1.0 (row-major), to be
     /// multiplied with the batch's caption vectors.
     ///

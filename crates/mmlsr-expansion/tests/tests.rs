@@ -193,6 +193,70 @@ fn masks_never_drop_a_captions_own_terms_and_respect_the_variant() {
     }
 }
 
+/// `columns` is exactly the union of what the batch may activate, and `write_dense_columns`
+/// is `write_dense` gathered on those columns, for every variant, draw level and word control.
+#[test]
+fn batch_columns_are_the_union_of_the_allowed_terms() {
+    let df: Vec<f32> = (0..40).map(|k| (k % 10) as f32 / 10.0).collect();
+    let terms = captions();
+    let rows: Vec<&[u32]> = terms.rows().collect();
+    let mut restricted_batches = 0;
+    for variant in [
+        Variant::None,
+        Variant::Always,
+        Variant::Caption,
+        Variant::CaptionWord,
+    ] {
+        for draw in [DrawLevel::PerBatch, DrawLevel::PerCaption] {
+            for word_control in [WordControl::ExpansionTerms, WordControl::LiteralAlgorithm1] {
+                let s = Scheduler::new(
+                    ExpansionConfig {
+                        variant,
+                        draw,
+                        word_control,
+                        ..config(variant, 6)
+                    },
+                    &df,
+                )
+                .unwrap();
+                for epoch in 0..6 {
+                    for batch in 0..8 {
+                        // Batches of 8 captions, so that unions stay small.
+                        let start = (batch as usize * 8) % rows.len();
+                        let b = &rows[start..start + 8];
+                        let m = s.batch_mask(epoch, batch, b).unwrap();
+                        let mut dense = vec![0.0f32; b.len() * 40];
+                        m.write_dense(&mut dense);
+                        let used: Vec<u32> = (0..40u32)
+                            .filter(|&k| (0..b.len()).any(|r| dense[r * 40 + k as usize] == 1.0))
+                            .collect();
+                        let Some(cols) = m.columns() else {
+                            // Only a row that may activate every expansion term gives none.
+                            assert!(
+                                m.rows().iter().any(|r| matches!(
+                                    r,
+                                    RowMask::All | RowMask::DrawnOwnPlusAll(_)
+                                ))
+                            );
+                            continue;
+                        };
+                        restricted_batches += 1;
+                        assert_eq!(cols, used, "{} epoch {epoch}", variant.label());
+                        let mut narrow = vec![-1.0f32; b.len() * cols.len()];
+                        m.write_dense_columns(&cols, &mut narrow);
+                        for r in 0..b.len() {
+                            for (j, &k) in cols.iter().enumerate() {
+                                assert_eq!(narrow[r * cols.len() + j], dense[r * 40 + k as usize]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(restricted_batches > 100, "{restricted_batches}");
+}
+
 #[test]
 fn literal_algorithm_1_drops_own_terms_by_their_draw() {
     let df = vec![1.0f32; 10]; // p_k = 0 in epoch 0: every draw is 0

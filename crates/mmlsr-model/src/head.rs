@@ -210,6 +210,24 @@ impl<B: Backend> SparseHead<B> {
         relu(self.vocab.forward(x)).log1p()
     }
 
+    /// [`SparseHead::forward`] on some output columns only: column `j` of the result is column
+    /// `columns[j]` of `forward(z)`, computed with just those columns of `W_V` and `b_V`
+    /// (`[batch, columns.len()]`). Gradients flow to the selected columns of `W_V` and `b_V`
+    /// exactly as through `forward` followed by a selection.
+    pub fn forward_columns(
+        &self,
+        z: Tensor<B, 2>,
+        columns: Tensor<B, 1, burn::tensor::Int>,
+    ) -> Tensor<B, 2> {
+        let x = self.norm.forward(self.proj.forward(z));
+        let w = self.vocab.weight.val().select(1, columns.clone());
+        let mut y = x.matmul(w);
+        if let Some(b) = &self.vocab.bias {
+            y = y + b.val().select(0, columns).unsqueeze_dim(0);
+        }
+        relu(y).log1p()
+    }
+
     /// The parameters as host tensors in PyTorch layout, named as in [`names`].
     pub fn to_host(&self) -> Vec<HostTensor> {
         let [d, h] = self.proj.weight.val().dims();

@@ -31,8 +31,8 @@ pub use crate::{
         joint_loss, l2_normalize, load_joint_model, save_joint_model, train_joint,
     },
     loss::{
-        LossConfig, LossParts, RegWeights, Regulariser, d2s_loss, ramped_weight, regulariser,
-        soft_cross_entropy,
+        LossConfig, LossParts, RegWeights, Regulariser, d2s_loss, d2s_loss_on_columns,
+        ramped_weight, regulariser, soft_cross_entropy,
     },
     optim::{HeadOptimizer, OptimConfig, lr_factor},
     train::{StepInput, StepOutput, train, train_step},

@@ -116,13 +116,39 @@ pub fn d2s_loss<B: Backend>(
     config: &LossConfig,
     weights: RegWeights,
 ) -> LossParts<B> {
+    d2s_loss_on_columns(
+        sparse_text,
+        sparse_image.clone(),
+        sparse_image,
+        dense_text,
+        dense_image,
+        config,
+        weights,
+    )
+}
+
+/// [`d2s_loss`] when the caption vectors are zero outside some columns: `sparse_text` holds
+/// only those columns (`[batch, u]`), `image_on_columns` the same columns of the image vectors
+/// (`[batch, u]`, for the score matrix) and `sparse_image` all of them (`[batch, vocab]`, for
+/// the image regulariser). The value and every gradient equal [`d2s_loss`] on the full
+/// vectors: the score matrix and the caption regulariser (L1 or FLOPs) get nothing from the
+/// columns where every caption is zero.
+pub fn d2s_loss_on_columns<B: Backend>(
+    sparse_text: Tensor<B, 2>,
+    image_on_columns: Tensor<B, 2>,
+    sparse_image: Tensor<B, 2>,
+    dense_text: Tensor<B, 2>,
+    dense_image: Tensor<B, 2>,
+    config: &LossConfig,
+    weights: RegWeights,
+) -> LossParts<B> {
     let dense_i2t = dense_image
         .detach()
         .matmul(dense_text.detach().transpose())
         .div_scalar(config.temperature);
     let teacher_i2t = softmax(dense_i2t.clone(), 1).detach();
     let teacher_t2i = softmax(dense_i2t.transpose(), 1).detach();
-    let sparse_i2t = sparse_image.clone().matmul(sparse_text.clone().transpose());
+    let sparse_i2t = image_on_columns.matmul(sparse_text.clone().transpose());
     let distill = (soft_cross_entropy(sparse_i2t.clone(), teacher_i2t)
         + soft_cross_entropy(sparse_i2t.transpose(), teacher_t2i))
     .div_scalar(2.0);

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use burn::tensor::{Tensor, TensorData, backend::AutodiffBackend, backend::Backend};
+use burn::tensor::{Int, Tensor, TensorData, backend::AutodiffBackend, backend::Backend};
 use mmlsr_expansion::{ExpansionConfig, Scheduler};
 use mmlsr_metrics::Measure;
 use mmlsr_store::{WordVectors, atomic_write_bytes};
@@ -13,7 +13,7 @@ use mmlsr_store::{WordVectors, atomic_write_bytes};
 use crate::{
     Error, HeadOptimizer, LossConfig, LossParts, ModelCard, OutputTerms, RegWeights, Result,
     SparseHead, SparseHeadConfig, StepStats, TrainConfig, TrainData, TrainObserver, TrainReport,
-    check_word_vectors, d2s_loss,
+    check_word_vectors, d2s_loss, d2s_loss_on_columns,
     encode::save_model,
     eval, load_model,
     trainer::{self, Batch, LogRow, LoopSettings, Method, RunDir, csv_option},
@@ -86,6 +86,10 @@ struct D2s<'a, 'd, B: AutodiffBackend> {
     scheduler: Scheduler,
     own_cols: Vec<Vec<u32>>,
 }
+
+/// The largest share of the head's columns a batch's captions may use for [`train_step`] to
+/// compute their side on those columns only ([`StepInput::text_columns`]).
+const SPARSE_STEP_MAX_SHARE: f64 = 0.75;
 
 /// A D2S head and its optimiser.
 struct D2sWeights<B: AutodiffBackend> {
@@ -237,10 +241,19 @@ impl<B: AutodiffBackend> Method for D2s<'_, '_, B> {
         let device = self.device;
         let dense_text = Tensor::<B, 2>::from_data(TensorData::new(texts, [n, d]), device);
         let dense_img = Tensor::<B, 2>::from_data(TensorData::new(images, [n, d]), device);
+        // Sparse-aware when the captions may use at most this share of the columns (below
+        // it, selecting the columns costs less than it saves).
+        let text_columns = mask
+            .columns()
+            .filter(|c| c.len() as f64 <= SPARSE_STEP_MAX_SHARE * cols as f64);
         let mask = (!mask.is_unrestricted()).then(|| {
-            let mut dense = vec![0.0; n * cols];
-            mask.write_dense(&mut dense);
-            Tensor::<B, 2>::from_data(TensorData::new(dense, [n, cols]), device)
+            let width = text_columns.as_ref().map_or(cols, Vec::len);
+            let mut dense = vec![0.0; n * width];
+            match &text_columns {
+                Some(c) => mask.write_dense_columns(c, &mut dense),
+                None => mask.write_dense(&mut dense),
+            }
+            Tensor::<B, 2>::from_data(TensorData::new(dense, [n, width]), device)
         });
         let loss = &self.config.loss;
         let (head, out) = train_step(
@@ -250,6 +263,7 @@ impl<B: AutodiffBackend> Method for D2s<'_, '_, B> {
                 dense_text,
                 dense_image: dense_img,
                 mask,
+                text_columns,
             },
             loss,
             RegWeights {
@@ -259,7 +273,11 @@ impl<B: AutodiffBackend> Method for D2s<'_, '_, B> {
             batch.lr_scale,
         );
         let parts = out.parts;
-        let (active_text, active_image, flops) = activity(out.sparse_text, out.sparse_image);
+        let (active_text, active_image, flops) = activity_on_columns(
+            out.sparse_text,
+            out.sparse_image,
+            out.text_columns.as_deref(),
+        );
         let stats = StepStats {
             step: batch.step + 1,
             epoch: batch.epoch + 1,
@@ -321,18 +339,20 @@ pub(crate) fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
 pub struct StepOutput<B: AutodiffBackend> {
     /// The loss parts (values before the update).
     pub parts: LossParts<B>,
-    /// The batch's caption vectors (after masking).
+    /// The batch's caption vectors (after masking), on `text_columns` when given.
     pub sparse_text: Tensor<B, 2>,
-    /// The batch's image vectors.
+    /// The batch's image vectors (every column).
     pub sparse_image: Tensor<B, 2>,
+    /// The step's [`StepInput::text_columns`].
+    pub text_columns: Option<Vec<u32>>,
 }
 
 /// The dense inputs of one D2S step and the expansion mask of its captions.
 ///
 /// # Shapes
 /// - `dense_text`, `dense_image`: `[batch, d]`
-/// - `mask`: `[batch, columns]` (1 = allowed, see `mmlsr_expansion::BatchMask`; `None`:
-///   unrestricted)
+/// - `mask`: `[batch, columns]`, or `[batch, text_columns.len()]` with `text_columns` (1 =
+///   allowed, see `mmlsr_expansion::BatchMask`; `None`: unrestricted)
 pub struct StepInput<B: AutodiffBackend> {
     /// Dense caption vectors.
     pub dense_text: Tensor<B, 2>,
@@ -340,6 +360,12 @@ pub struct StepInput<B: AutodiffBackend> {
     pub dense_image: Tensor<B, 2>,
     /// Expansion mask of the caption vectors.
     pub mask: Option<Tensor<B, 2>>,
+    /// The sorted head columns outside which every caption vector of the batch is masked to
+    /// zero (`mmlsr_expansion::BatchMask::columns`). With them the step computes the caption
+    /// tower, the score matrix and the caption regulariser on those columns only: the same
+    /// loss and gradients, with less work when the batch's captions are restricted to their
+    /// own terms (exp=0, and the restricted batches of exp=c). `None`: every column.
+    pub text_columns: Option<Vec<u32>>,
 }
 
 /// One D2S optimiser step on a batch of aligned pairs: encode both sides with the shared head,
@@ -358,20 +384,51 @@ pub fn train_step<B: AutodiffBackend>(
         dense_text,
         dense_image,
         mask,
+        text_columns,
     } = input;
-    let mut sparse_text = head.forward(dense_text.clone());
-    if let Some(m) = mask {
-        sparse_text = sparse_text * m;
-    }
     let sparse_image = head.forward(dense_image.clone());
-    let parts = d2s_loss(
-        sparse_text.clone(),
-        sparse_image.clone(),
-        dense_text,
-        dense_image,
-        loss,
-        weights,
-    );
+    let (sparse_text, parts) = match &text_columns {
+        // Sparse-aware: the caption tower, the score matrix and the caption regulariser on
+        // the columns some caption may use; the image regulariser on every column.
+        Some(columns) => {
+            let idx = Tensor::<B, 1, Int>::from_data(
+                TensorData::new(
+                    columns.iter().map(|&c| i64::from(c)).collect::<Vec<_>>(),
+                    [columns.len()],
+                ),
+                &dense_text.device(),
+            );
+            let mut sparse_text = head.forward_columns(dense_text.clone(), idx.clone());
+            if let Some(m) = mask {
+                sparse_text = sparse_text * m;
+            }
+            let parts = d2s_loss_on_columns(
+                sparse_text.clone(),
+                sparse_image.clone().select(1, idx),
+                sparse_image.clone(),
+                dense_text,
+                dense_image,
+                loss,
+                weights,
+            );
+            (sparse_text, parts)
+        }
+        None => {
+            let mut sparse_text = head.forward(dense_text.clone());
+            if let Some(m) = mask {
+                sparse_text = sparse_text * m;
+            }
+            let parts = d2s_loss(
+                sparse_text.clone(),
+                sparse_image.clone(),
+                dense_text,
+                dense_image,
+                loss,
+                weights,
+            );
+            (sparse_text, parts)
+        }
+    };
     let total = parts.total.clone();
     let head = optim.step(head, total, lr_scale);
     let out = StepOutput {
@@ -383,19 +440,37 @@ pub fn train_step<B: AutodiffBackend>(
         },
         sparse_text: sparse_text.detach(),
         sparse_image: sparse_image.detach(),
+        text_columns,
     };
     (head, out)
 }
 
 /// Mean active terms per caption and per image, and in-batch FLOPs (eq. 1).
 pub(crate) fn activity<B: Backend>(text: Tensor<B, 2>, image: Tensor<B, 2>) -> (f64, f64, f64) {
+    activity_on_columns(text, image, None)
+}
+
+/// [`activity`] when `text` holds only the columns `text_columns` of the caption vectors
+/// (zero elsewhere).
+fn activity_on_columns<B: Backend>(
+    text: Tensor<B, 2>,
+    image: Tensor<B, 2>,
+    text_columns: Option<&[u32]>,
+) -> (f64, f64, f64) {
     let n_t = text.dims()[0] as f64;
     let n_i = image.dims()[0] as f64;
     let at = text.greater_elem(0.0).float().sum_dim(0);
     let ai = image.greater_elem(0.0).float().sum_dim(0);
     let host = |t: Tensor<B, 2>| -> Vec<f64> { t.into_data().iter::<f64>().collect() };
     let (at, ai) = (host(at), host(ai));
-    let flops = at.iter().zip(&ai).map(|(a, b)| a * b).sum::<f64>() / (n_t * n_i);
+    let flops = match text_columns {
+        Some(cols) => at
+            .iter()
+            .zip(cols)
+            .map(|(a, &c)| a * ai[c as usize])
+            .sum::<f64>(),
+        None => at.iter().zip(&ai).map(|(a, b)| a * b).sum::<f64>(),
+    } / (n_t * n_i);
     (
         at.iter().sum::<f64>() / n_t,
         ai.iter().sum::<f64>() / n_i,
