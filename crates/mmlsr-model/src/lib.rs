@@ -3,6 +3,7 @@
 
 mod backend;
 mod data;
+mod denormals;
 mod encode;
 mod error;
 pub mod eval;
@@ -21,6 +22,7 @@ pub use burn;
 pub use crate::{
     backend::{BackendKind, backends},
     data::{TrainData, check_projections, check_word_vectors},
+    denormals::FlushDenormals,
     encode::{EncodeOptions, ModelCard, OutputTerms, encode, load_model, model_files, save_model},
     error::{Error, Result},
     head::{HostTensor, SparseHead, SparseHeadConfig, names},

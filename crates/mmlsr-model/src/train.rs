@@ -88,8 +88,10 @@ struct D2s<'a, 'd, B: AutodiffBackend> {
 }
 
 /// The largest share of the head's columns a batch's captions may use for [`train_step`] to
-/// compute their side on those columns only ([`StepInput::text_columns`]).
-const SPARSE_STEP_MAX_SHARE: f64 = 0.75;
+/// compute their side on those columns only ([`StepInput::text_columns`]). Measured: 1.69×
+/// faster at 7 % of |V| = 30,522, 0.94× at 92 % of |V| = 571; 25 % also keeps the embedded
+/// default (|V| = 593) on the full-width step its committed tables were made with.
+const SPARSE_STEP_MAX_SHARE: f64 = 0.25;
 
 /// A D2S head and its optimiser.
 struct D2sWeights<B: AutodiffBackend> {
@@ -241,8 +243,7 @@ impl<B: AutodiffBackend> Method for D2s<'_, '_, B> {
         let device = self.device;
         let dense_text = Tensor::<B, 2>::from_data(TensorData::new(texts, [n, d]), device);
         let dense_img = Tensor::<B, 2>::from_data(TensorData::new(images, [n, d]), device);
-        // Sparse-aware when the captions may use at most this share of the columns (below
-        // it, selecting the columns costs less than it saves).
+        // Sparse-aware when the captions may use at most this share of the columns.
         let text_columns = mask
             .columns()
             .filter(|c| c.len() as f64 <= SPARSE_STEP_MAX_SHARE * cols as f64);
