@@ -4,6 +4,9 @@
 //! Measured for the synthetic vocabulary (571 terms) and BERT's (30,522), unrestricted and
 //! with every caption restricted to its own terms (full-width and sparse-aware steps).
 //!
+//! `train_step` is timed as a library caller sees it, without `FlushDenormals` (which the
+//! trainer holds; `--example denormal_probe` times the unrestricted |V| = 30,522 step with it).
+//!
 //! `cargo bench -p mmlsr-benches --bench train_step`; the same step in PyTorch:
 //! `python3 scripts/bench_d2s_step.py` (prints steps/s for the same shapes).
 
