@@ -29,11 +29,11 @@ train-joint dir out epochs="5":
 bench:
     cargo bench -p mmlsr-benches
 
-# A D2S training step (batch 512, |V| = 571 and 30,522): Burn (criterion), then PyTorch
-# (needs `pip install torch`).
+# A D2S training step (batch 512, |V| = 571 and 30,522): Burn (criterion), then PyTorch on
+# the same machine, and the side-by-side table with ratios (needs `pip install torch`).
 bench-train:
     cargo bench -p mmlsr-benches --bench train_step
-    python3 scripts/bench_d2s_step.py
+    python3 scripts/train_speed_table.py --out results/train_speed/d2s_step.md
 
 # Each Burn backend feature of mmlsr-model compiles on its own (`tch` needs libtorch; see
 # crates/mmlsr-model/README.md, so it is not checked here).

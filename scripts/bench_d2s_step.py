@@ -5,11 +5,14 @@
 teacher softmax(z_I z_Cᵀ / 1e-3), soft cross-entropy both ways, L1 with weight 1e-3, backward,
 two AdamW groups (1e-3 for the first projection, 5e-5 for the rest, eps 1e-8, no decay).
 
-Usage: python3 scripts/bench_d2s_step.py [--threads N] [--steps N]
-Prints milliseconds per step (median of the timed steps) and steps per second.
+Usage: python3 scripts/bench_d2s_step.py [--threads N] [--steps N] [--flush-denormal] [--json]
+Prints milliseconds per step (median of the timed steps) and steps per second; with --json,
+one JSON object per measurement instead. --flush-denormal calls
+torch.set_flush_denormal(True), as mmlsr's trainer flushes subnormals (FlushDenormals).
 A benchmark, not a test: it needs `pip install torch`.
 """
 import argparse
+import json
 import statistics
 import time
 
@@ -18,7 +21,11 @@ import torch
 p = argparse.ArgumentParser()
 p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
 p.add_argument("--steps", type=int, default=10)
+p.add_argument("--flush-denormal", action="store_true", help="torch.set_flush_denormal(True)")
+p.add_argument("--json", action="store_true", help="one JSON object per line")
 args = p.parse_args()
+if args.flush_denormal:
+    assert torch.set_flush_denormal(True), "this CPU cannot flush subnormals"
 if args.threads:
     torch.set_num_threads(args.threads)
 
@@ -26,7 +33,8 @@ B, D, H = 512, 256, 768
 torch.manual_seed(1)
 zt = torch.nn.functional.normalize(torch.rand(B, D) * 2 - 1, dim=1)
 zi = torch.nn.functional.normalize(torch.rand(B, D) * 2 - 1, dim=1)
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+if not args.json:
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 for V in (571, 30522):
     proj = torch.nn.Linear(D, H)
     norm = torch.nn.LayerNorm(H, eps=1e-12)
@@ -68,5 +76,11 @@ for V in (571, 30522):
             fn()
             times.append(time.perf_counter() - t)
         med = statistics.median(times)
+        if args.json:
+            print(json.dumps({"name": name, "median_ms": med * 1e3, "min_ms": min(times) * 1e3,
+                              "steps": args.steps, "threads": torch.get_num_threads(),
+                              "flush_denormal": args.flush_denormal,
+                              "torch": torch.__version__}), flush=True)
+            continue
         print(f"{name}: {med * 1e3:.1f} ms/step, {1 / med:.2f} steps/s "
               f"(min {min(times) * 1e3:.1f} ms over {args.steps} steps)")

@@ -4,15 +4,16 @@
 //! Measured for the synthetic vocabulary (571 terms) and BERT's (30,522), unrestricted and
 //! with every caption restricted to its own terms (full-width and sparse-aware steps).
 //!
-//! `train_step` is timed as a library caller sees it, without `FlushDenormals` (which the
-//! trainer holds; `--example denormal_probe` times the unrestricted |V| = 30,522 step with it).
+//! `train_step` is timed as a library caller sees it, without `FlushDenormals`, and (the
+//! `_flush_denormals` rows) as the trainer runs it, with the guard held.
 //!
 //! `cargo bench -p mmlsr-benches --bench train_step`; the same step in PyTorch:
 //! `python3 scripts/bench_d2s_step.py` (prints steps/s for the same shapes).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mmlsr_model::{
-    HeadOptimizer, LossConfig, OptimConfig, RegWeights, SparseHeadConfig, StepInput,
+    FlushDenormals, HeadOptimizer, LossConfig, OptimConfig, RegWeights, SparseHeadConfig,
+    StepInput,
     burn::{
         backend::{Autodiff, Flex},
         tensor::{Tensor, TensorData},
@@ -59,26 +60,35 @@ fn bench(c: &mut Criterion) {
         if vocab > 10_000 {
             group.measurement_time(std::time::Duration::from_secs(40));
         }
-        group.bench_function(format!("batch512_V{vocab}"), |b| {
-            b.iter(|| {
-                let (next, out) = train_step(
-                    head.take().expect("head"),
-                    &mut optim,
-                    StepInput {
-                        dense_text: zt.clone(),
-                        dense_image: zi.clone(),
-                        mask: None,
-                        text_columns: None,
-                    },
-                    &loss,
-                    eta,
-                    1.0,
-                );
-                head = Some(next);
-                // Read the loss so that the step has certainly run.
-                out.parts.total.into_data()
-            })
-        });
+        for flush in [false, true] {
+            let name = if flush {
+                format!("batch512_V{vocab}_flush_denormals")
+            } else {
+                format!("batch512_V{vocab}")
+            };
+            // The trainer's setting: subnormals count as zero while the guard lives.
+            let _guard = flush.then(FlushDenormals::new);
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    let (next, out) = train_step(
+                        head.take().expect("head"),
+                        &mut optim,
+                        StepInput {
+                            dense_text: zt.clone(),
+                            dense_image: zi.clone(),
+                            mask: None,
+                            text_columns: None,
+                        },
+                        &loss,
+                        eta,
+                        1.0,
+                    );
+                    head = Some(next);
+                    // Read the loss so that the step has certainly run.
+                    out.parts.total.into_data()
+                })
+            });
+        }
         // A batch whose captions are restricted to their own terms (exp=0, and the restricted
         // batches of exp=c): ~10 Zipf-distributed terms per caption. The unoptimised step
         // computes every caption over all |V| columns and multiplies by the mask; the
