@@ -13,6 +13,59 @@ use serde_json::Value;
 
 use crate::common::{B, check, floats, host, transpose};
 
+/// The head of a fixture case, from its PyTorch-layout parameters.
+fn fixture_head(
+    c: &Value,
+    device: &mmlsr_model::burn::tensor::Device<B>,
+) -> mmlsr_model::SparseHead<B> {
+    let u = |k: &str| c[k].as_u64().unwrap() as usize;
+    let tensors = c["params"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, p)| {
+            let shape = p["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
+            HostTensor::new(k.clone(), shape, floats(&p["data"]))
+        })
+        .collect();
+    SparseHeadConfig::new(u("d_input"), u("vocab"))
+        .with_d_hidden(u("d_hidden"))
+        .from_host::<B>(tensors, device)
+        .unwrap()
+}
+
+/// The loss settings and regulariser weights of a fixture case.
+fn fixture_loss(c: &Value) -> (LossConfig, RegWeights) {
+    let config = LossConfig {
+        temperature: c["temperature"].as_f64().unwrap(),
+        q_reg: 0.0,
+        d_reg: 0.0,
+        regulariser: match c["regulariser"].as_str().unwrap() {
+            "l1" => Regulariser::L1,
+            _ => Regulariser::Flops,
+        },
+    };
+    let weights = RegWeights {
+        text: c["q_weight"].as_f64().unwrap(),
+        image: c["d_weight"].as_f64().unwrap(),
+    };
+    (config, weights)
+}
+
+/// A JSON array of numbers as `f64`.
+fn floats64(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 #[test]
 fn gradient_matches_pytorch_float64() {
     let path = crate::common::fixture("d2s_grad.json");
@@ -26,50 +79,15 @@ fn gradient_matches_pytorch_float64() {
         let (b, d, h, v) = (u("batch"), u("d_input"), u("d_hidden"), u("vocab"));
         // The pre-activations stay away from relu's kink, so the gradient is well defined.
         assert!(c["min_abs_preactivation"].as_f64().unwrap() > 1e-3);
-        let tensors = c["params"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, p)| {
-                let shape = p["shape"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_u64().unwrap() as usize)
-                    .collect();
-                HostTensor::new(k.clone(), shape, floats(&p["data"]))
-            })
-            .collect();
-        let head = SparseHeadConfig::new(d, v)
-            .with_d_hidden(h)
-            .from_host::<B>(tensors, &device)
-            .unwrap();
+        let head = fixture_head(c, &device);
         let t2 = |k: &str, cols: usize| {
             Tensor::<B, 2>::from_data(TensorData::new(floats(&c[k]), [b, cols]), &device)
         };
         let (z_t, z_i, mask) = (t2("dense_text", d), t2("dense_image", d), t2("mask", v));
-        let config = LossConfig {
-            temperature: c["temperature"].as_f64().unwrap(),
-            q_reg: 0.0,
-            d_reg: 0.0,
-            regulariser: match c["regulariser"].as_str().unwrap() {
-                "l1" => Regulariser::L1,
-                _ => Regulariser::Flops,
-            },
-        };
+        let (config, weights) = fixture_loss(c);
         let s_t = head.forward(z_t.clone()) * mask;
         let s_i = head.forward(z_i.clone());
-        let parts = d2s_loss(
-            s_t,
-            s_i,
-            z_t,
-            z_i,
-            &config,
-            RegWeights {
-                text: c["q_weight"].as_f64().unwrap(),
-                image: c["d_weight"].as_f64().unwrap(),
-            },
-        );
+        let parts = d2s_loss(s_t, s_i, z_t, z_i, &config, weights);
         let loss = &c["loss"];
         for (part, t) in [
             ("total", parts.total.clone()),
@@ -88,13 +106,7 @@ fn gradient_matches_pytorch_float64() {
         }
         let grads = parts.total.backward();
         let g = &c["grads"];
-        let want = |k: &str| -> Vec<f64> {
-            g[k].as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        };
+        let want = |k: &str| -> Vec<f64> { floats64(&g[k]) };
         // Linear weights are stored [in, out] in Burn and [out, in] in PyTorch.
         let t = transpose;
         let gw1 = host(head.proj.weight.val().grad(&grads).unwrap());
@@ -185,24 +197,7 @@ fn column_loss_matches_pytorch_float64() {
         let name = c["name"].as_str().unwrap();
         let u = |k: &str| c[k].as_u64().unwrap() as usize;
         let (b, d, h, v) = (u("batch"), u("d_input"), u("d_hidden"), u("vocab"));
-        let tensors = c["params"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, p)| {
-                let shape = p["shape"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_u64().unwrap() as usize)
-                    .collect();
-                HostTensor::new(k.clone(), shape, floats(&p["data"]))
-            })
-            .collect();
-        let head = SparseHeadConfig::new(d, v)
-            .with_d_hidden(h)
-            .from_host::<B>(tensors, &device)
-            .unwrap();
+        let head = fixture_head(c, &device);
         let cols: Vec<i64> = (0..v as i64).rev().collect();
         let mask_full = floats(&c["mask"]);
         let mask: Vec<f32> = (0..b)
@@ -216,15 +211,7 @@ fn column_loss_matches_pytorch_float64() {
         let s_t = head.forward_columns(z_t.clone(), idx.clone())
             * Tensor::<B, 2>::from_data(TensorData::new(mask, [b, v]), &device);
         let s_i = head.forward(z_i.clone());
-        let config = LossConfig {
-            temperature: c["temperature"].as_f64().unwrap(),
-            q_reg: 0.0,
-            d_reg: 0.0,
-            regulariser: match c["regulariser"].as_str().unwrap() {
-                "l1" => Regulariser::L1,
-                _ => Regulariser::Flops,
-            },
-        };
+        let (config, weights) = fixture_loss(c);
         let parts = d2s_loss_on_columns(
             s_t,
             s_i.clone().select(1, idx),
@@ -232,10 +219,7 @@ fn column_loss_matches_pytorch_float64() {
             z_t,
             z_i,
             &config,
-            RegWeights {
-                text: c["q_weight"].as_f64().unwrap(),
-                image: c["d_weight"].as_f64().unwrap(),
-            },
+            weights,
         );
         let want_total = c["loss"]["total"].as_f64().unwrap();
         check(
@@ -247,13 +231,7 @@ fn column_loss_matches_pytorch_float64() {
         );
         let grads = parts.total.backward();
         let g = &c["grads"];
-        let want = |k: &str| -> Vec<f64> {
-            g[k].as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        };
+        let want = |k: &str| -> Vec<f64> { floats64(&g[k]) };
         let got = head_grads(&head, &grads);
         let scale = |x: &[f64]| x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for ((k, got), (pk, shape)) in got.into_iter().zip([
