@@ -68,11 +68,14 @@ impl BatchMask {
     /// columns every caption vector of the batch is zero, so a training step can compute the
     /// caption tower, the score matrix and the caption regulariser on them alone.
     pub fn columns(&self) -> Option<Vec<u32>> {
+        let free = |r: &RowMask| matches!(r, RowMask::All | RowMask::DrawnOwnPlusAll(_));
+        if self.rows.iter().any(free) {
+            return None;
+        }
         let mut seen = vec![false; self.vocab_size];
         for (r, row) in self.rows.iter().enumerate() {
             match *row {
-                RowMask::All | RowMask::DrawnOwnPlusAll(_) => return None,
-                RowMask::OwnOnly => {}
+                RowMask::All | RowMask::DrawnOwnPlusAll(_) | RowMask::OwnOnly => {}
                 RowMask::OwnPlusDrawn(d) => {
                     for (s, &x) in seen.iter_mut().zip(&self.word_draws[d]) {
                         *s |= x;

@@ -13,7 +13,7 @@ use mmlsr_store::{WordVectors, atomic_write_bytes};
 use crate::{
     Error, HeadOptimizer, LossConfig, LossParts, ModelCard, OutputTerms, RegWeights, Result,
     SparseHead, SparseHeadConfig, StepStats, TrainConfig, TrainData, TrainObserver, TrainReport,
-    check_word_vectors, d2s_loss, d2s_loss_on_columns,
+    check_word_vectors, d2s_loss_on_columns,
     encode::save_model,
     eval, load_model,
     trainer::{self, Batch, LogRow, LoopSettings, Method, RunDir, csv_option},
@@ -370,7 +370,7 @@ pub struct StepInput<B: AutodiffBackend> {
 }
 
 /// One D2S optimiser step on a batch of aligned pairs: encode both sides with the shared head,
-/// multiply the caption vectors by the mask, compute [`d2s_loss`] with the regulariser
+/// multiply the caption vectors by the mask, compute [`d2s_loss`](crate::d2s_loss) with the regulariser
 /// weights of this step, back-propagate, and update with both AdamW groups at `lr_scale`
 /// times their peak rates.
 pub fn train_step<B: AutodiffBackend>(
@@ -388,48 +388,37 @@ pub fn train_step<B: AutodiffBackend>(
         text_columns,
     } = input;
     let sparse_image = head.forward(dense_image.clone());
-    let (sparse_text, parts) = match &text_columns {
-        // Sparse-aware: the caption tower, the score matrix and the caption regulariser on
-        // the columns some caption may use; the image regulariser on every column.
-        Some(columns) => {
-            let idx = Tensor::<B, 1, Int>::from_data(
-                TensorData::new(
-                    columns.iter().map(|&c| i64::from(c)).collect::<Vec<_>>(),
-                    [columns.len()],
-                ),
-                &dense_text.device(),
-            );
-            let mut sparse_text = head.forward_columns(dense_text.clone(), idx.clone());
-            if let Some(m) = mask {
-                sparse_text = sparse_text * m;
-            }
-            let parts = d2s_loss_on_columns(
-                sparse_text.clone(),
-                sparse_image.clone().select(1, idx),
-                sparse_image.clone(),
-                dense_text,
-                dense_image,
-                loss,
-                weights,
-            );
-            (sparse_text, parts)
-        }
-        None => {
-            let mut sparse_text = head.forward(dense_text.clone());
-            if let Some(m) = mask {
-                sparse_text = sparse_text * m;
-            }
-            let parts = d2s_loss(
-                sparse_text.clone(),
-                sparse_image.clone(),
-                dense_text,
-                dense_image,
-                loss,
-                weights,
-            );
-            (sparse_text, parts)
-        }
+    // Sparse-aware with `text_columns`: the caption tower, the score matrix and the caption
+    // regulariser on those columns; the image regulariser on every column.
+    let columns = text_columns.as_ref().map(|columns| {
+        Tensor::<B, 1, Int>::from_data(
+            TensorData::new(
+                columns.iter().map(|&c| i64::from(c)).collect::<Vec<_>>(),
+                [columns.len()],
+            ),
+            &dense_text.device(),
+        )
+    });
+    let mut sparse_text = match &columns {
+        Some(idx) => head.forward_columns(dense_text.clone(), idx.clone()),
+        None => head.forward(dense_text.clone()),
     };
+    if let Some(m) = mask {
+        sparse_text = sparse_text * m;
+    }
+    let image_on_columns = match columns {
+        Some(idx) => sparse_image.clone().select(1, idx),
+        None => sparse_image.clone(),
+    };
+    let parts = d2s_loss_on_columns(
+        sparse_text.clone(),
+        image_on_columns,
+        sparse_image.clone(),
+        dense_text,
+        dense_image,
+        loss,
+        weights,
+    );
     let total = parts.total.clone();
     let head = optim.step(head, total, lr_scale);
     let out = StepOutput {

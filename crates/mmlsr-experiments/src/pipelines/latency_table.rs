@@ -106,7 +106,6 @@ pub fn reproduce_table6(
         let commit = git_commit();
         let mut checksum: Option<String> = None;
         let n = configs.len();
-        heads.reserve(n);
         for (i, (head, config)) in exp.heads.iter().zip(&configs).enumerate() {
             let label = format!("[{}/{n}] head {}", i + 1, head.name);
             let hash = config_hash(config, &exp.train_on);
