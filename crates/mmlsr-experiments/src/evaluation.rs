@@ -204,7 +204,6 @@ impl DenseNumbers {
 /// The dense backbone's top-10 text→image run on `split`: every caption against every image
 /// by exhaustive inner product (`mmlsr_index::DenseFlat`), in trec_eval order.
 pub fn dense_run(ds: &Dataset, split: &SplitView) -> anyhow::Result<Run> {
-    use rayon::prelude::*;
     let image_ids: Vec<&str> = split
         .image_rows
         .iter()
@@ -221,11 +220,12 @@ pub fn dense_run(ds: &Dataset, split: &SplitView) -> anyhow::Result<Run> {
         .flat_map(|&r| ds.images().row(r).iter().copied())
         .collect();
     let flat = DenseFlat::new(ds.dim(), data)?;
-    let lists: Vec<Vec<mmlsr_index::Hit>> = split
+    let queries: Vec<f32> = split
         .caption_rows
-        .par_iter()
-        .map(|&r| flat.search(ds.texts().row(r), 10))
-        .collect::<Result<_, _>>()?;
+        .iter()
+        .flat_map(|&r| ds.texts().row(r).iter().copied())
+        .collect();
+    let lists = flat.search_batch(&queries, 10)?;
     Ok(Run::from_ranked_lists(&query_ids, &image_ids, &lists)?)
 }
 

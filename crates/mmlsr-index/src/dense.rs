@@ -128,23 +128,74 @@ impl DenseFlat {
     /// The `k` largest inner products with `query` (score desc, then row asc).
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
         check_query(self.dim, query)?;
-        let mut heap: BinaryHeap<(Reverse<Score>, u32)> = BinaryHeap::with_capacity(k + 1);
-        if k > 0 {
-            for (r, row) in self.data.chunks_exact(self.dim).enumerate() {
-                let key = (Reverse(Score(dot(query, row))), r as u32);
-                if heap.len() < k {
-                    heap.push(key);
-                } else if key < *heap.peek().expect("full heap") {
-                    heap.pop();
-                    heap.push(key);
-                }
-            }
+        let mut top = TopK::new(k);
+        for (r, row) in self.data.chunks_exact(self.dim).enumerate() {
+            top.offer(dot(query, row), r as u32);
         }
-        let mut out: Vec<Hit> = heap
+        Ok(top.into_hits())
+    }
+
+    /// [`DenseFlat::search`] for every row of `queries` (`n × dim`, row-major), on all threads
+    /// of the current rayon pool, [`DENSE_QUERY_BLOCK`] queries per pass over the vectors (each
+    /// vector is read once per block instead of once per query): the same hits as one
+    /// `search` per query.
+    pub fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<Hit>>> {
+        use rayon::prelude::*;
+        check_rows(self.dim, queries)?;
+        let blocks: Vec<Vec<Vec<Hit>>> = queries
+            .par_chunks(DENSE_QUERY_BLOCK * self.dim)
+            .map(|block| {
+                let mut tops: Vec<TopK> =
+                    (0..block.len() / self.dim).map(|_| TopK::new(k)).collect();
+                for (r, row) in self.data.chunks_exact(self.dim).enumerate() {
+                    for (top, q) in tops.iter_mut().zip(block.chunks_exact(self.dim)) {
+                        top.offer(dot(q, row), r as u32);
+                    }
+                }
+                tops.into_iter().map(TopK::into_hits).collect()
+            })
+            .collect();
+        Ok(blocks.into_iter().flatten().collect())
+    }
+}
+
+/// Queries that [`DenseFlat::search_batch`] scores per pass over the vectors.
+pub const DENSE_QUERY_BLOCK: usize = 8;
+
+/// The `k` best (score, row) offers: score descending, then row ascending.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<(Reverse<Score>, u32)>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    fn offer(&mut self, score: f32, row: u32) {
+        if self.k == 0 {
+            return;
+        }
+        let key = (Reverse(Score(score)), row);
+        if self.heap.len() < self.k {
+            self.heap.push(key);
+        } else if key < *self.heap.peek().expect("full heap") {
+            self.heap.pop();
+            self.heap.push(key);
+        }
+    }
+
+    fn into_hits(self) -> Vec<Hit> {
+        let mut out: Vec<Hit> = self
+            .heap
             .into_iter()
             .map(|(Reverse(s), r)| Hit::new(r, s.0))
             .collect();
         sort_hits(&mut out);
-        Ok(out)
+        out
     }
 }

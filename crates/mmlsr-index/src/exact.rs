@@ -149,14 +149,63 @@ impl ExactIndex {
         }
         for (r, row) in rows.zip(out.chunks_exact_mut(n.max(1))) {
             let q = queries.row(r);
-            self.check_query(q)
-                .map_err(|e| Error::Query(format!("query {r}: {e}")))?;
+            self.check_query(q).map_err(|e| query_error(r, e))?;
             self.accumulate(q, &mut scratch.acc);
             for (o, a) in row.iter_mut().zip(scratch.acc.iter_mut()) {
                 *o = std::mem::take(a) as f32;
             }
         }
         Ok(())
+    }
+
+    /// [`ExactIndex::score_rows`] on all threads of the current rayon pool (one accumulator
+    /// per thread, one query row per task): the same scores, bit for bit, since each row is
+    /// computed exactly as the sequential call computes it. The first bad query (in row order)
+    /// is the error.
+    pub fn par_score_rows(
+        &self,
+        queries: &CsrMatrix,
+        rows: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        if queries.n_cols() != self.vocab_size as usize {
+            return Err(Error::Query(format!(
+                "queries over a vocabulary of {}, the index has {}",
+                queries.n_cols(),
+                self.vocab_size
+            )));
+        }
+        let n = self.n_docs as usize;
+        if out.len() != rows.len() * n {
+            return Err(Error::Query(format!(
+                "score buffer of {} for {} queries × {n} documents",
+                out.len(),
+                rows.len()
+            )));
+        }
+        if n == 0 {
+            return rows.into_iter().try_for_each(|r| {
+                self.check_query(queries.row(r))
+                    .map_err(|e| query_error(r, e))
+            });
+        }
+        let start = rows.start;
+        out.par_chunks_exact_mut(n)
+            .enumerate()
+            .map_init(ExactScratch::default, |scratch, (i, row)| {
+                let r = start + i;
+                let q = queries.row(r);
+                self.check_query(q).map_err(|e| query_error(r, e))?;
+                self.accumulate(q, &mut scratch.acc);
+                for (o, a) in row.iter_mut().zip(scratch.acc.iter_mut()) {
+                    *o = std::mem::take(a) as f32;
+                }
+                Ok(())
+            })
+            .collect::<Vec<Result<()>>>()
+            .into_iter()
+            .collect()
     }
 
     /// Add `query`'s products into `acc` (resized to the documents; all zeros on entry), each
@@ -245,4 +294,9 @@ impl ExactIndex {
             })
             .collect()
     }
+}
+
+/// A bad query row, numbered.
+fn query_error(row: usize, e: Error) -> Error {
+    Error::Query(format!("query {row}: {e}"))
 }

@@ -30,6 +30,17 @@ fn flat_inner_product_matches_float64() {
             assert!((g.score as f64 - w.1).abs() < 1e-4);
         }
     }
+    // Many queries at once, in blocks per pass over the vectors: the same hits as one by one
+    // (a query count that is not a multiple of the block).
+    let queries: Vec<f32> = (0..19 * d)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    let batch = flat.search_batch(&queries, 10).unwrap();
+    assert_eq!(batch.len(), 19);
+    for (q, hits) in queries.chunks_exact(d).zip(&batch) {
+        assert_eq!(hits, &flat.search(q, 10).unwrap());
+    }
+    assert!(flat.search_batch(&queries[1..], 10).is_err());
     assert!(flat.search(&[1.0], 3).is_err());
     assert!(DenseFlat::new(3, vec![0.0, f32::NAN, 1.0]).is_err());
     assert_eq!(flat.search(&vec![0.0; d], 0).unwrap(), vec![]);

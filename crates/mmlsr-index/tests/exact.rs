@@ -245,10 +245,27 @@ fn the_score_matrix_holds_every_documents_f64_score_rounded_to_f32() {
             }
         }
     }
+    // On all threads: the same matrix, bit for bit (and for any range of rows).
+    let mut par = vec![f32::NAN; 25 * 120];
+    index.par_score_rows(&queries, 0..25, &mut par).unwrap();
+    assert!(
+        par.iter()
+            .zip(&scores)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+    let mut part = vec![f32::NAN; 7 * 120];
+    index.par_score_rows(&queries, 10..17, &mut part).unwrap();
+    assert_eq!(part, scores[10 * 120..17 * 120]);
     // The matrix shape and the vocabulary are checked.
     assert!(
         index
             .score_rows(&queries, 0..2, &mut [0.0; 3], &mut scratch)
+            .is_err()
+    );
+    assert!(index.par_score_rows(&queries, 0..2, &mut [0.0; 3]).is_err());
+    assert!(
+        index
+            .par_score_rows(&CsrMatrix::empty(41), 0..0, &mut [])
             .is_err()
     );
     let wide = CsrMatrix::empty(41);

@@ -42,6 +42,10 @@ fn trec_order(docs: &Interner, a: &(u32, f64), b: &(u32, f64)) -> Ordering {
         .then_with(|| docs.name(b.0).cmp(docs.name(a.0)))
 }
 
+/// Depths up to which [`Run::extend_from_score_matrix`] keeps a sorted short list instead of
+/// partially sorting every document.
+const SMALL_DEPTH: usize = 64;
+
 /// A retrieval run: queries in insertion order, each with its documents in trec_eval order.
 #[derive(Debug, Clone, Default)]
 pub struct Run {
@@ -136,6 +140,7 @@ impl Run {
         scores: &[f32],
         k: usize,
     ) {
+        use rayon::prelude::*;
         let n_docs = doc_ids.len();
         assert_eq!(scores.len(), query_ids.len() * n_docs, "score matrix shape");
         // Interning is idempotent; doc index i of this matrix maps to its interned id.
@@ -143,27 +148,63 @@ impl Run {
             .iter()
             .map(|d| self.docs.intern(d.as_ref()))
             .collect();
+        // trec_order's tie-break as an integer per column: rank among the columns by document
+        // id, descending (string order), so rows can be ranked in parallel without names.
+        let mut by_name: Vec<usize> = (0..n_docs).collect();
+        by_name.sort_unstable_by(|&a, &b| self.docs.name(ids[b]).cmp(self.docs.name(ids[a])));
+        let mut tie = vec![0u32; n_docs];
+        for (rank, &c) in by_name.iter().enumerate() {
+            tie[c] = rank as u32;
+        }
         let k = k.min(n_docs);
-        let mut order: Vec<(u32, f64)> = Vec::with_capacity(n_docs);
-        for (q, row) in query_ids.iter().zip(scores.chunks_exact(n_docs.max(1))) {
-            order.clear();
-            order.extend(row.iter().zip(&ids).map(|(&s, &d)| {
+        let top_k = |row: &[f32]| -> Vec<(u32, f64)> {
+            let cmp = |a: &(u32, f64), b: &(u32, f64)| {
+                b.1.partial_cmp(&a.1)
+                    .unwrap_or(Ordering::Equal)
+                    .then_with(|| tie[a.0 as usize].cmp(&tie[b.0 as usize]))
+            };
+            let scored = row.iter().enumerate().map(|(c, &s)| {
                 (
-                    d,
+                    c as u32,
                     if s.is_nan() {
                         f64::NEG_INFINITY
                     } else {
                         s as f64
                     },
                 )
-            }));
-            let docs = &self.docs;
-            if k > 0 && k < order.len() {
-                order.select_nth_unstable_by(k - 1, |a, b| trec_order(docs, a, b));
+            });
+            let mut order: Vec<(u32, f64)>;
+            if k <= SMALL_DEPTH {
+                // A short list kept sorted: most documents lose one comparison with its last.
+                order = Vec::with_capacity(k + 1);
+                for e in scored {
+                    if order.len() == k && order.last().is_none_or(|w| cmp(&e, w).is_ge()) {
+                        continue;
+                    }
+                    let at = order.partition_point(|x| cmp(x, &e).is_lt());
+                    order.insert(at, e);
+                    order.truncate(k);
+                }
+            } else {
+                order = scored.collect();
+                if k < order.len() {
+                    order.select_nth_unstable_by(k - 1, cmp);
+                }
+                order.truncate(k);
+                order.sort_unstable_by(cmp);
             }
-            order.truncate(k);
-            order.sort_unstable_by(|a, b| trec_order(docs, a, b));
-            self.push_sorted(q.as_ref(), order.clone());
+            order
+                .into_iter()
+                .map(|(c, s)| (ids[c as usize], s))
+                .collect()
+        };
+        let lists: Vec<Vec<(u32, f64)>> = if n_docs == 0 {
+            vec![Vec::new(); query_ids.len()]
+        } else {
+            scores.par_chunks_exact(n_docs).map(top_k).collect()
+        };
+        for (q, list) in query_ids.iter().zip(lists) {
+            self.push_sorted(q.as_ref(), list);
         }
     }
 
@@ -340,5 +381,59 @@ mod block_tests {
         }
         let q1: Vec<&str> = whole.ranking("q1").unwrap().map(|(d, _)| d).collect();
         assert_eq!(q1, ["d3", "d10", "d1"]);
+    }
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// Top-k selection (the short sorted list for small depths, partial sorting for large
+    /// ones) against a full sort with trec_eval's string comparison ([`RunBuilder::build`]),
+    /// on scores with many ties, NaN and ±0, and document ids whose string order differs from
+    /// their column order.
+    #[test]
+    fn top_k_equals_the_truncated_full_sort() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for case in 0..60 {
+            let n_docs = rng.random_range(0..130usize);
+            let n_q = rng.random_range(1..5usize);
+            let docs: Vec<String> = (0..n_docs)
+                .map(|i| format!("d{}", (i * 7919 + case) % 1000))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            let n_docs = docs.len();
+            let queries: Vec<String> = (0..n_q).map(|q| format!("q{q}")).collect();
+            let scores: Vec<f32> = (0..n_q * n_docs)
+                .map(|_| match rng.random_range(0..12) {
+                    0 => f32::NAN,
+                    1 => -0.0,
+                    2 => 0.0,
+                    v => (v % 5) as f32 * 0.25,
+                })
+                .collect();
+            for k in [0, 1, 3, 10, 64, 65, 100, n_docs, n_docs + 3] {
+                let run = Run::from_score_matrix(&queries, &docs, &scores, k);
+                for (q, row) in queries.iter().zip(scores.chunks_exact(n_docs.max(1))) {
+                    let mut b = RunBuilder::new();
+                    for (d, &s) in docs.iter().zip(row) {
+                        let s = if s.is_nan() {
+                            f64::NEG_INFINITY
+                        } else {
+                            s as f64
+                        };
+                        b.push(q, d, s).unwrap();
+                    }
+                    let full = b.build().unwrap();
+                    let want: Vec<_> = full.ranking(q).unwrap().take(k).collect();
+                    let got: Vec<_> = run.ranking(q).map_or(vec![], |r| r.collect());
+                    assert_eq!(got, want, "case {case}, k {k}, {q}");
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Sparsity and interpretability of learned sparse vectors (D2S, section 3).
 
 use mmlsr_core::{CsrMatrix, SparseRow, TermSets};
+use rayon::prelude::*;
 
 use crate::{Error, Result};
 
@@ -106,6 +107,10 @@ pub fn exact_at_k(vectors: &CsrMatrix, caption_terms: &TermSets, k: usize) -> Re
     Ok(total / vectors.n_rows().max(1) as f64)
 }
 
+/// Largest vocabulary (as |V|², the f64 cosines held) for which [`semantic_at_k`] tabulates
+/// every term pair's cosine once instead of per caption: 32 MiB, |V| ≤ 2,048.
+const SEMANTIC_TABLE_MAX: usize = 1 << 22;
+
 /// Semantic@k, eq. (3) of D2S: for each of a caption vector's top-k terms, the best cosine
 /// similarity between its static vector and the vector of any of the caption's own terms;
 /// averaged over the top terms, then over captions. `word_vectors` is `|V| × dim`, row-major.
@@ -138,22 +143,43 @@ pub fn semantic_at_k(
         let n = norms[a as usize] * norms[b as usize];
         if n > 0.0 { dot / n } else { 0.0 }
     };
-    let mut total = 0.0;
-    for (r, row) in vectors.rows().enumerate() {
-        let own = caption_terms.row(r);
-        let top = top_terms(row, k);
-        if top.is_empty() || own.is_empty() {
-            continue;
-        }
-        let sum: f64 = top
-            .iter()
-            .map(|&t| {
-                own.iter()
-                    .map(|&c| cos(t, c))
-                    .fold(f64::NEG_INFINITY, f64::max)
-            })
-            .sum();
-        total += sum / top.len() as f64;
-    }
+    // A small vocabulary's cosines are computed once for all pairs (the same values `cos`
+    // gives); a large one's as the captions need them.
+    let v = vectors.n_cols();
+    let table: Option<Vec<f64>> = (v * v <= SEMANTIC_TABLE_MAX).then(|| {
+        (0..v as u32)
+            .into_par_iter()
+            .flat_map_iter(|a| (0..v as u32).map(move |b| (a, b)))
+            .map(|(a, b)| cos(a, b))
+            .collect()
+    });
+    let similarity = |a: u32, b: u32| match &table {
+        Some(t) => t[a as usize * v + b as usize],
+        None => cos(a, b),
+    };
+    // Each caption's mean on all threads, then summed in row order (the sequential sum).
+    let per_caption: Vec<Option<f64>> = (0..vectors.n_rows())
+        .into_par_iter()
+        .map(|r| {
+            let own = caption_terms.row(r);
+            let top = top_terms(vectors.row(r), k);
+            if top.is_empty() || own.is_empty() {
+                return None;
+            }
+            let sum: f64 = top
+                .iter()
+                .map(|&t| {
+                    own.iter()
+                        .map(|&c| similarity(t, c))
+                        .fold(f64::NEG_INFINITY, f64::max)
+                })
+                .sum();
+            Some(sum / top.len() as f64)
+        })
+        .collect();
+    let total = per_caption
+        .into_iter()
+        .flatten()
+        .fold(0.0, |acc, x| acc + x);
     Ok(total / vectors.n_rows().max(1) as f64)
 }

@@ -65,8 +65,15 @@ fn flops_equals_the_mean_pairwise_count_of_shared_active_terms() {
 
 #[test]
 fn exact_and_semantic_at_k_match_brute_force() {
+    // 50 columns: Semantic@k tabulates every pair's cosine; 2,100: it computes them per caption.
+    for cols in [50, 2_100] {
+        exact_and_semantic_at_k_case(cols);
+    }
+}
+
+fn exact_and_semantic_at_k_case(cols: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let (cols, dim, k) = (50, 8, 5);
+    let (dim, k) = (8, 5);
     let vecs = random_dense(&mut rng, 30, cols, 0.25);
     let mut terms = TermSets::new(cols);
     let own: Vec<Vec<u32>> = (0..vecs.len())

@@ -2,9 +2,9 @@
 //! through `mmlsr-index`, rank in trec_eval's order, measure with `mmlsr-metrics`.
 
 use burn::tensor::backend::Backend;
-use mmlsr_core::{CsrMatrix, Qrels, TermSets};
+use mmlsr_core::{CsrMatrix, TermSets};
 use mmlsr_expansion::Variant;
-use mmlsr_index::{ExactIndex, ExactScratch};
+use mmlsr_index::ExactIndex;
 use mmlsr_metrics::{Measure, Run, evaluate, exact_at_k, flops};
 use mmlsr_store::SplitView;
 use serde::{Deserialize, Serialize};
@@ -13,8 +13,55 @@ use crate::{EncodeOptions, Error, OutputTerms, Result, SparseHead, TrainData, en
 
 /// All query–document dot products, `queries × docs`, row-major: the exhaustive score matrix
 /// of `mmlsr_index::ExactIndex` (`f64` products rounded to `f32`, zero scores included), the
-/// one exhaustive sparse scorer of the workspace.
+/// one exhaustive sparse scorer of the workspace, on all threads of the current rayon pool.
 pub fn sparse_scores(queries: &CsrMatrix, docs: &CsrMatrix) -> Result<Vec<f32>> {
+    check_vocabularies(queries, docs)?;
+    let index = ExactIndex::build(docs)?;
+    let mut scores = vec![0f32; queries.n_rows() * docs.n_rows()];
+    index.par_score_rows(queries, 0..queries.n_rows(), &mut scores)?;
+    Ok(scores)
+}
+
+/// Queries scored at a time by [`sparse_run`]: the score buffer holds this many rows.
+const SCORE_BLOCK: usize = 1024;
+
+/// The top `depth` documents of every query in trec_eval order, from the same scores as
+/// [`sparse_scores`] (so the same run as ranking that matrix), scored in blocks of
+/// [`SCORE_BLOCK`] queries on all threads instead of holding the whole matrix.
+pub fn sparse_run<Q: AsRef<str>, D: AsRef<str>>(
+    queries: &CsrMatrix,
+    docs: &CsrMatrix,
+    query_ids: &[Q],
+    doc_ids: &[D],
+    depth: usize,
+) -> Result<Run> {
+    check_vocabularies(queries, docs)?;
+    for (what, ids, rows) in [
+        ("query ids vs queries", query_ids.len(), queries.n_rows()),
+        ("document ids vs documents", doc_ids.len(), docs.n_rows()),
+    ] {
+        if ids != rows {
+            return Err(Error::Shape {
+                what: what.into(),
+                expected: rows,
+                found: ids,
+            });
+        }
+    }
+    let index = ExactIndex::build(docs)?;
+    let n_docs = docs.n_rows();
+    let mut run = Run::default();
+    let mut block = Vec::new();
+    for start in (0..queries.n_rows()).step_by(SCORE_BLOCK) {
+        let end = (start + SCORE_BLOCK).min(queries.n_rows());
+        block.resize((end - start) * n_docs, 0.0);
+        index.par_score_rows(queries, start..end, &mut block)?;
+        run.extend_from_score_matrix(&query_ids[start..end], doc_ids, &block, depth);
+    }
+    Ok(run)
+}
+
+fn check_vocabularies(queries: &CsrMatrix, docs: &CsrMatrix) -> Result<()> {
     if queries.n_cols() != docs.n_cols() {
         return Err(Error::Shape {
             what: "vocabulary size of documents vs queries".into(),
@@ -22,30 +69,7 @@ pub fn sparse_scores(queries: &CsrMatrix, docs: &CsrMatrix) -> Result<Vec<f32>> 
             found: docs.n_cols(),
         });
     }
-    let index = ExactIndex::build(docs)?;
-    let mut scores = vec![0f32; queries.n_rows() * docs.n_rows()];
-    index.score_rows(
-        queries,
-        0..queries.n_rows(),
-        &mut scores,
-        &mut ExactScratch::default(),
-    )?;
-    Ok(scores)
-}
-
-/// Text→image metrics of a score matrix: the top `depth` images per caption in trec_eval
-/// order, evaluated on `measures` against `qrels`. Returns the run and the mean of each measure.
-pub fn evaluate_scores<Q: AsRef<str>, D: AsRef<str>>(
-    query_ids: &[Q],
-    doc_ids: &[D],
-    scores: &[f32],
-    qrels: &Qrels,
-    measures: &[Measure],
-    depth: usize,
-) -> (Run, Vec<f64>) {
-    let run = Run::from_score_matrix(query_ids, doc_ids, scores, depth);
-    let means = evaluate(&run, qrels, measures).aggregate();
-    (run, means)
+    Ok(())
 }
 
 /// Encode the first `n_q` captions and all images of a split with a head, captions as at
@@ -133,7 +157,6 @@ pub fn evaluate_split<B: Backend>(
 ) -> Result<SplitEncoding> {
     let n_q = split.caption_rows.len();
     let (queries, images) = encode_split(head, output, data, split, n_q, variant, device)?;
-    let scores = sparse_scores(&queries, &images)?;
     let query_ids: Vec<String> = split
         .caption_rows
         .iter()
@@ -151,7 +174,8 @@ pub fn evaluate_split<B: Backend>(
         Measure::Recall(10),
         Measure::RR(10),
     ];
-    let (run, m) = evaluate_scores(&query_ids, &image_ids, &scores, &qrels, &measures, 10);
+    let run = sparse_run(&queries, &images, &query_ids, &image_ids, 10)?;
+    let m = evaluate(&run, &qrels, &measures).aggregate();
     let mut own = TermSets::new(data.vocab_size());
     for &r in &split.caption_rows {
         own.push_unsorted(data.terms.row(r).iter().copied())?;

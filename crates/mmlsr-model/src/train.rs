@@ -497,7 +497,6 @@ fn validate<B: AutodiffBackend>(
         config.expansion.variant,
         device,
     )?;
-    let scores = eval::sparse_scores(&queries, &images)?;
     let qids: Vec<&str> = val.caption_rows[..n_q]
         .iter()
         .map(|&r| data.dataset.texts().ids().id(r))
@@ -508,7 +507,8 @@ fn validate<B: AutodiffBackend>(
         .map(|&r| data.dataset.images().ids().id(r))
         .collect();
     let qrels = data.dataset.qrels(val);
-    let (_, means) = eval::evaluate_scores(&qids, &dids, &scores, &qrels, &[Measure::Recall(1)], 1);
+    let run = eval::sparse_run(&queries, &images, &qids, &dids, 1)?;
+    let means = mmlsr_metrics::evaluate(&run, &qrels, &[Measure::Recall(1)]).aggregate();
     Ok(means[0] * 100.0)
 }
 

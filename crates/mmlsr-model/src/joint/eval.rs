@@ -3,7 +3,7 @@
 
 use burn::tensor::backend::Backend;
 use mmlsr_core::{CsrMatrix, Qrels};
-use mmlsr_index::{DenseFlat, ExactIndex, ExactScratch};
+use mmlsr_index::{DenseFlat, ExactIndex};
 use mmlsr_metrics::{Measure, Run, evaluate, flops};
 use mmlsr_store::SplitView;
 use serde::{Deserialize, Serialize};
@@ -153,7 +153,6 @@ impl JointSplitEncoding {
         let sparse_index = need_sparse
             .then(|| ExactIndex::build(&self.images))
             .transpose()?;
-        let mut scratch = ExactScratch::default();
         let (mut dense, mut sparse, mut fused) = (Vec::new(), Vec::new(), Vec::new());
         for start in (0..n_q).step_by(BLOCK) {
             let end = (start + BLOCK).min(n_q);
@@ -164,7 +163,7 @@ impl JointSplitEncoding {
             }
             if let Some(index) = &sparse_index {
                 sparse.resize((end - start) * n_i, 0.0);
-                index.score_rows(&self.queries, start..end, &mut sparse, &mut scratch)?;
+                index.par_score_rows(&self.queries, start..end, &mut sparse)?;
             }
             for (m, run) in modes.iter().zip(runs.iter_mut()) {
                 let scores: &[f32] = match m {
