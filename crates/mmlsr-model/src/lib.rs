@@ -28,9 +28,10 @@ pub use crate::{
     head::{HostTensor, SparseHead, SparseHeadConfig, names},
     joint::{
         JointCard, JointEncoding, JointLossConfig, JointLossForm, JointLossParts, JointModel,
-        JointOptimConfig, JointSplitEncoding, JointStart, JointStepStats, JointTrainConfig,
-        RetrievalMode, TAU_RANGE, TextToImageTeacher, encode_split_joint, info_nce, joint_files,
-        joint_loss, l2_normalize, load_joint_model, save_joint_model, train_joint,
+        JointOptimConfig, JointOptimizer, JointSplitEncoding, JointStart, JointStepOutput,
+        JointStepStats, JointTrainConfig, RetrievalMode, TAU_RANGE, TextToImageTeacher,
+        encode_split_joint, info_nce, joint_files, joint_loss, joint_train_step, l2_normalize,
+        load_joint_model, save_joint_model, train_joint,
     },
     loss::{
         LossConfig, LossParts, RegWeights, Regulariser, d2s_loss, d2s_loss_on_columns,

@@ -19,5 +19,9 @@ pub use self::{
         JointEncoding, JointLossConfig, JointLossForm, JointLossParts, JointModel, TAU_RANGE,
         TextToImageTeacher, info_nce, joint_loss, l2_normalize,
     },
-    train::{JointOptimConfig, JointStart, JointStepStats, JointTrainConfig, train_joint},
+    optim::JointOptimizer,
+    train::{
+        JointOptimConfig, JointStart, JointStepOutput, JointStepStats, JointTrainConfig,
+        joint_train_step, train_joint,
+    },
 };

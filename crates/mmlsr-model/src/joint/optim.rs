@@ -20,14 +20,16 @@ type Adaptor<B> = OptimizerAdaptor<AdamW, JointModel<B>, B>;
 
 /// AdamW over the joint model: one group (released) or two when the head's first layer has
 /// its own learning rate; global-norm gradient clipping; frozen projections get no update.
-pub(crate) struct JointOptimizer<B: AutodiffBackend> {
+pub struct JointOptimizer<B: AutodiffBackend> {
     config: JointTrainConfig,
     head_proj: Adaptor<B>,
     rest: Adaptor<B>,
 }
 
 impl<B: AutodiffBackend> JointOptimizer<B> {
-    pub(crate) fn new(config: &JointTrainConfig) -> Self {
+    /// Fresh optimiser state for a model trained with `config` (its `optim` settings and
+    /// `freeze_projections`).
+    pub fn new(config: &JointTrainConfig) -> Self {
         let adamw = AdamWConfig::new()
             .with_beta_1(0.9)
             .with_beta_2(0.999)
@@ -42,7 +44,7 @@ impl<B: AutodiffBackend> JointOptimizer<B> {
 
     /// Back-propagate, clip, update, clamp τ. Returns the model and the gradient norm before
     /// clipping.
-    pub(crate) fn step(
+    pub fn step(
         &mut self,
         model: JointModel<B>,
         loss: Tensor<B, 1>,

@@ -14,8 +14,8 @@ use mmlsr_store::{Projections, WordVectors, atomic_write_bytes};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    JointCard, JointLossConfig, JointModel, RetrievalMode, encode_split_joint, joint_loss,
-    load_joint_model, optim::JointOptimizer, save_joint_model,
+    JointCard, JointLossConfig, JointLossParts, JointModel, RetrievalMode, encode_split_joint,
+    joint_loss, load_joint_model, optim::JointOptimizer, save_joint_model,
 };
 use crate::{
     Error, OutputTerms, RegWeights, Result, SparseHeadConfig, StepStats, TrainData, TrainObserver,
@@ -264,6 +264,51 @@ pub struct JointStart<'a> {
     pub word_vectors: Option<&'a WordVectors>,
 }
 
+/// What one [`joint_train_step`] computed, detached from the graph.
+pub struct JointStepOutput<B: AutodiffBackend> {
+    /// The loss parts (values before the update).
+    pub parts: JointLossParts<B>,
+    /// The batch's caption vectors.
+    pub sparse_text: Tensor<B, 2>,
+    /// The batch's image vectors.
+    pub sparse_image: Tensor<B, 2>,
+    /// The gradient's global norm before clipping.
+    pub grad_norm: f64,
+}
+
+/// One joint optimiser step on a batch of aligned pre-projection features
+/// (`[batch, d_feature]` each): encode both sides, [`joint_loss`] with this step's regulariser
+/// weights, back-propagate, clip, update and clamp τ ([`JointOptimizer::step`]) at `lr_scale`
+/// times the peak rate. The trainer's step; benchmarks time the same function.
+pub fn joint_train_step<B: AutodiffBackend>(
+    model: JointModel<B>,
+    optim: &mut JointOptimizer<B>,
+    text_features: Tensor<B, 2>,
+    image_features: Tensor<B, 2>,
+    loss: &JointLossConfig,
+    weights: RegWeights,
+    lr_scale: f64,
+) -> (JointModel<B>, JointStepOutput<B>) {
+    let t = model.encode_text(text_features);
+    let i = model.encode_image(image_features);
+    let parts = joint_loss(&t, &i, model.tau.val(), loss, weights);
+    let total = parts.total.clone();
+    let (model, grad_norm) = optim.step(model, total, lr_scale);
+    let out = JointStepOutput {
+        parts: JointLossParts {
+            total: parts.total.detach(),
+            contrastive: parts.contrastive.detach(),
+            distill: parts.distill.detach(),
+            reg_text: parts.reg_text.detach(),
+            reg_image: parts.reg_image.detach(),
+        },
+        sparse_text: t.sparse.detach(),
+        sparse_image: i.sparse.detach(),
+        grad_norm,
+    };
+    (model, out)
+}
+
 /// Train a joint model on `data` (a data folder opened with its pre-projection features,
 /// `mmlsr_store::DatasetFiles::BEFORE_PROJ`) into `run.out`, starting from `start`. With
 /// `run.resume`, continue from the last complete epoch there.
@@ -410,18 +455,13 @@ impl<B: AutodiffBackend> Method for Joint<'_, '_, B> {
         let x_t = Tensor::<B, 2>::from_data(TensorData::new(texts, [n, d_feature]), device);
         let x_i = Tensor::<B, 2>::from_data(TensorData::new(images, [n, d_feature]), device);
         let loss = &self.config.loss;
-        let t = model.encode_text(x_t);
-        let i = model.encode_image(x_i);
-        let parts = joint_loss(
-            &t,
-            &i,
-            model.tau.val(),
-            loss,
-            RegWeights {
-                text: batch.ramped(loss.q_reg),
-                image: batch.ramped(loss.d_reg),
-            },
-        );
+        let weights = RegWeights {
+            text: batch.ramped(loss.q_reg),
+            image: batch.ramped(loss.d_reg),
+        };
+        let (model, out) =
+            joint_train_step(model, &mut optim, x_t, x_i, loss, weights, batch.lr_scale);
+        let parts = &out.parts;
         let values = [
             parts.total.clone(),
             parts.contrastive.clone(),
@@ -429,16 +469,15 @@ impl<B: AutodiffBackend> Method for Joint<'_, '_, B> {
             parts.reg_text.clone(),
             parts.reg_image.clone(),
         ]
-        .map(|x| scalar(x.detach()));
+        .map(scalar);
         if !values[0].is_finite() {
             return Err(Error::Diverged {
                 step: batch.step,
                 loss: values[0],
             });
         }
-        let (active_text, active_image, batch_flops) =
-            activity(t.sparse.detach(), i.sparse.detach());
-        let (model, grad_norm) = optim.step(model, parts.total, batch.lr_scale);
+        let (active_text, active_image, batch_flops) = activity(out.sparse_text, out.sparse_image);
+        let grad_norm = out.grad_norm;
         let stats = JointStepStats {
             step: batch.step + 1,
             epoch: batch.epoch + 1,
