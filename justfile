@@ -29,11 +29,12 @@ train-joint dir out epochs="5":
 bench:
     cargo bench -p mmlsr-benches
 
-# A D2S training step (batch 512, |V| = 571 and 30,522): Burn (criterion), then PyTorch on
-# the same machine, and the side-by-side table with ratios (needs `pip install torch`).
+# The D2S (batch 512) and joint (batch 256) training steps at |V| = 571 and 30,522: Burn
+# (criterion), then PyTorch on the same machine, and the side-by-side table with ratios
+# (needs `pip install torch`).
 bench-train:
     cargo bench -p mmlsr-benches --bench train_step
-    python3 scripts/train_speed_table.py --out results/train_speed/d2s_step.md
+    python3 scripts/train_speed_table.py --out results/train_speed/train_step.md
 
 # Each Burn backend feature of mmlsr-model compiles on its own (`tch` needs libtorch; see
 # crates/mmlsr-model/README.md, so it is not checked here).

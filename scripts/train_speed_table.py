@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""The D2S training step, Burn (criterion) beside PyTorch, measured in one run on one machine.
+"""The D2S and joint training steps, Burn (criterion) beside PyTorch, measured in one run on one
+machine.
 
 Reads the criterion estimates of `cargo bench -p mmlsr-benches --bench train_step` (run it
 first; `just bench-train` does both) from $CARGO_TARGET_DIR/criterion (default target/), runs
-scripts/bench_d2s_step.py with the same thread count, with and without flushing subnormals,
-and writes a Markdown table with the ratio (PyTorch ms / Burn ms: above 1, Burn is faster).
+scripts/bench_d2s_step.py (with and without flushing subnormals) and scripts/bench_joint_step.py
+with the same thread count, and writes a Markdown table with the ratio (PyTorch ms / Burn ms:
+above 1, Burn is faster). Rows of Burn's LibTorch backend (`--features tch`) are added when
+criterion has them; run this script with the Python whose torch provided that libtorch.
 
 Usage: python3 scripts/train_speed_table.py [--threads 2] [--steps 10] [--out FILE]
 Needs `pip install torch`. A benchmark, not a test.
@@ -35,8 +38,12 @@ def burn_ms(name):
     return json.loads(f.read_text())["median"]["point_estimate"] / 1e6
 
 
-def torch_ms(flush):
-    cmd = [sys.executable, str(root / "scripts/bench_d2s_step.py"), "--json",
+def has_burn(name):
+    return (crit / name / "new" / "estimates.json").is_file()
+
+
+def torch_ms(flush, script="bench_d2s_step.py"):
+    cmd = [sys.executable, str(root / "scripts" / script), "--json",
            "--threads", str(args.threads), "--steps", str(args.steps)]
     if flush:
         cmd.append("--flush-denormal")
@@ -46,6 +53,7 @@ def torch_ms(flush):
 
 
 plain, flushed = torch_ms(False), torch_ms(True)
+joint = torch_ms(True, "bench_joint_step.py")
 version = next(iter(plain.values()))["torch"]
 cpu = "unknown CPU"
 try:
@@ -62,23 +70,44 @@ dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untr
 if dirty:
     commit += "-dirty"
 lines = [
-    "# D2S training step: Burn (Flex) beside PyTorch",
+    "# Training steps: Burn (Flex) beside PyTorch",
     "",
-    f"Batch 512, 256-d inputs, 768 hidden, |V| outputs; one step = both towers, teacher, loss, "
-    f"backward and both AdamW updates. {cpu}, {os.cpu_count()} logical cores, "
+    f"D2S: batch 512, 256-d inputs, 768 hidden, |V| outputs; one step = both towers, teacher, "
+    f"loss, backward and both AdamW updates. Joint: batch 256, 768-d features through "
+    f"text_proj/vision_proj to 256-d, the shared head, the released blip-coco loss, backward, "
+    f"clipping, AdamW. {cpu}, {os.cpu_count()} logical cores, "
     f"{platform.system()} {platform.machine()}; {args.threads} threads each; torch {version}; "
     f"commit {commit}. Burn: criterion median; PyTorch: median of {args.steps} steps. "
     "Ratio = PyTorch ms / Burn ms (above 1: Burn is faster). Made by "
     "`python3 scripts/train_speed_table.py` after `cargo bench -p mmlsr-benches --bench train_step`.",
     "",
-    "| |V| | subnormals | Burn ms | PyTorch ms | ratio |",
-    "|---:|---|---:|---:|---:|",
+    "| step | |V| | subnormals | Burn ms | PyTorch ms | ratio |",
+    "|---|---:|---|---:|---:|---:|",
 ]
 for v in (571, 30522):
     for flush, suffix, torch_rows in ((False, "", plain), (True, "_flush_denormals", flushed)):
         b = burn_ms(f"batch512_V{v}{suffix}")
         t = torch_rows[f"batch512_V{v}"]["median_ms"]
-        lines.append(f"| {v:,} | {'flushed' if flush else 'kept'} | {b:.1f} | {t:.1f} | {t / b:.2f} |")
+        lines.append(f"| D2S | {v:,} | {'flushed' if flush else 'kept'} | {b:.1f} | {t:.1f} "
+                     f"| {t / b:.2f} |")
+for v in (571, 30522):
+    b = burn_ms(f"joint_batch256_V{v}_flush_denormals")
+    t = joint[f"joint_batch256_V{v}"]["median_ms"]
+    lines.append(f"| joint | {v:,} | flushed | {b:.1f} | {t:.1f} | {t / b:.2f} |")
+if has_burn("tch_batch512_V571_flush_denormals"):
+    lines += [
+        "",
+        "Burn's LibTorch backend (`--features tch`, libtorch of the same torch) beside PyTorch, D2S "
+        "step, subnormals flushed:",
+        "",
+        "| |V| | Burn (tch) ms | Burn (Flex) ms | PyTorch ms | PyTorch / tch | PyTorch / Flex |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for v in (571, 30522):
+        b = burn_ms(f"tch_batch512_V{v}_flush_denormals")
+        f = burn_ms(f"batch512_V{v}_flush_denormals")
+        t = flushed[f"batch512_V{v}"]["median_ms"]
+        lines.append(f"| {v:,} | {b:.1f} | {f:.1f} | {t:.1f} | {t / b:.2f} | {t / f:.2f} |")
 lines += [
     "",
     "Restricted batches (every caption limited to its ~10 own terms; Burn only, PyTorch's "
