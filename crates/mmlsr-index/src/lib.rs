@@ -24,6 +24,7 @@
 mod approx;
 pub mod codec;
 mod dense;
+pub mod engines;
 mod error;
 mod exact;
 mod export;
@@ -43,7 +44,7 @@ pub use mmlsr_core::{Hit, Score, sort_hits};
 
 pub use crate::{
     approx::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, recall},
-    dense::{DenseFlat, dot},
+    dense::{DENSE_QUERY_BLOCK, DenseFlat, dot},
     error::{Error, Result},
     exact::{ExactIndex, ExactScratch},
     export::{Ciff, CiffDoc, CiffList, CiffPosting, read_ciff, write_jsonl},

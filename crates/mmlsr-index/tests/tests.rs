@@ -2,6 +2,7 @@
 
 mod approx;
 mod dense;
+mod engines;
 mod exact;
 mod export;
 mod format;
