@@ -5,6 +5,7 @@ pub mod compare;
 pub mod encode;
 pub mod evaluate;
 pub mod explain;
+pub mod export;
 pub mod index;
 pub mod inspect;
 pub mod reproduce;
