@@ -555,18 +555,23 @@ fn the_catalogue_of_bad_inputs_gets_clear_verdicts() {
     }
     .write(&wide.join("word_vectors.safetensors"))
     .unwrap();
+    // Word vectors narrower than BERT's: train takes d_hidden from them (inspect says so); a
+    // configuration that sets another d_hidden is refused.
     case(
-        "inspect word vectors of the wrong width",
+        "inspect word vectors 384 wide",
         &mut inspect(&wide),
-        Refused("word vector dimension vs d_hidden: expected 768, found 384"),
+        Warned("uses d_hidden = 384"),
     );
+    std::fs::write(f.p("d_hidden.toml"), "d_hidden = 768\n").unwrap();
     case(
-        "train on word vectors of the wrong width (what inspect now refuses)",
+        "train on word vectors narrower than the configured d_hidden",
         mmlsr()
             .arg("train")
             .arg(&wide)
             .arg("--out")
             .arg(f.p("run-wv-shape"))
+            .arg("--config")
+            .arg(f.p("d_hidden.toml"))
             .args(["--epochs", "1", "--quiet"]),
         Refused("word vector dimension vs d_hidden: expected 768, found 384"),
     );

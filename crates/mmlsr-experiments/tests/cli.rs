@@ -1171,3 +1171,62 @@ fn export_serves_the_same_top_10_from_qdrant() {
         "{out}"
     );
 }
+
+/// `d_hidden` follows the folder's word vectors (here 48-wide instead of BERT's 768) unless the
+/// configuration sets it, in which case a mismatch is refused as before.
+#[test]
+fn d_hidden_defaults_to_the_word_vectors_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s);
+    run_ok(
+        mmlsr()
+            .args([
+                "synth",
+                "--scale",
+                "tiny",
+                "--quiet",
+                "--datasets",
+                "flickr",
+            ])
+            .args(["--backbones", "strong", "--out"])
+            .arg(p("data")),
+    );
+    let data = p("data/synth-flickr-strong");
+    let wv_path = data.join(mmlsr_store::files::WORD_VECTORS);
+    let wv = mmlsr_store::WordVectors::read(&wv_path).unwrap();
+    let narrow = mmlsr_store::WordVectors {
+        vocab_size: wv.vocab_size,
+        dim: 48,
+        data: wv
+            .data
+            .chunks_exact(wv.dim)
+            .flat_map(|r| r[..48].to_vec())
+            .collect(),
+    };
+    narrow.write(&wv_path).unwrap();
+    mmlsr_core::write_manifest(&data).unwrap();
+    let train = |out: &str, config: Option<&std::path::Path>| {
+        let mut c = mmlsr();
+        c.arg("train").arg(&data).arg("--out").arg(p(out));
+        c.args(["--epochs", "1", "--batch-size", "256", "--quiet"]);
+        if let Some(config) = config {
+            c.arg("--config").arg(config);
+        }
+        c.output().unwrap()
+    };
+    let out = train("run", None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("d_hidden = 48"));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("run/config.json")).unwrap()).unwrap();
+    assert_eq!(config["d_hidden"], 48, "{config}");
+    std::fs::write(p("wide.toml"), "d_hidden = 768\n").unwrap();
+    let out = train("wide", Some(&p("wide.toml")));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected 768, found 48"), "{err}");
+}

@@ -48,7 +48,8 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Seed of initialisation, shuffling and expansion draws.
     pub seed: u64,
-    /// Hidden size of the head (768).
+    /// Hidden size of the head (768; `mmlsr train` uses the data folder's word-vector width
+    /// when its configuration leaves this unset).
     pub d_hidden: usize,
     /// Loss settings (τ, regulariser weights).
     pub loss: LossConfig,

@@ -19,8 +19,8 @@ use mmlsr_store::{
 /// dimension, that no value is NaN or infinite, and everything `mmlsr train` checks before it
 /// starts: the vocabulary tokenises every caption (the share of `[UNK]` tokens is reported,
 /// with a warning above 1 %), there are training pairs and a test split, the word vectors
-/// have one row per vocabulary entry and `d_hidden` columns, and the projections take the
-/// pre-projection features' width.
+/// have one row per vocabulary entry (their width is train's default `d_hidden`, noted when it
+/// is not 768), and the projections take the pre-projection features' width.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The data folder (holding dataset_meta.json, img_embs.parquet, text_embs.parquet).
@@ -111,15 +111,26 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     if dir.join(files::WORD_VECTORS).is_file() {
         let path = dir.join(files::WORD_VECTORS);
         let w = WordVectors::read(&path)?;
-        let d_hidden = TrainConfig::default().d_hidden;
-        check_word_vectors(&w, vocab.len(), d_hidden).with_context(|| {
+        // `mmlsr train` takes d_hidden from their width (unless a --config sets it).
+        check_word_vectors(&w, vocab.len(), w.dim).with_context(|| {
             format!(
-                "{}: training initialises the vocabulary projector from these (d_hidden \
-                 {d_hidden} by default; a --config TOML may set another)",
+                "{}: training initialises the vocabulary projector from these",
                 path.display()
             )
         })?;
-        println!("  word vectors: {} × {}", w.vocab_size, w.dim);
+        println!(
+            "  word vectors: {} × {} (train's d_hidden: {})",
+            w.vocab_size, w.dim, w.dim
+        );
+        if w.dim != TrainConfig::default().d_hidden {
+            eprintln!(
+                "note: {}: word vectors {} wide; `mmlsr train` uses d_hidden = {} (a --config \
+                 file that sets d_hidden must match)",
+                path.display(),
+                w.dim,
+                w.dim
+            );
+        }
     }
     let test = &data.test;
     anyhow::ensure!(

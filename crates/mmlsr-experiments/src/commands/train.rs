@@ -26,7 +26,7 @@ use crate::pipelines;
 pub struct TrainArgs {
     /// The data folder (lsr42 layout: dataset_meta.json, img_embs.parquet, text_embs.parquet,
     /// vocab.txt or tokenizer.json; word_vectors.safetensors initialises the vocabulary
-    /// projector when present).
+    /// projector when present, and its width is `d_hidden` unless `--config` sets it).
     pub data: PathBuf,
     /// Output directory.
     #[arg(long)]
@@ -105,7 +105,40 @@ impl RestvalArg {
     }
 }
 
-/// Defaults, then the TOML file, then flags.
+/// Whether the `--config` file sets `d_hidden` itself.
+fn sets_d_hidden(args: &TrainArgs) -> anyhow::Result<bool> {
+    let Some(p) = &args.config else {
+        return Ok(false);
+    };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{}: not valid TOML", p.display()))?;
+    Ok(table.contains_key("d_hidden"))
+}
+
+/// `d_hidden` defaults to the width of the folder's word vectors (they initialise the
+/// vocabulary projector, `|V| × d_hidden`): 768 for BERT's, 384 for a MiniLM-sized model's. A
+/// folder without word vectors keeps the default (768).
+fn adopt_word_vector_width(d_hidden: &mut usize, data: &std::path::Path) -> anyhow::Result<()> {
+    let path = data.join(mmlsr_store::files::WORD_VECTORS);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let wv = mmlsr_store::WordVectors::read(&path)
+        .with_context(|| format!("reading the word vectors {}", path.display()))?;
+    if wv.dim != *d_hidden {
+        eprintln!(
+            "d_hidden = {} (the width of {}; set d_hidden in a --config file to override)",
+            wv.dim,
+            path.display()
+        );
+        *d_hidden = wv.dim;
+    }
+    Ok(())
+}
+
+/// Defaults, then the TOML file (`d_hidden`, when the file does not set it: the width of the
+/// data folder's word vectors), then flags.
 pub fn plan(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let mut c = match &args.config {
         Some(p) => {
@@ -116,6 +149,9 @@ pub fn plan(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
         }
         None => TrainConfig::default(),
     };
+    if !sets_d_hidden(args)? {
+        adopt_word_vector_width(&mut c.d_hidden, &args.data)?;
+    }
     if let Some(v) = args.variant {
         c.expansion.variant = v;
     }
@@ -142,7 +178,7 @@ pub fn plan(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     Ok(c)
 }
 
-/// Defaults, then the TOML file, then flags, for `--method joint`.
+/// Defaults, then the TOML file (`d_hidden` as for [`plan`]), then flags, for `--method joint`.
 pub fn plan_joint(args: &TrainArgs) -> anyhow::Result<JointTrainConfig> {
     for (given, flag) in [
         (args.variant.is_some(), "--variant"),
@@ -166,6 +202,9 @@ pub fn plan_joint(args: &TrainArgs) -> anyhow::Result<JointTrainConfig> {
         }
         None => JointTrainConfig::default(),
     };
+    if !sets_d_hidden(args)? {
+        adopt_word_vector_width(&mut c.d_hidden, &args.data)?;
+    }
     if let Some(e) = args.epochs {
         c.epochs = e;
     }

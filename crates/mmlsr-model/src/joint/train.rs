@@ -69,7 +69,8 @@ pub struct JointTrainConfig {
     pub batch_size: usize,
     /// Seed of initialisation and shuffling (released: 42).
     pub seed: u64,
-    /// Hidden size of the sparse head (768).
+    /// Hidden size of the sparse head (768; `mmlsr train` uses the data folder's word-vector
+    /// width when its configuration leaves this unset).
     pub d_hidden: usize,
     /// ε of the head's new LayerNorm (PyTorch's default, 1e-5).
     pub layer_norm_epsilon: f64,
