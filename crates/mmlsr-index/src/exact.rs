@@ -132,28 +132,11 @@ impl ExactIndex {
         out: &mut [f32],
         scratch: &mut ExactScratch,
     ) -> Result<()> {
-        if queries.n_cols() != self.vocab_size as usize {
-            return Err(Error::Query(format!(
-                "queries over a vocabulary of {}, the index has {}",
-                queries.n_cols(),
-                self.vocab_size
-            )));
-        }
-        let n = self.n_docs as usize;
-        if out.len() != rows.len() * n {
-            return Err(Error::Query(format!(
-                "score buffer of {} for {} queries × {n} documents",
-                out.len(),
-                rows.len()
-            )));
-        }
-        for (r, row) in rows.zip(out.chunks_exact_mut(n.max(1))) {
-            let q = queries.row(r);
-            self.check_query(q).map_err(|e| query_error(r, e))?;
-            self.accumulate(q, &mut scratch.acc);
-            for (o, a) in row.iter_mut().zip(scratch.acc.iter_mut()) {
-                *o = std::mem::take(a) as f32;
-            }
+        let Some(n) = self.score_buffer(queries, &rows, out.len())? else {
+            return Ok(());
+        };
+        for (r, row) in rows.zip(out.chunks_exact_mut(n)) {
+            self.score_row(queries, r, row, &mut scratch.acc)?;
         }
         Ok(())
     }
@@ -169,6 +152,29 @@ impl ExactIndex {
         out: &mut [f32],
     ) -> Result<()> {
         use rayon::prelude::*;
+        let Some(n) = self.score_buffer(queries, &rows, out.len())? else {
+            return Ok(());
+        };
+        let start = rows.start;
+        out.par_chunks_exact_mut(n)
+            .enumerate()
+            .map_init(ExactScratch::default, |scratch, (i, row)| {
+                self.score_row(queries, start + i, row, &mut scratch.acc)
+            })
+            .collect::<Vec<Result<()>>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// Checks of a score-matrix call: the queries' vocabulary, the buffer's size, and (with no
+    /// documents, when there is nothing to score) every query. The row width, or `None` when
+    /// there are no documents.
+    fn score_buffer(
+        &self,
+        queries: &CsrMatrix,
+        rows: &std::ops::Range<usize>,
+        out_len: usize,
+    ) -> Result<Option<usize>> {
         if queries.n_cols() != self.vocab_size as usize {
             return Err(Error::Query(format!(
                 "queries over a vocabulary of {}, the index has {}",
@@ -177,35 +183,37 @@ impl ExactIndex {
             )));
         }
         let n = self.n_docs as usize;
-        if out.len() != rows.len() * n {
+        if out_len != rows.len() * n {
             return Err(Error::Query(format!(
-                "score buffer of {} for {} queries × {n} documents",
-                out.len(),
+                "score buffer of {out_len} for {} queries × {n} documents",
                 rows.len()
             )));
         }
-        if n == 0 {
-            return rows.into_iter().try_for_each(|r| {
-                self.check_query(queries.row(r))
-                    .map_err(|e| query_error(r, e))
-            });
+        if n > 0 {
+            return Ok(Some(n));
         }
-        let start = rows.start;
-        out.par_chunks_exact_mut(n)
-            .enumerate()
-            .map_init(ExactScratch::default, |scratch, (i, row)| {
-                let r = start + i;
-                let q = queries.row(r);
-                self.check_query(q).map_err(|e| query_error(r, e))?;
-                self.accumulate(q, &mut scratch.acc);
-                for (o, a) in row.iter_mut().zip(scratch.acc.iter_mut()) {
-                    *o = std::mem::take(a) as f32;
-                }
-                Ok(())
-            })
-            .collect::<Vec<Result<()>>>()
-            .into_iter()
-            .collect()
+        rows.clone().try_for_each(|r| {
+            self.check_query(queries.row(r))
+                .map_err(|e| query_error(r, e))
+        })?;
+        Ok(None)
+    }
+
+    /// Query row `r`'s score for every document into `out` (`acc`: zeros on entry and exit).
+    fn score_row(
+        &self,
+        queries: &CsrMatrix,
+        r: usize,
+        out: &mut [f32],
+        acc: &mut Vec<f64>,
+    ) -> Result<()> {
+        let q = queries.row(r);
+        self.check_query(q).map_err(|e| query_error(r, e))?;
+        self.accumulate(q, acc);
+        for (o, a) in out.iter_mut().zip(acc.iter_mut()) {
+            *o = std::mem::take(a) as f32;
+        }
+        Ok(())
     }
 
     /// Add `query`'s products into `acc` (resized to the documents; all zeros on entry), each
