@@ -12,3 +12,13 @@ pub fn random_table(rows: usize, dim: usize, seed: u64) -> EmbeddingTable {
         .collect();
     EmbeddingTable::new(ids, dim, data).expect("finite values")
 }
+
+/// `n × d` values in [-1, 1), each row L2-normalised (dense caption or image embeddings).
+pub fn unit_rows(n: usize, d: usize, rng: &mut impl Rng) -> Vec<f32> {
+    let mut x: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    for row in x.chunks_exact_mut(d) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|v| *v /= norm);
+    }
+    x
+}

@@ -1,6 +1,7 @@
 //! How much subnormal floats cost a D2S step: four unrestricted steps at batch 512 and
 //! |V| = 30,522 from the same start, without and with `FlushDenormals` (which the trainer
 //! holds). `cargo run --release -p mmlsr-benches --example denormal_probe [-- flush]`.
+use mmlsr_benches::unit_rows;
 use mmlsr_model::{
     HeadOptimizer, LossConfig, OptimConfig, RegWeights, SparseHeadConfig, StepInput,
     burn::{
@@ -9,7 +10,7 @@ use mmlsr_model::{
     },
     train_step,
 };
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 type B = Autodiff<Flex>;
 
 fn main() {
@@ -18,15 +19,7 @@ fn main() {
     let (batch, d, h, vocab) = (512usize, 256usize, 768usize, 30_522usize);
     let device = Default::default();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let mut unit = |n: usize| {
-        let mut x: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        for row in x.chunks_exact_mut(d) {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-            row.iter_mut().for_each(|v| *v /= norm);
-        }
-        x
-    };
-    let (text, image) = (unit(batch), unit(batch));
+    let (text, image) = (unit_rows(batch, d, &mut rng), unit_rows(batch, d, &mut rng));
     let mut head = SparseHeadConfig::new(d, vocab)
         .with_d_hidden(h)
         .init::<B>(None, 7, &device)

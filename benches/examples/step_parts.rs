@@ -1,6 +1,7 @@
 //! Where a D2S step's time goes: forward (both towers and the loss), backward, and the two
 //! AdamW updates, timed separately at batch 512 (`-- VOCAB`, default 593, the embedded
 //! default's vocabulary). `cargo run --release -p mmlsr-benches --example step_parts`.
+use mmlsr_benches::unit_rows;
 use mmlsr_model::{
     LossConfig, RegWeights, SparseHeadConfig,
     burn::{
@@ -11,7 +12,7 @@ use mmlsr_model::{
     },
     d2s_loss,
 };
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 type B = Autodiff<Flex>;
 
 fn main() {
@@ -22,15 +23,7 @@ fn main() {
     let (batch, d, h) = (512usize, 256usize, 768usize);
     let device = Default::default();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let mut unit = |n: usize| {
-        let mut x: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        for row in x.chunks_exact_mut(d) {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-            row.iter_mut().for_each(|v| *v /= norm);
-        }
-        x
-    };
-    let (text, image) = (unit(batch), unit(batch));
+    let (text, image) = (unit_rows(batch, d, &mut rng), unit_rows(batch, d, &mut rng));
     let mut head = SparseHeadConfig::new(d, vocab)
         .with_d_hidden(h)
         .init::<B>(None, 7, &device)
