@@ -105,6 +105,48 @@ fn bad_input_gets_a_clear_message_and_a_failing_status() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("possible values: small, full"));
 }
 
+/// The tiny synth-flickr-strong folder, generated into `dir/data`.
+fn tiny_flickr(dir: &std::path::Path) -> std::path::PathBuf {
+    run_ok(
+        mmlsr()
+            .args([
+                "synth",
+                "--scale",
+                "tiny",
+                "--quiet",
+                "--datasets",
+                "flickr",
+            ])
+            .args(["--backbones", "strong", "--out"])
+            .arg(dir.join("data")),
+    );
+    dir.join("data/synth-flickr-strong")
+}
+
+/// [`tiny_flickr`], an exp=c head trained on it for `epochs` (batch 256) into `dir/run`, and its
+/// test split encoded into `dir/enc`. Returns the data folder.
+fn tiny_encoded(dir: &std::path::Path, epochs: usize) -> std::path::PathBuf {
+    let data = tiny_flickr(dir);
+    run_ok(
+        mmlsr()
+            .arg("train")
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.join("run"))
+            .args(["--variant", "exp=c", "--batch-size", "256", "--quiet"])
+            .args(["--epochs", &epochs.to_string()]),
+    );
+    run_ok(
+        mmlsr()
+            .arg("encode")
+            .arg(dir.join("run/model"))
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.join("enc")),
+    );
+    data
+}
+
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -438,46 +480,7 @@ fn reproduce_table2_is_resumable_and_consistent() {
 fn train_encode_index_search_evaluate_compare() {
     let dir = tempfile::tempdir().unwrap();
     let p = |s: &str| dir.path().join(s);
-    run_ok(
-        mmlsr()
-            .args([
-                "synth",
-                "--scale",
-                "tiny",
-                "--quiet",
-                "--datasets",
-                "flickr",
-                "--backbones",
-                "strong",
-                "--out",
-            ])
-            .arg(p("data")),
-    );
-    let data = p("data/synth-flickr-strong");
-    run_ok(
-        mmlsr()
-            .arg("train")
-            .arg(&data)
-            .arg("--out")
-            .arg(p("run"))
-            .args([
-                "--variant",
-                "exp=c",
-                "--epochs",
-                "2",
-                "--batch-size",
-                "256",
-                "--quiet",
-            ]),
-    );
-    run_ok(
-        mmlsr()
-            .arg("encode")
-            .arg(p("run/model"))
-            .arg(&data)
-            .arg("--out")
-            .arg(p("enc")),
-    );
+    let data = tiny_encoded(dir.path(), 2);
     let out = run_ok(
         mmlsr()
             .arg("index")
@@ -1033,44 +1036,7 @@ fn reproduce_table6_trains_encodes_and_times_resumably() {
 fn export_serves_the_same_top_10_from_qdrant() {
     let dir = tempfile::tempdir().unwrap();
     let p = |s: &str| dir.path().join(s);
-    run_ok(
-        mmlsr()
-            .args([
-                "synth",
-                "--scale",
-                "tiny",
-                "--quiet",
-                "--datasets",
-                "flickr",
-            ])
-            .args(["--backbones", "strong", "--out"])
-            .arg(p("data")),
-    );
-    let data = p("data/synth-flickr-strong");
-    run_ok(
-        mmlsr()
-            .arg("train")
-            .arg(&data)
-            .arg("--out")
-            .arg(p("run"))
-            .args([
-                "--variant",
-                "exp=c",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "256",
-                "--quiet",
-            ]),
-    );
-    run_ok(
-        mmlsr()
-            .arg("encode")
-            .arg(p("run/model"))
-            .arg(&data)
-            .arg("--out")
-            .arg(p("enc")),
-    );
+    let data = tiny_encoded(dir.path(), 1);
     for (format, files) in [
         (
             "opensearch",
@@ -1178,20 +1144,7 @@ fn export_serves_the_same_top_10_from_qdrant() {
 fn d_hidden_defaults_to_the_word_vectors_width() {
     let dir = tempfile::tempdir().unwrap();
     let p = |s: &str| dir.path().join(s);
-    run_ok(
-        mmlsr()
-            .args([
-                "synth",
-                "--scale",
-                "tiny",
-                "--quiet",
-                "--datasets",
-                "flickr",
-            ])
-            .args(["--backbones", "strong", "--out"])
-            .arg(p("data")),
-    );
-    let data = p("data/synth-flickr-strong");
+    let data = tiny_flickr(dir.path());
     let wv_path = data.join(mmlsr_store::files::WORD_VECTORS);
     let wv = mmlsr_store::WordVectors::read(&wv_path).unwrap();
     let narrow = mmlsr_store::WordVectors {
