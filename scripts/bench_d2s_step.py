@@ -12,38 +12,15 @@ one JSON object per measurement instead. --flush-denormal calls
 torch.set_flush_denormal(True), as mmlsr's trainer flushes subnormals (FlushDenormals).
 A benchmark, not a test: it needs `pip install torch`.
 """
-import argparse
-import json
-import statistics
-import time
-
 import torch
 
-p = argparse.ArgumentParser()
-p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
-p.add_argument("--steps", type=int, default=10)
-p.add_argument("--flush-denormal", action="store_true", help="torch.set_flush_denormal(True)")
-p.add_argument("--json", action="store_true", help="one JSON object per line")
-p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-args = p.parse_args()
-if args.flush_denormal:
-    assert torch.set_flush_denormal(True), "this CPU cannot flush subnormals"
-if args.threads:
-    torch.set_num_threads(args.threads)
-dev = torch.device(args.device)
-torch.set_default_device(dev)
+from bench_common import setup, time_and_report
 
-
-def sync():
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-
+args = setup()
 B, D, H = 512, 256, 768
 torch.manual_seed(1)
 zt = torch.nn.functional.normalize(torch.rand(B, D) * 2 - 1, dim=1)
 zi = torch.nn.functional.normalize(torch.rand(B, D) * 2 - 1, dim=1)
-if not args.json:
-    print(f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads")
 for V in (571, 30522):
     proj = torch.nn.Linear(D, H)
     norm = torch.nn.LayerNorm(H, eps=1e-12)
@@ -77,21 +54,4 @@ for V in (571, 30522):
         return float(loss.detach())
 
     for name, fn in ((f"batch512_V{V}", step), (f"batch512_V{V}_forward_backward", forward_backward)):
-        for _ in range(2):
-            fn()
-        times = []
-        for _ in range(args.steps):
-            sync()
-            t = time.perf_counter()
-            fn()
-            sync()
-            times.append(time.perf_counter() - t)
-        med = statistics.median(times)
-        if args.json:
-            print(json.dumps({"name": name, "median_ms": med * 1e3, "min_ms": min(times) * 1e3,
-                              "steps": args.steps, "threads": torch.get_num_threads(),
-                              "flush_denormal": args.flush_denormal, "device": args.device,
-                              "torch": torch.__version__}), flush=True)
-            continue
-        print(f"{name}: {med * 1e3:.1f} ms/step, {1 / med:.2f} steps/s "
-              f"(min {min(times) * 1e3:.1f} ms over {args.steps} steps)")
+        time_and_report(args, name, fn)

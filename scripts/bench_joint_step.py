@@ -15,40 +15,17 @@ Usage: python3 scripts/bench_joint_step.py [--threads N] [--steps N] [--flush-de
 Prints milliseconds per step (median of the timed steps); with --json, one JSON object per
 measurement. A benchmark, not a test: it needs `pip install torch`.
 """
-import argparse
-import json
-import statistics
-import time
-
 import torch
 
-p = argparse.ArgumentParser()
-p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
-p.add_argument("--steps", type=int, default=10)
-p.add_argument("--flush-denormal", action="store_true", help="torch.set_flush_denormal(True)")
-p.add_argument("--json", action="store_true", help="one JSON object per line")
-p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-args = p.parse_args()
-if args.flush_denormal:
-    assert torch.set_flush_denormal(True), "this CPU cannot flush subnormals"
-if args.threads:
-    torch.set_num_threads(args.threads)
-dev = torch.device(args.device)
-torch.set_default_device(dev)
+from bench_common import setup, time_and_report
 
-
-def sync():
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-
+args = setup()
 B, F_IN, D, H = 256, 768, 256, 768
 W1, W2, LAM1, LAM2, Q_REG, D_REG = 0.1, 0.1, 0.9, 0.3, 5e-4, 3e-5  # released blip-coco
 F = torch.nn.functional
 torch.manual_seed(1)
 x_t = torch.rand(B, F_IN) * 2 - 1
 x_i = torch.rand(B, F_IN) * 2 - 1
-if not args.json:
-    print(f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads")
 for V in (571, 30522):
     text_proj, vision_proj = torch.nn.Linear(F_IN, D), torch.nn.Linear(F_IN, D)
     head = torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.LayerNorm(H, eps=1e-5),
@@ -91,22 +68,4 @@ for V in (571, 30522):
             tau.clamp_(0.001, 0.5)
         return float(total.detach())
 
-    name = f"joint_batch256_V{V}"
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(args.steps):
-        sync()
-        t = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t)
-    med = statistics.median(times)
-    if args.json:
-        print(json.dumps({"name": name, "median_ms": med * 1e3, "min_ms": min(times) * 1e3,
-                          "steps": args.steps, "threads": torch.get_num_threads(),
-                          "flush_denormal": args.flush_denormal, "device": args.device,
-                          "torch": torch.__version__}), flush=True)
-        continue
-    print(f"{name}: {med * 1e3:.1f} ms/step, {1 / med:.2f} steps/s "
-          f"(min {min(times) * 1e3:.1f} ms over {args.steps} steps)")
+    time_and_report(args, f"joint_batch256_V{V}", step)
