@@ -130,9 +130,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
                 data.display(),
                 vocab.len(),
             );
-            let tokens: Vec<String> = (0..vocab.len() as u32)
-                .map(|t| vocab.token(t).unwrap_or_default())
-                .collect();
+            let tokens = vocab.tokens()?;
             if args.format == ExportFormat::Jsonl {
                 write_jsonl(&out("docs.jsonl"), &doc_ids, &docs.matrix, &tokens)?;
                 vec!["docs.jsonl"]
