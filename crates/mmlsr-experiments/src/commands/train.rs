@@ -105,15 +105,18 @@ impl RestvalArg {
     }
 }
 
-/// Whether the `--config` file sets `d_hidden` itself.
-fn sets_d_hidden(args: &TrainArgs) -> anyhow::Result<bool> {
-    let Some(p) = &args.config else {
-        return Ok(false);
-    };
-    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{}: not valid TOML", p.display()))?;
-    Ok(table.contains_key("d_hidden"))
+/// The `--config` file's text, if one was given.
+fn config_text(args: &TrainArgs) -> anyhow::Result<Option<String>> {
+    args.config
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()
+}
+
+/// Whether a configuration text (already parsed as a configuration) sets `d_hidden` itself.
+fn sets_d_hidden(text: Option<&str>) -> bool {
+    text.and_then(|t| toml::from_str::<toml::Table>(t).ok())
+        .is_some_and(|table| table.contains_key("d_hidden"))
 }
 
 /// `d_hidden` defaults to the width of the folder's word vectors (they initialise the
@@ -140,16 +143,13 @@ fn adopt_word_vector_width(d_hidden: &mut usize, data: &std::path::Path) -> anyh
 /// Defaults, then the TOML file (`d_hidden`, when the file does not set it: the width of the
 /// data folder's word vectors), then flags.
 pub fn plan(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let mut c = match &args.config {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            toml::from_str::<TrainConfig>(&text)
-                .with_context(|| format!("{}: not a valid training configuration", p.display()))?
-        }
-        None => TrainConfig::default(),
+    let text = config_text(args)?;
+    let mut c = match (&args.config, &text) {
+        (Some(p), Some(text)) => toml::from_str::<TrainConfig>(text)
+            .with_context(|| format!("{}: not a valid training configuration", p.display()))?,
+        _ => TrainConfig::default(),
     };
-    if !sets_d_hidden(args)? {
+    if !sets_d_hidden(text.as_deref()) {
         adopt_word_vector_width(&mut c.d_hidden, &args.data)?;
     }
     if let Some(v) = args.variant {
@@ -192,17 +192,14 @@ pub fn plan_joint(args: &TrainArgs) -> anyhow::Result<JointTrainConfig> {
             );
         }
     }
-    let mut c = match &args.config {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            toml::from_str::<JointTrainConfig>(&text).with_context(|| {
-                format!("{}: not a valid joint training configuration", p.display())
-            })?
-        }
-        None => JointTrainConfig::default(),
+    let text = config_text(args)?;
+    let mut c = match (&args.config, &text) {
+        (Some(p), Some(text)) => toml::from_str::<JointTrainConfig>(text).with_context(|| {
+            format!("{}: not a valid joint training configuration", p.display())
+        })?,
+        _ => JointTrainConfig::default(),
     };
-    if !sets_d_hidden(args)? {
+    if !sets_d_hidden(text.as_deref()) {
         adopt_word_vector_width(&mut c.d_hidden, &args.data)?;
     }
     if let Some(e) = args.epochs {
