@@ -128,6 +128,9 @@ impl DenseFlat {
     /// The `k` largest inner products with `query` (score desc, then row asc).
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
         check_query(self.dim, query)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
         let mut top = TopK::new(k);
         for (r, row) in self.data.chunks_exact(self.dim).enumerate() {
             top.offer(dot(query, row), r as u32);
@@ -142,6 +145,9 @@ impl DenseFlat {
     pub fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<Hit>>> {
         use rayon::prelude::*;
         check_rows(self.dim, queries)?;
+        if k == 0 {
+            return Ok(vec![Vec::new(); queries.len() / self.dim]);
+        }
         let blocks: Vec<Vec<Vec<Hit>>> = queries
             .par_chunks(DENSE_QUERY_BLOCK * self.dim)
             .map(|block| {
