@@ -5,28 +5,34 @@ use std::path::{Path, PathBuf};
 
 use mmlsr_core::Qrels;
 
-use crate::{DatasetMeta, EmbeddingTable, Error, RestvalPolicy, Result, Split, files};
+use crate::{DatasetMeta, EmbeddingTable, Error, FolderLayout, RestvalPolicy, Result, Split};
 
-/// Which embedding files of a data folder to join with the metadata.
+/// Which embedding files of a data folder to join with the metadata (their names come from
+/// the folder's [`FolderLayout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DatasetFiles {
-    /// Image table file name.
-    pub images: &'static str,
-    /// Caption table file name.
-    pub texts: &'static str,
+pub enum DatasetFiles {
+    /// The projected dense embeddings (`img_embs.parquet`, `text_embs.parquet`; lsr42).
+    Projected,
+    /// The pre-projection features (holi-lab; `*_embs_before_proj.parquet`).
+    BeforeProj,
 }
 
 impl DatasetFiles {
     /// The projected dense embeddings (`img_embs.parquet`, `text_embs.parquet`; lsr42).
-    pub const PROJECTED: Self = Self {
-        images: files::IMG_EMBS,
-        texts: files::TEXT_EMBS,
-    };
+    pub const PROJECTED: Self = Self::Projected;
     /// The pre-projection features (holi-lab; `*_embs_before_proj.parquet`).
-    pub const BEFORE_PROJ: Self = Self {
-        images: files::IMG_EMBS_BEFORE_PROJ,
-        texts: files::TEXT_EMBS_BEFORE_PROJ,
-    };
+    pub const BEFORE_PROJ: Self = Self::BeforeProj;
+
+    /// The image and caption tables' paths in `layout`.
+    pub fn paths(self, layout: &FolderLayout) -> (PathBuf, PathBuf) {
+        match self {
+            Self::Projected => (layout.img_embs(), layout.text_embs()),
+            Self::BeforeProj => (
+                layout.img_embs_before_proj(),
+                layout.text_embs_before_proj(),
+            ),
+        }
+    }
 }
 
 /// Metadata and embedding tables of one data folder, validated on construction. The fields
@@ -35,7 +41,7 @@ impl DatasetFiles {
 /// [`Dataset::texts`].
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    dir: PathBuf,
+    layout: FolderLayout,
     meta: DatasetMeta,
     images: EmbeddingTable,
     texts: EmbeddingTable,
@@ -52,6 +58,14 @@ pub struct SplitView {
     pub caption_rows: Vec<usize>,
     /// For each caption, the position of its image in `image_rows`.
     pub caption_image: Vec<usize>,
+}
+
+/// The file name of `path` for messages (the whole path when it has none).
+fn name_of(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 impl Dataset {
@@ -75,9 +89,10 @@ impl Dataset {
         Self::open_with(dir, DatasetFiles::PROJECTED)
     }
 
-    /// Open `dir` with the given embedding files. A folder with a `MANIFEST.sha256` (every
-    /// folder `mmlsr synth` writes) is first checked against it
-    /// ([`mmlsr_core::verify_manifest`]); downloaded folders without one are read unchecked.
+    /// Open `dir` with the given embedding files, named as its `mmlsr.toml` says (lsr42 names
+    /// without one; [`FolderLayout`]). A folder with a `MANIFEST.sha256` (every folder
+    /// `mmlsr synth` writes) is first checked against it ([`mmlsr_core::verify_manifest`]);
+    /// downloaded folders without one are read unchecked.
     pub fn open_with(dir: &Path, files: DatasetFiles) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::io(
@@ -85,25 +100,28 @@ impl Dataset {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "data folder not found"),
             ));
         }
-        let meta_path = dir.join(files::META);
+        let layout = FolderLayout::read(dir)?;
+        let meta_path = layout.meta();
+        let (img_path, txt_path) = files.paths(&layout);
         if !meta_path.is_file() {
             return Err(Error::invalid(
                 dir,
                 format!(
-                    "no {} in this data folder (expected the lsr42 layout: {}, {}, {})",
-                    files::META,
-                    files::META,
-                    files.images,
-                    files.texts
+                    "no {} in this data folder (expected the lsr42 layout: {}, {}, {}; other \
+                     file names go in its mmlsr.toml)",
+                    name_of(&meta_path),
+                    name_of(&meta_path),
+                    name_of(&img_path),
+                    name_of(&txt_path)
                 ),
             ));
         }
         mmlsr_core::verify_manifest(dir)?;
         let meta = DatasetMeta::read_json(&meta_path)?;
-        let images = EmbeddingTable::read_parquet(&dir.join(files.images), None)?;
-        let texts = EmbeddingTable::read_parquet(&dir.join(files.texts), None)?;
+        let images = EmbeddingTable::read_parquet(&img_path, None)?;
+        let texts = EmbeddingTable::read_parquet(&txt_path, None)?;
         let ds = Self {
-            dir: dir.to_path_buf(),
+            layout,
             meta,
             images,
             texts,
@@ -121,7 +139,7 @@ impl Dataset {
         files: DatasetFiles,
     ) -> Result<Self> {
         let ds = Self {
-            dir: dir.to_path_buf(),
+            layout: FolderLayout::lsr42(dir),
             meta,
             images,
             texts,
@@ -131,9 +149,8 @@ impl Dataset {
     }
 
     fn validate(&self, files: DatasetFiles) -> Result<()> {
-        let meta_path = self.dir.join(files::META);
-        let img_path = self.dir.join(files.images);
-        let txt_path = self.dir.join(files.texts);
+        let meta_path = self.layout.meta();
+        let (img_path, txt_path) = files.paths(&self.layout);
         if self.images.dim() == 0 || self.images.is_empty() {
             return Err(Error::invalid(&img_path, "the table has no embeddings"));
         }
@@ -169,7 +186,12 @@ impl Dataset {
 
     /// The data folder.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.layout.dir()
+    }
+
+    /// Where the folder's files are ([`FolderLayout`]).
+    pub fn layout(&self) -> &FolderLayout {
+        &self.layout
     }
 
     /// Embedding dimension.

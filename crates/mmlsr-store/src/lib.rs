@@ -6,6 +6,7 @@ mod dataset;
 mod embeddings;
 mod error;
 mod ids;
+mod layout;
 mod meta;
 mod sparse;
 mod tensors;
@@ -17,6 +18,7 @@ pub use crate::{
     embeddings::{EmbLayout, EmbeddingTable, EmbeddingWriter, FloatType, IdType, WriteOptions},
     error::{Error, Result},
     ids::IdIndex,
+    layout::{FileNames, FolderLayout, LAYOUT_FILE, LayoutConfig},
     meta::{DatasetMeta, MetaImage, MetaSentence, RestvalPolicy, Split},
     sparse::SparseTable,
     tensors::{Linear, Projections, WordVectors, read_tensor_f32, write_tensors_f32},

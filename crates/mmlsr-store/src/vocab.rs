@@ -10,7 +10,7 @@ use tokenizers::{
     pre_tokenizers::bert::BertPreTokenizer, processors::bert::BertProcessing,
 };
 
-use crate::{Error, Result, atomic, files};
+use crate::{Error, FolderLayout, Result, atomic, files};
 
 /// BERT's special tokens, in the order they take ids 0–4 in vocabularies mmlsr writes.
 /// (`bert-base-uncased` itself has them at 0, 100, 101, 102, 103.)
@@ -72,13 +72,19 @@ impl Vocabulary {
         Self::wrap(tokenizer, path.to_path_buf())
     }
 
-    /// Load from a data folder: `tokenizer.json` if present, else `vocab.txt`.
+    /// Load from a data folder: `tokenizer.json` if present, else `vocab.txt` (the names or
+    /// paths its `mmlsr.toml` gives; [`FolderLayout`]).
     pub fn from_dir(dir: &Path) -> Result<Self> {
-        let json = dir.join(files::TOKENIZER);
+        Self::from_layout(&FolderLayout::read(dir)?)
+    }
+
+    /// Load from a resolved folder layout: its tokenizer file if present, else its vocabulary.
+    pub fn from_layout(layout: &FolderLayout) -> Result<Self> {
+        let json = layout.tokenizer();
         if json.is_file() {
             Self::from_file(&json)
         } else {
-            Self::from_file(&dir.join(files::VOCAB))
+            Self::from_file(&layout.vocab())
         }
     }
 

@@ -6,9 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use mmlsr_core::MANIFEST;
 use mmlsr_model::{TrainConfig, TrainData, check_projections, check_word_vectors};
-use mmlsr_store::{
-    Dataset, DatasetFiles, Projections, RestvalPolicy, Vocabulary, WordVectors, files,
-};
+use mmlsr_store::{Dataset, DatasetFiles, Projections, RestvalPolicy, Vocabulary, WordVectors};
 
 /// Validate a data folder (the synthetic ones, or a local copy of `lsr42/*-dense`) and print
 /// its splits, dimensions, optional files, and brute-force dense text→image R@1 / R@5 /
@@ -46,7 +44,16 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         RestvalArg::Train => RestvalPolicy::MergeIntoTrain,
         RestvalArg::Drop => RestvalPolicy::Drop,
     };
+    let layout = ds.layout();
     println!("{}", dir.display());
+    if layout.is_configured() {
+        println!(
+            "  {}: data set {}, backbone {}",
+            mmlsr_store::LAYOUT_FILE,
+            layout.dataset().unwrap_or("(from the folder name)"),
+            layout.backbone().unwrap_or("(from the folder name)")
+        );
+    }
     if dir.join(MANIFEST).is_file() {
         println!("  checksums: every file listed in {MANIFEST} matches");
     } else {
@@ -64,13 +71,13 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     // What `mmlsr train` checks before its first step, so that a folder inspect passes
     // trains: the vocabulary, every caption tokenised, a training split, the word vectors'
     // shape, the projections against the pre-projection features, a test split.
-    let vocab = Vocabulary::from_dir(dir).with_context(|| {
+    let vocab = Vocabulary::from_layout(layout).with_context(|| {
         format!(
             "{}: training needs the captions' vocabulary ({} or {}; bert-base-uncased for BLIP \
-             and ALBEF)",
+             and ALBEF: `mmlsr fetch bert-base-uncased`)",
             dir.display(),
-            files::VOCAB,
-            files::TOKENIZER
+            layout.vocab().display(),
+            layout.tokenizer().display()
         )
     })?;
     println!(
@@ -92,7 +99,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         100.0 * data.tokens.unknown_rate()
     );
     crate::pipelines::warn_unknown_tokens(dir, &data.tokens);
-    let before = if dir.join(files::IMG_EMBS_BEFORE_PROJ).is_file() {
+    let before = if layout.img_embs_before_proj().is_file() {
         let before = Dataset::open_with(dir, DatasetFiles::BEFORE_PROJ)
             .context("validating the pre-projection tables")?;
         println!("  pre-projection features: {}-d", before.dim());
@@ -100,16 +107,16 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    if dir.join(files::PROJECTIONS).is_file() {
-        let path = dir.join(files::PROJECTIONS);
+    let path = layout.projections();
+    if path.is_file() {
         let p = Projections::read(&path)?;
         if let Some(d_feature) = before {
             check_projections(&p, d_feature).with_context(|| path.display().to_string())?;
         }
         println!("  projections: {}→{}", p.text.in_dim, p.text.out_dim);
     }
-    if dir.join(files::WORD_VECTORS).is_file() {
-        let path = dir.join(files::WORD_VECTORS);
+    let path = layout.word_vectors();
+    if path.is_file() {
         let w = WordVectors::read(&path)?;
         // `mmlsr train` takes d_hidden from their width (unless a --config sets it).
         check_word_vectors(&w, vocab.len(), w.dim).with_context(|| {

@@ -161,6 +161,11 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         "{}: the grid is empty",
         config_path.display()
     );
+    // `d_hidden` follows each folder's word vectors unless `[train]` sets it.
+    let train_sets_d_hidden = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| t.get("train").and_then(|t| t.as_table()).cloned())
+        .is_some_and(|t| t.contains_key("d_hidden"));
     let _lock = cells::RunsLock::acquire(&exp.runs)?;
     ensure_data(&exp.data, &exp.grid.datasets)?;
     let git_commit = git_commit();
@@ -178,10 +183,23 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         let dense = DenseNumbers::of(&ds, &ds.split(Split::Test, RestvalPolicy::MergeIntoTrain))?;
         dense_rows.insert(name.clone(), dense.clone());
         drop(ds);
+        let mut d_hidden = exp.train.d_hidden;
+        if !train_sets_d_hidden
+            && let Some((width, path)) = crate::pipelines::word_vector_width(&dir)?
+            && width != d_hidden
+        {
+            eprintln!(
+                "{name}: d_hidden = {width} (the width of {}; set d_hidden under [train] to \
+                 override)",
+                path.display()
+            );
+            d_hidden = width;
+        }
         for &eta in &exp.grid.eta {
             for &variant in &variants {
                 done += 1;
                 let mut config = exp.train.clone();
+                config.d_hidden = d_hidden;
                 config.expansion.variant = variant;
                 config.loss.q_reg = eta;
                 config.loss.d_reg = eta;

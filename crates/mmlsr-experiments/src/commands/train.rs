@@ -119,23 +119,17 @@ fn sets_d_hidden(text: Option<&str>) -> bool {
         .is_some_and(|table| table.contains_key("d_hidden"))
 }
 
-/// `d_hidden` defaults to the width of the folder's word vectors (they initialise the
-/// vocabulary projector, `|V| × d_hidden`): 768 for BERT's, 384 for a MiniLM-sized model's. A
-/// folder without word vectors keeps the default (768).
+/// `d_hidden` defaults to the width of the folder's word vectors
+/// ([`pipelines::word_vector_width`]); a folder without word vectors keeps the default (768).
 fn adopt_word_vector_width(d_hidden: &mut usize, data: &std::path::Path) -> anyhow::Result<()> {
-    let path = data.join(mmlsr_store::files::WORD_VECTORS);
-    if !path.is_file() {
-        return Ok(());
-    }
-    let wv = mmlsr_store::WordVectors::read(&path)
-        .with_context(|| format!("reading the word vectors {}", path.display()))?;
-    if wv.dim != *d_hidden {
+    if let Some((width, path)) = crate::pipelines::word_vector_width(data)?
+        && width != *d_hidden
+    {
         eprintln!(
-            "d_hidden = {} (the width of {}; set d_hidden in a --config file to override)",
-            wv.dim,
+            "d_hidden = {width} (the width of {}; set d_hidden in a --config file to override)",
             path.display()
         );
-        *d_hidden = wv.dim;
+        *d_hidden = width;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use mmlsr_model::{
     eval::SparseEval,
     host::{self, SparseEncoder},
 };
-use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors, files};
+use mmlsr_store::{Dataset, RestvalPolicy, Vocabulary, WordVectors};
 use serde::{Deserialize, Serialize};
 
 pub use crate::evaluation::DenseNumbers;
@@ -71,9 +71,9 @@ pub fn train_and_evaluate(cell: &D2sCell<'_>) -> anyhow::Result<D2sMetrics> {
     let dir = cell.data;
     let ds =
         Dataset::open(dir).with_context(|| format!("opening data folder {}", dir.display()))?;
-    let vocab = Vocabulary::from_dir(dir)
+    let vocab = Vocabulary::from_layout(ds.layout())
         .with_context(|| format!("reading the vocabulary of {}", dir.display()))?;
-    let wv_path = dir.join(files::WORD_VECTORS);
+    let wv_path = ds.layout().word_vectors();
     let wv = if wv_path.is_file() {
         Some(WordVectors::read(&wv_path)?)
     } else {

@@ -12,7 +12,7 @@ use mmlsr_model::{
     host::{self, Card, SparseEncoder},
 };
 use mmlsr_store::{
-    Dataset, DatasetFiles, Projections, RestvalPolicy, Vocabulary, WordVectors, files,
+    Dataset, DatasetFiles, FolderLayout, Projections, RestvalPolicy, Vocabulary, WordVectors,
 };
 use serde::{Deserialize, Serialize};
 
@@ -84,25 +84,28 @@ struct JointInputs {
 
 impl JointInputs {
     fn open(dir: &Path) -> anyhow::Result<Self> {
+        let layout = FolderLayout::read(dir)?;
         let ds = Dataset::open_with(dir, DatasetFiles::BEFORE_PROJ).with_context(|| {
             format!(
-                "opening the pre-projection features of {} (the joint method needs {} and {})",
+                "opening the pre-projection features of {} (the joint method needs {} and {}; \
+                 holi-lab's *_before_proj_{{blip,albef}}.parquet names go in the folder's \
+                 mmlsr.toml)",
                 dir.display(),
-                files::TEXT_EMBS_BEFORE_PROJ,
-                files::IMG_EMBS_BEFORE_PROJ
+                layout.text_embs_before_proj().display(),
+                layout.img_embs_before_proj().display()
             )
         })?;
-        let vocab = Vocabulary::from_dir(dir)
+        let vocab = Vocabulary::from_layout(&layout)
             .with_context(|| format!("reading the vocabulary of {}", dir.display()))?;
-        let proj_path = dir.join(files::PROJECTIONS);
+        let proj_path = layout.projections();
         let projections = Projections::read(&proj_path).with_context(|| {
             format!(
                 "reading the dense model's last layers from {} (export `text_proj`/`vision_proj` \
-                 once; see datasets/README.md)",
+                 once with scripts/export_projections.py; see datasets/README.md)",
                 proj_path.display()
             )
         })?;
-        let wv_path = dir.join(files::WORD_VECTORS);
+        let wv_path = layout.word_vectors();
         let word_vectors = if wv_path.is_file() {
             Some(WordVectors::read(&wv_path)?)
         } else {

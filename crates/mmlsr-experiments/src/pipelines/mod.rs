@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 pub mod d2s;
 pub mod encode;
 pub mod joint;
@@ -12,6 +14,20 @@ pub mod synth;
 
 /// Above this fraction of `[UNK]` caption tokens, training and `inspect` warn.
 const UNKNOWN_TOKEN_WARNING: f64 = 0.01;
+
+/// The width of a data folder's word vectors (`word_vectors.safetensors`, or the file its
+/// `mmlsr.toml` names), if it has them: the default `d_hidden` of a head trained on it (they
+/// initialise the vocabulary projector, `|V| × d_hidden`; 768 for BERT's, 384 for a
+/// MiniLM-sized model's).
+pub fn word_vector_width(dir: &Path) -> anyhow::Result<Option<(usize, PathBuf)>> {
+    let path = mmlsr_store::FolderLayout::read(dir)?.word_vectors();
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let wv = mmlsr_store::WordVectors::read(&path)
+        .with_context(|| format!("reading the word vectors {}", path.display()))?;
+    Ok(Some((wv.dim, path)))
+}
 
 /// Warn on stderr when many caption tokens of `dir` are `[UNK]` in its vocabulary: those words
 /// become no term, so the sparse vectors cannot represent them.

@@ -28,24 +28,68 @@ pub use self::{
     table5::write_table5,
 };
 
-/// The grid's data sets and backbones (from the folder names), in grid order.
-pub(crate) fn columns(exp: &Experiment) -> (Vec<String>, Vec<String>) {
-    let mut datasets: Vec<String> = Vec::new();
-    let mut backbones: Vec<String> = Vec::new();
-    for n in &exp.grid.datasets {
-        let (d, b) = split_name(n);
-        if !datasets.contains(&d) {
-            datasets.push(d);
+/// The grid's folders grouped into data sets (the tables' columns) and backbones (their row
+/// groups), in grid order: from a folder's `mmlsr.toml` when it names them (real folders such
+/// as `mscoco-blip-dense`), else from the folder name ([`split_name`]).
+pub(crate) struct Groups {
+    pub datasets: Vec<String>,
+    pub backbones: Vec<String>,
+    /// (folder, data set, backbone) for every folder of the grid.
+    folders: Vec<(String, String, String)>,
+}
+
+impl Groups {
+    pub fn of(exp: &Experiment) -> anyhow::Result<Self> {
+        let mut g = Self {
+            datasets: Vec::new(),
+            backbones: Vec::new(),
+            folders: Vec::new(),
+        };
+        for n in &exp.grid.datasets {
+            let layout = mmlsr_store::FolderLayout::read(&exp.data.join(n))?;
+            let (mut d, mut b) = split_name(n);
+            if let Some(name) = layout.dataset() {
+                d = name.to_string();
+            }
+            if let Some(name) = layout.backbone() {
+                b = name.to_string();
+            }
+            if let Some((other, ..)) = g.folders.iter().find(|(_, od, ob)| *od == d && *ob == b) {
+                anyhow::bail!(
+                    "data folders {other} and {n} both hold data set {d}, backbone {b}: a table \
+                     cell can show only one (set `dataset`/`backbone` in their mmlsr.toml)"
+                );
+            }
+            if !g.datasets.contains(&d) {
+                g.datasets.push(d.clone());
+            }
+            if !g.backbones.contains(&b) {
+                g.backbones.push(b.clone());
+            }
+            g.folders.push((n.clone(), d, b));
         }
-        if !backbones.contains(&b) {
-            backbones.push(b);
-        }
+        Ok(g)
     }
-    (datasets, backbones)
+
+    /// The (data set, backbone) of a grid folder.
+    pub fn group(&self, folder: &str) -> (String, String) {
+        self.folders
+            .iter()
+            .find(|(f, ..)| f == folder)
+            .map_or_else(|| split_name(folder), |(_, d, b)| (d.clone(), b.clone()))
+    }
+
+    /// The grid folder holding a (data set, backbone).
+    pub fn folder(&self, dataset: &str, backbone: &str) -> String {
+        self.folders
+            .iter()
+            .find(|(_, d, b)| d == dataset && b == backbone)
+            .map_or_else(|| folder_name(dataset, backbone), |(f, ..)| f.clone())
+    }
 }
 
 /// The inverse of [`split_name`].
-pub(crate) fn folder_name(dataset: &str, backbone: &str) -> String {
+fn folder_name(dataset: &str, backbone: &str) -> String {
     if backbone == "-" {
         dataset.to_string()
     } else {
@@ -64,7 +108,7 @@ pub(crate) fn variant_labels(exp: &Experiment) -> Vec<&'static str> {
 }
 
 /// `synth-coco-strong` → (`synth-coco`, `strong`); other names keep backbone `-`.
-pub(crate) fn split_name(name: &str) -> (String, String) {
+fn split_name(name: &str) -> (String, String) {
     match name.rsplit_once('-') {
         Some((d, b)) if b == "strong" || b == "weak" => (d.to_string(), b.to_string()),
         _ => (name.to_string(), "-".to_string()),

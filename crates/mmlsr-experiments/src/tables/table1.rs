@@ -12,7 +12,8 @@ pub fn write_table1(
     let pq = per_query(exp, records)?;
     let m = records.len() * TEST_MEASURES.len();
     let alpha = 0.05;
-    let (datasets, backbones) = columns(exp);
+    let groups = Groups::of(exp)?;
+    let (datasets, backbones) = (&groups.datasets, &groups.backbones);
     let mut md = format!(
         "# Table 1 (D2S): sparse against the dense backbone\n\nTest split, % (MRR@10 = mean \
          RR@10). † marks a paired two-tailed t-test against the dense row of the same data \
@@ -21,17 +22,17 @@ pub fn write_table1(
         config_path.display()
     );
     let mut rule = String::from("|---|---|");
-    for d in &datasets {
+    for d in datasets {
         let _ = write!(md, " {d} R@1 | R@5 | R@10 | MRR@10 |");
         rule.push_str("---:|---:|---:|---:|");
     }
     let _ = writeln!(md, "\n{rule}");
     let mut csv = String::from("dataset,model,measure,mean,p,p_bonferroni,significant\n");
     let mut cells_json = Vec::new();
-    for b in &backbones {
+    for b in backbones {
         let _ = write!(md, "| {b} | dense |");
-        for d in &datasets {
-            match pq.dense.get(&folder_name(d, b)) {
+        for d in datasets {
+            match pq.dense.get(&groups.folder(d, b)) {
                 Some(e) => {
                     for ms in TEST_MEASURES {
                         let v = e.mean(ms).unwrap_or(f64::NAN) * 100.0;
@@ -39,7 +40,7 @@ pub fn write_table1(
                         let _ = writeln!(
                             csv,
                             "{},dense,{},{v},,,",
-                            folder_name(d, b),
+                            groups.folder(d, b),
                             measure_name(ms)
                         );
                     }
@@ -51,8 +52,8 @@ pub fn write_table1(
         for &eta in &exp.grid.eta {
             for label in variant_labels(exp) {
                 let _ = write!(md, "| {b} | D2S {label}, η {eta:e} |");
-                for d in &datasets {
-                    let name = folder_name(d, b);
+                for d in datasets {
+                    let name = groups.folder(d, b);
                     let found = records
                         .iter()
                         .position(|r| r.dataset == name && r.eta == eta && r.variant == label);

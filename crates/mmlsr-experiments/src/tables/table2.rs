@@ -15,10 +15,11 @@ pub fn write_table2(
     let out = &exp.results;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // Columns: data sets in grid order; rows: backbone, then dense, then η × variant.
-    let (datasets, backbones) = columns(exp);
+    let groups = Groups::of(exp)?;
+    let (datasets, backbones) = (&groups.datasets, &groups.backbones);
     let find = |d: &str, b: &str, eta: f64, v: &str| {
         records.iter().find(|r| {
-            split_name(&r.dataset) == (d.to_string(), b.to_string())
+            groups.group(&r.dataset) == (d.to_string(), b.to_string())
                 && r.eta == eta
                 && r.variant == v
         })
@@ -37,15 +38,15 @@ pub fn write_table2(
     );
     let mut header = "| backbone | η | exp |".to_string();
     let mut rule = "|---|---|---|".to_string();
-    for d in &datasets {
+    for d in datasets {
         let _ = write!(header, " {d} R@1 | R@5 | MRR@10 | FLOPs |");
         rule.push_str("---:|---:|---:|---:|");
     }
     let _ = writeln!(md, "{header}\n{rule}");
-    for b in &backbones {
+    for b in backbones {
         let _ = write!(md, "| {b} | – | dense |");
-        for d in &datasets {
-            match dense.get(&folder_name(d, b)) {
+        for d in datasets {
+            match dense.get(&groups.folder(d, b)) {
                 Some(x) => {
                     let _ = write!(md, " {:.2} | {:.2} | {:.2} | – |", x.r1, x.r5, x.mrr10);
                 }
@@ -56,7 +57,7 @@ pub fn write_table2(
         for &eta in &exp.grid.eta {
             for label in variant_labels(exp) {
                 let _ = write!(md, "| {b} | {eta:e} | {label} |");
-                for d in &datasets {
+                for d in datasets {
                     match find(d, b, eta, label) {
                         Some(r) => {
                             let s = &r.metrics.sparse;
@@ -77,7 +78,7 @@ pub fn write_table2(
         "dataset,backbone,eta,variant,r1,r5,r10,mrr10,flops,exact20,active_text,active_image,best_epoch,seconds\n",
     );
     for r in records {
-        let (d, b) = split_name(&r.dataset);
+        let (d, b) = groups.group(&r.dataset);
         let s = &r.metrics.sparse;
         let _ = writeln!(
             csv,
