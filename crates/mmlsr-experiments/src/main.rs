@@ -4,6 +4,7 @@ mod cells;
 mod commands;
 mod evaluation;
 mod experiments;
+mod hub;
 mod integrity;
 mod latency;
 mod pipelines;
@@ -24,6 +25,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Fetch(commands::fetch::FetchArgs),
     Synth(commands::synth::SynthArgs),
     Inspect(commands::inspect::InspectArgs),
     Train(commands::train::TrainArgs),
@@ -42,6 +44,7 @@ fn main() -> std::process::ExitCode {
     exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Fetch(args) => commands::fetch::run(args),
         Command::Synth(args) => commands::synth::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Train(args) => commands::train::run(args),

@@ -6,6 +6,7 @@ pub mod encode;
 pub mod evaluate;
 pub mod explain;
 pub mod export;
+pub mod fetch;
 pub mod index;
 pub mod inspect;
 pub mod reproduce;
