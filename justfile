@@ -76,3 +76,26 @@ reproduce-table6:
 # Joint sparse–dense optimisation: its Table 1 layout with ablations (experiments/joint.toml).
 reproduce-joint:
     cargo run --release -p mmlsr-experiments -- reproduce joint
+
+# The real data (needs internet): the four lsr42 folders and bert-base-uncased's vocabulary and
+# word embeddings into DIR (resumable; HF_ENDPOINT and HF_TOKEN honoured; datasets/README.md).
+fetch-real dir="real":
+    cargo run --release -p mmlsr-experiments -- fetch lsr42/mscoco-blip-dense --out {{dir}}
+    cargo run --release -p mmlsr-experiments -- fetch lsr42/mscoco-albef-dense --out {{dir}}
+    cargo run --release -p mmlsr-experiments -- fetch lsr42/flickr30k-blip-dense --out {{dir}}
+    cargo run --release -p mmlsr-experiments -- fetch lsr42/flickr30k-albef-dense --out {{dir}}
+    cargo run --release -p mmlsr-experiments -- fetch bert-base-uncased --out {{dir}}
+
+# D2S Table 2 on the real folders under DIR with the paper's settings
+# (experiments/real/table2.toml: 200 epochs, patience 20, batch 512), on a GPU by default.
+reproduce-real-table2 dir="real" backend="cuda":
+    cargo run --release -p mmlsr-experiments --features {{backend}} -- reproduce table2 --config experiments/real/table2.toml --data {{dir}} --backend {{backend}}
+
+# The joint table on the real folders (experiments/real/joint.toml; needs holi-lab's
+# pre-projection files and projections.safetensors in each folder, see datasets/README.md).
+reproduce-real-joint dir="real" backend="cuda":
+    cargo run --release -p mmlsr-experiments --features {{backend}} -- reproduce joint --config experiments/real/joint.toml --data {{dir}} --backend {{backend}}
+
+# The real-data commands rehearsed on CPU against a local hub mirror of the published layout.
+rehearse-real:
+    bash scripts/rehearse_real_data.sh

@@ -69,6 +69,11 @@ pub struct JointExperiment {
     /// `JointTrainConfig` keys shared by every joint row.
     #[serde(default)]
     pub joint: toml::Table,
+    /// `JointTrainConfig` keys for one data folder, merged over `[joint]` before a row's
+    /// `set` (the released code's per-configuration w1, w2, λ1, λ2, q_reg, d_reg, lr), e.g.
+    /// `[per_dataset."mscoco-blip-dense"]`.
+    #[serde(default)]
+    pub per_dataset: std::collections::BTreeMap<String, toml::Table>,
     /// `TrainConfig` of the D2S row (trained on the same images: restval as `joint`).
     #[serde(default)]
     pub d2s: TrainConfig,

@@ -293,21 +293,35 @@ fn reproduce_joint(args: &ReproduceArgs, config_path: &Path) -> anyhow::Result<(
         "{}: `datasets` and `rows` must not be empty",
         config_path.display()
     );
-    // Every row's configuration, checked before anything trains.
-    let mut row_configs = Vec::new();
-    for row in &exp.rows {
-        let mut t = exp.joint.clone();
-        merge(&mut t, &row.set);
-        let c: JointTrainConfig = toml::Value::Table(t).try_into().with_context(|| {
-            format!(
-                "{}: row {:?}: not a valid joint training configuration",
-                config_path.display(),
-                row.name
-            )
-        })?;
-        c.validate_settings()
-            .with_context(|| format!("{}: row {:?}", config_path.display(), row.name))?;
-        row_configs.push(c);
+    // Every row's configuration on every data folder ([joint], then the folder's
+    // [per_dataset] keys, then the row's `set`), checked before anything trains.
+    for name in exp.per_dataset.keys() {
+        anyhow::ensure!(
+            exp.datasets.contains(name),
+            "{}: [per_dataset.{name:?}] names no folder of `datasets`",
+            config_path.display()
+        );
+    }
+    let mut row_configs: BTreeMap<(usize, String), JointTrainConfig> = BTreeMap::new();
+    for (i, row) in exp.rows.iter().enumerate() {
+        for name in &exp.datasets {
+            let mut t = exp.joint.clone();
+            if let Some(over) = exp.per_dataset.get(name) {
+                merge(&mut t, over);
+            }
+            merge(&mut t, &row.set);
+            let c: JointTrainConfig = toml::Value::Table(t).try_into().with_context(|| {
+                format!(
+                    "{}: row {:?} on {name}: not a valid joint training configuration",
+                    config_path.display(),
+                    row.name
+                )
+            })?;
+            c.validate_settings().with_context(|| {
+                format!("{}: row {:?} on {name}", config_path.display(), row.name)
+            })?;
+            row_configs.insert((i, name.clone()), c);
+        }
     }
     let base: JointTrainConfig = toml::Value::Table(exp.joint.clone())
         .try_into()
@@ -372,10 +386,11 @@ fn reproduce_joint(args: &ReproduceArgs, config_path: &Path) -> anyhow::Result<(
         )?;
         records.push(rec);
 
-        for (row, config) in exp.rows.iter().zip(&row_configs) {
+        for (i, row) in exp.rows.iter().enumerate() {
             if row.datasets.as_ref().is_some_and(|d| !d.contains(name)) {
                 continue;
             }
+            let config = &row_configs[&(i, name.clone())];
             let hash = config_hash(config, name);
             let out = exp.runs.join(name).join(&row.name);
             let seed = config.seed;

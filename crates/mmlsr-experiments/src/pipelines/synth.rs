@@ -111,6 +111,12 @@ pub fn ensure_data_at_scale(data: &Path, names: &[String], scale: Scale) -> anyh
             "synth-coco-weak" => (DatasetKind::Coco, BackboneKind::Weak),
             "synth-flickr-strong" => (DatasetKind::Flickr, BackboneKind::Strong),
             "synth-flickr-weak" => (DatasetKind::Flickr, BackboneKind::Weak),
+            other if other.ends_with("-dense") => bail!(
+                "data folder {} does not exist: download it with `mmlsr fetch lsr42/{other} \
+                 --out {}` (see datasets/README.md)",
+                data.join(other).display(),
+                data.display()
+            ),
             other => bail!(
                 "data folder {} does not exist (only the synth-* folders are generated here; \
                  see datasets/README.md for the real ones)",
