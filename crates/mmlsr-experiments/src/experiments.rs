@@ -170,3 +170,32 @@ pub struct LatencyHead {
     #[serde(default)]
     pub set: toml::Table,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(path: &str) -> String {
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments"));
+        std::fs::read_to_string(root.join(path)).unwrap()
+    }
+
+    /// The real-data files keep the papers' settings (the rehearsal runs them with fewer
+    /// epochs; every file's schema is checked in `latency_table`'s test).
+    #[test]
+    fn real_experiment_files_keep_the_papers_settings() {
+        let real: Experiment = toml::from_str(&read("real/table2.toml")).unwrap();
+        assert_eq!(
+            (
+                real.train.epochs,
+                real.train.patience,
+                real.train.batch_size
+            ),
+            (200, Some(20), 512)
+        );
+        assert_eq!(real.grid.datasets.len(), 4);
+        let joint: JointExperiment = toml::from_str(&read("real/joint.toml")).unwrap();
+        assert_eq!(joint.per_dataset.len(), 4);
+        assert!(joint.per_dataset.keys().all(|k| joint.datasets.contains(k)));
+    }
+}

@@ -1182,4 +1182,41 @@ fn d_hidden_defaults_to_the_word_vectors_width() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("expected 768, found 48"), "{err}");
+
+    // `reproduce` follows the folder's word vectors too, unless [train] sets d_hidden.
+    let reproduce = |name: &str, train: &str| {
+        std::fs::write(
+            p(&format!("{name}.toml")),
+            format!(
+                "data = {:?}\nruns = {:?}\nresults = {:?}\n[grid]\ndatasets = \
+                 [\"synth-flickr-strong\"]\neta = [1e-3]\nvariants = [\"exp=c\"]\n[train]\n\
+                 epochs = 1\nbatch_size = 256\n{train}",
+                p("data").display().to_string(),
+                p(&format!("runs-{name}")).display().to_string(),
+                p(&format!("results-{name}")).display().to_string(),
+            ),
+        )
+        .unwrap();
+        mmlsr()
+            .args(["reproduce", "table2", "--config"])
+            .arg(p(&format!("{name}.toml")))
+            .output()
+            .unwrap()
+    };
+    let out = reproduce("default", "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("synth-flickr-strong: d_hidden = 48"), "{err}");
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(p(
+            "runs-default/synth-flickr-strong/exp=c_eta1e-3/config.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["d_hidden"], 48, "{config}");
+    let out = reproduce("set", "d_hidden = 768\n");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected 768, found 48"), "{err}");
 }

@@ -360,33 +360,36 @@ mod tests {
         }
     }
 
-    /// Every committed experiment file parses with its command's schema.
+    /// Every committed experiment file (experiments/ and experiments/real/) parses with its
+    /// command's schema.
     #[test]
     fn committed_experiment_files_parse() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments"));
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments"));
         let mut seen = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "toml") {
-                continue;
+        for dir in [root.to_path_buf(), root.join("real")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "toml") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+                let parsed: anyhow::Result<()> = match name.as_str() {
+                    "joint" => toml::from_str::<JointExperiment>(&text)
+                        .map(drop)
+                        .map_err(Into::into),
+                    "table6" => parse(&text).and_then(|e| {
+                        assert!(!e.heads.is_empty());
+                        head_configs(&e, &path).map(drop)
+                    }),
+                    _ => toml::from_str::<Experiment>(&text)
+                        .map(drop)
+                        .map_err(Into::into),
+                };
+                parsed.unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                seen += 1;
             }
-            let text = std::fs::read_to_string(&path).unwrap();
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let parsed: anyhow::Result<()> = match name.as_str() {
-                "joint" => toml::from_str::<JointExperiment>(&text)
-                    .map(drop)
-                    .map_err(Into::into),
-                "table6" => parse(&text).and_then(|e| {
-                    assert!(!e.heads.is_empty());
-                    head_configs(&e, &path).map(drop)
-                }),
-                _ => toml::from_str::<Experiment>(&text)
-                    .map(drop)
-                    .map_err(Into::into),
-            };
-            parsed.unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
-            seen += 1;
         }
-        assert!(seen >= 9, "found {seen} experiment files");
+        assert!(seen >= 15, "found {seen} experiment files");
     }
 }

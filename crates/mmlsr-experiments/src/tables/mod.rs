@@ -191,3 +191,63 @@ pub(crate) fn per_query(exp: &Experiment, records: &[GridCell]) -> anyhow::Resul
         .collect::<anyhow::Result<_>>()?;
     Ok(PerQuery { dense, cells })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn experiment(data: &Path, datasets: &[&str]) -> Experiment {
+        toml::from_str(&format!(
+            "data = {:?}\nruns = \"r\"\nresults = \"t\"\n[grid]\ndatasets = {datasets:?}\n\
+             eta = [1e-3]\nvariants = [\"exp=c\"]\n",
+            data.display().to_string()
+        ))
+        .unwrap()
+    }
+
+    fn configure(dir: &Path, text: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(mmlsr_store::LAYOUT_FILE), text).unwrap();
+    }
+
+    #[test]
+    fn folders_group_by_their_mmlsr_toml_else_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        configure(
+            &tmp.path().join("mscoco-blip-dense"),
+            "dataset = \"mscoco\"\nbackbone = \"blip\"\n",
+        );
+        configure(
+            &tmp.path().join("coco-albef"),
+            "dataset = \"mscoco\"\nbackbone = \"albef\"\n",
+        );
+        let exp = experiment(
+            tmp.path(),
+            &[
+                "mscoco-blip-dense",
+                "coco-albef",
+                "synth-flickr-weak",
+                "other",
+            ],
+        );
+        let g = Groups::of(&exp).unwrap();
+        assert_eq!(g.datasets, ["mscoco", "synth-flickr", "other"]);
+        assert_eq!(g.backbones, ["blip", "albef", "weak", "-"]);
+        assert_eq!(g.group("coco-albef"), ("mscoco".into(), "albef".into()));
+        assert_eq!(g.folder("mscoco", "blip"), "mscoco-blip-dense");
+        assert_eq!(g.folder("synth-flickr", "weak"), "synth-flickr-weak");
+        assert_eq!(g.folder("other", "-"), "other");
+
+        // Two folders claiming one cell of the table are refused, naming both.
+        configure(
+            &tmp.path().join("copy"),
+            "dataset = \"mscoco\"\nbackbone = \"blip\"\n",
+        );
+        let exp = experiment(tmp.path(), &["mscoco-blip-dense", "copy"]);
+        let msg = Groups::of(&exp).err().unwrap().to_string();
+        assert!(
+            msg.contains("mscoco-blip-dense and copy both hold"),
+            "{msg}"
+        );
+    }
+}
