@@ -21,7 +21,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 cd "$root"
 echo "== building mmlsr and the mirror writer (release)"
-cargo build --release -p mmlsr-experiments --bin mmlsr --example published_mirror
+# Two builds: the binary alone reuses the release build CI has just made (gpu_check.sh); an
+# example pulls in dev-dependencies, whose features would rebuild the binary if built together.
+cargo build --release -p mmlsr-experiments --bin mmlsr
+cargo build --release -p mmlsr-experiments --example published_mirror
 bin="$target/release/mmlsr"
 mirror_bin="$target/release/examples/published_mirror"
 
