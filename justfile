@@ -99,3 +99,10 @@ reproduce-real-joint dir="real" backend="cuda":
 # The real-data commands rehearsed on CPU against a local hub mirror of the published layout.
 rehearse-real:
     bash scripts/rehearse_real_data.sh
+
+# The Python package: build it into the current environment and run its tests against the
+# release binary (needs `pip install pytest ir-measures scipy`).
+python-test:
+    cargo build --release -p mmlsr-experiments
+    python3 -m pip install --force-reinstall --no-deps ./python
+    MMLSR_BIN="${CARGO_TARGET_DIR:-target}/release/mmlsr" python3 -m pytest -q python/tests

@@ -1,0 +1,88 @@
+"""The index from Python: the same files and the same results as the mmlsr command line, every
+exact algorithm equal, the approximate index checked against a numpy brute force."""
+
+import numpy as np
+import pytest
+
+import mmlsr
+from mmlsr import metrics, store
+
+
+def trec(path):
+    """{query: [(doc, score), …]} in file order."""
+    out = {}
+    for line in open(path):
+        q, _, d, rank, s, _ = line.split()
+        out.setdefault(q, []).append((d, float(s)))
+    return out
+
+
+def test_saved_index_is_the_cli_file_and_answers_as_the_cli(tiny, tmp_path):
+    built = mmlsr.Index.from_parquet(tiny["enc"] / "img_sparse.parquet")
+    built.save(tmp_path / "py-index")
+    # Same builder, same format: byte for byte the file `mmlsr index` wrote.
+    assert (tmp_path / "py-index" / "index.mmlsr").read_bytes() == (tiny["index"] / "index.mmlsr").read_bytes()
+    assert (tmp_path / "py-index" / "doc_ids.txt").read_text() == (tiny["index"] / "doc_ids.txt").read_text()
+
+    for folder, run_file, impacts in [(tiny["index"], tiny["run"], "u8"), (tiny["index16"], tiny["run16"], "u16")]:
+        index = mmlsr.Index.load(folder)
+        assert index.impacts == impacts
+        ids = index.ids
+        qids, queries, vocab = store.read_sparse(tiny["enc"] / "text_sparse.parquet")
+        assert vocab == index.vocab_size
+        cli = trec(run_file)
+        rows, scores = index.search_batch(queries, k=10, threads=2)
+        assert rows.shape == (len(qids), 10)
+        for q, r, s in zip(qids, rows, scores):
+            got = [(ids[d], float(x)) for d, x in zip(r, s) if d >= 0]
+            want = cli.get(q, [])
+            assert [d for d, _ in got] == [d for d, _ in want], q
+            np.testing.assert_allclose([x for _, x in got], [x for _, x in want], rtol=1e-5, atol=1e-6)
+        # One query at a time and every exact algorithm: the same rows.
+        p, i, v = queries
+        for algorithm in mmlsr.ALGORITHMS:
+            batch, _ = index.search_batch(queries, k=10, threads=1, algorithm=algorithm)
+            np.testing.assert_array_equal(batch, rows)
+        for qn in range(0, len(qids), 97):
+            one, _ = index.search(i[p[qn] : p[qn + 1]], v[p[qn] : p[qn + 1]], k=10)
+            assert list(one) == [d for d in rows[qn] if d >= 0]
+
+
+def dense(m, vocab):
+    p, i, v = m
+    out = np.zeros((len(p) - 1, vocab), dtype=np.float64)
+    for r in range(len(p) - 1):
+        out[r, i[p[r] : p[r + 1]]] = v[p[r] : p[r + 1]]
+    return out
+
+
+def test_approximate_index_at_safe_settings_is_exact_and_recall_is_reported(tiny):
+    _, docs, vocab = store.read_sparse(tiny["enc"] / "img_sparse.parquet")
+    _, queries, _ = store.read_sparse(tiny["enc"] / "text_sparse.parquet")
+    scores = dense(queries, vocab) @ dense(docs, vocab).T  # float64 brute force
+    n_docs = scores.shape[1]
+    safe = mmlsr.ApproxIndex.build(docs, vocab_size=vocab, postings_per_term=n_docs, block_size=4)
+    rows, got = safe.search_batch(queries, k=10, query_cut=vocab, heap_factor=1e-6, threads=2)
+    top = -np.sort(-scores, axis=1)[:, :10]
+    np.testing.assert_allclose(got, top, rtol=1e-4, atol=1e-5)
+    for q in range(0, len(rows), 50):
+        np.testing.assert_allclose(scores[q, rows[q]], top[q], rtol=1e-4, atol=1e-5)
+    # Default (approximate) settings: most of the exact top 10.
+    fast = mmlsr.ApproxIndex.build(docs, vocab_size=vocab)
+    rows, _ = fast.search_batch(queries, k=10)
+    exact = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows, exact)])
+    assert recall > 0.8, recall
+
+
+def test_query_modes(tiny):
+    index = mmlsr.Index.load(tiny["index"])
+    _, (p, i, v), _ = store.read_sparse(tiny["enc"] / "text_sparse.parquet")
+    q, w = i[p[0] : p[1]], v[p[0] : p[1]]
+    own = q[:3]
+    exp, _ = index.search_mode(q, w, own, mode="exp", k=10)
+    np.testing.assert_array_equal(exp, index.search(q, w, k=10)[0])
+    no_exp, _ = index.search_mode(q, w, own, mode="no-exp", k=10)
+    np.testing.assert_array_equal(no_exp, index.search(own, w[:3], k=10)[0])
+    hybrid, s = index.search_mode(q, w, own, mode="hybrid", k=5, candidates=20)
+    assert len(hybrid) <= 5 and np.all(np.diff(s) <= 0)
