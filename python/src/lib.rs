@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use mmlsr_core::{CsrMatrix, Qrels, SparseRow};
+use mmlsr_core::{CsrMatrix, Qrels, SparseRow, SparseVec};
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex as RsApproxIndex, ApproxParams, ApproxScratch, Impact,
     IndexConfig, InvertedIndex, QueryMode, Scratch, impact_bits,
@@ -86,10 +86,8 @@ fn query(
     vocab_size: usize,
 ) -> PyResult<(Vec<u32>, Vec<f32>)> {
     let idx = term_ids(indices.as_slice()?, vocab_size, "indices")?;
-    let val = values.as_slice()?.to_vec();
-    let mut m = CsrMatrix::empty(vocab_size);
-    m.push_row(&idx, &val).map_err(value_err)?;
-    Ok((idx, val))
+    let v = SparseVec::new(idx, values.as_slice()?.to_vec()).map_err(value_err)?;
+    Ok((v.indices().to_vec(), v.values().to_vec()))
 }
 
 fn algorithm(name: &str) -> PyResult<Algorithm> {

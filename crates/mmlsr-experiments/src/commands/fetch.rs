@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use indicatif::HumanBytes;
 use mmlsr_store::{FileNames, FolderLayout, LAYOUT_FILE, LayoutConfig, WordVectors, files};
 
 use crate::hub::{Hub, Outcome, RepoFile, RepoKind};
@@ -158,7 +159,7 @@ pub fn run(args: FetchArgs) -> anyhow::Result<()> {
         },
         hub.endpoint(),
         wanted.len(),
-        human_bytes(wanted.iter().map(|f| f.size).sum()),
+        HumanBytes(wanted.iter().map(|f| f.size).sum()),
         dir.display()
     );
     for file in &wanted {
@@ -168,7 +169,7 @@ pub fn run(args: FetchArgs) -> anyhow::Result<()> {
             Outcome::Downloaded => "downloaded, checked".to_string(),
             Outcome::Resumed { from } => format!("resumed at byte {from}, checked"),
         };
-        eprintln!("  {} ({}): {what}", file.path, human_bytes(file.size));
+        eprintln!("  {} ({}): {what}", file.path, HumanBytes(file.size));
     }
 
     match &preset {
@@ -222,9 +223,13 @@ fn select(
             Ok(out)
         }
         Preset::Other => {
+            let patterns = include
+                .iter()
+                .map(|p| glob::Pattern::new(p).with_context(|| format!("--include {p:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let out: Vec<RepoFile> = listing
                 .iter()
-                .filter(|f| include.is_empty() || include.iter().any(|p| glob(p, &f.path)))
+                .filter(|f| patterns.is_empty() || patterns.iter().any(|p| p.matches(&f.path)))
                 .cloned()
                 .collect();
             if out.is_empty() {
@@ -296,40 +301,6 @@ fn write_layout(dir: &Path, dataset: &str, backbone: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `*` matches any run of characters (slashes included), `?` one character.
-fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / f64::from(1u32 << 30)),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,15 +320,37 @@ mod tests {
     }
 
     #[test]
-    fn glob_matches_like_a_shell() {
-        assert!(glob(
-            "*before_proj_blip*",
-            "img_embs_before_proj_blip.parquet"
-        ));
-        assert!(glob("*.parquet", "a/b.parquet"));
-        assert!(glob("?.txt", "a.txt"));
-        assert!(!glob("*.json", "a.parquet"));
-        assert!(!glob("?.txt", "ab.txt"));
-        assert!(glob("*", ""));
+    fn include_patterns_select_files() {
+        let file = |p: &str| RepoFile {
+            path: p.into(),
+            size: 1,
+            expected: crate::hub::Expected::GitBlob("0".repeat(40)),
+        };
+        let listing = [
+            file("img_embs_before_proj_blip.parquet"),
+            file("img_embs_before_proj_albef.parquet"),
+            file("sub/text_embs_before_proj_blip.parquet"),
+            file("README.md"),
+        ];
+        let dir = Path::new("unused");
+        let pick = |pats: &[&str]| {
+            let pats: Vec<String> = pats.iter().map(|s| s.to_string()).collect();
+            select(&Preset::Other, &listing, dir, &pats)
+                .map(|v| v.into_iter().map(|f| f.path).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            pick(&["*before_proj_blip*"]).unwrap(),
+            [
+                "img_embs_before_proj_blip.parquet",
+                "sub/text_embs_before_proj_blip.parquet"
+            ]
+        );
+        assert_eq!(pick(&[]).unwrap().len(), 4);
+        let msg = pick(&["*.json"]).unwrap_err().to_string();
+        assert!(
+            msg.contains("no file matching *.json") && msg.contains("README.md"),
+            "{msg}"
+        );
+        assert!(pick(&["[a"]).is_err());
     }
 }
