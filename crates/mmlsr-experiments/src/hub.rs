@@ -189,9 +189,20 @@ impl Hub {
             &["api", kind.api_prefix(), repo, "tree", revision],
             Some("recursive=true"),
         );
-        let (resp, url) = self.get(url, 0)?;
-        let entries: Vec<TreeEntry> = serde_json::from_reader(resp.into_reader())
-            .with_context(|| format!("GET {url}: not a repository file listing"))?;
+        // The hub pages long listings (1,000 entries) with a `Link: <…>; rel="next"` header.
+        let mut entries: Vec<TreeEntry> = Vec::new();
+        let mut page = url.clone();
+        loop {
+            let (resp, at) = self.get(page, 0)?;
+            let next = next_page(resp.header("Link"), &at)?;
+            let batch: Vec<TreeEntry> = serde_json::from_reader(resp.into_reader())
+                .with_context(|| format!("GET {at}: not a repository file listing"))?;
+            entries.extend(batch);
+            match next {
+                Some(n) => page = n,
+                None => break,
+            }
+        }
         let mut files = Vec::new();
         for e in entries {
             if e.kind != "file" {
@@ -359,6 +370,24 @@ impl Hub {
     }
 }
 
+/// The `rel="next"` target of an HTTP `Link` header, resolved against `at`.
+fn next_page(link: Option<&str>, at: &url::Url) -> anyhow::Result<Option<url::Url>> {
+    let Some(link) = link else { return Ok(None) };
+    for part in link.split(',') {
+        let mut pieces = part.split(';');
+        let target = pieces.next().unwrap_or("").trim();
+        if pieces.any(|p| p.trim() == "rel=\"next\"")
+            && let Some(u) = target.strip_prefix('<').and_then(|t| t.strip_suffix('>'))
+        {
+            return Ok(Some(
+                at.join(u)
+                    .with_context(|| format!("bad Link header {link:?}"))?,
+            ));
+        }
+    }
+    Ok(None)
+}
+
 /// What [`Hub::download`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -400,7 +429,7 @@ pub fn verify(path: &Path, file: &RepoFile) -> anyhow::Result<()> {
                 }
                 sha2::Digest::update(&mut h, &buf[..n]);
             }
-            ("sha256", hex(&sha2::Digest::finalize(h)), want)
+            ("sha256", format!("{:x}", sha2::Digest::finalize(h)), want)
         }
         Expected::GitBlob(want) => {
             let mut h = sha1::Sha1::new();
@@ -412,7 +441,7 @@ pub fn verify(path: &Path, file: &RepoFile) -> anyhow::Result<()> {
                 }
                 h.update(&buf[..n]);
             }
-            ("git blob sha1", hex(&h.finalize()), want)
+            ("git blob sha1", format!("{:x}", h.finalize()), want)
         }
     };
     if &found != want {
@@ -422,10 +451,6 @@ pub fn verify(path: &Path, file: &RepoFile) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`, then `$HF_HOME/token` (default
@@ -479,6 +504,23 @@ mod tests {
             msg.contains("sha256 is 5891b5b5") && msg.contains("expected 0000"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn link_headers_give_the_next_page() {
+        let at = url::Url::parse("http://h/api/models/x/tree/main?recursive=true").unwrap();
+        let link = "<https://h/api/models/x/tree/main?recursive=true&cursor=abc>; rel=\"next\"";
+        assert_eq!(
+            next_page(Some(link), &at).unwrap().unwrap().as_str(),
+            "https://h/api/models/x/tree/main?recursive=true&cursor=abc"
+        );
+        let relative = "</api/models/x/tree/main?cursor=2>; rel=\"prev\", </p2>; rel=\"next\"";
+        assert_eq!(
+            next_page(Some(relative), &at).unwrap().unwrap().as_str(),
+            "http://h/p2"
+        );
+        assert_eq!(next_page(None, &at).unwrap(), None);
+        assert_eq!(next_page(Some("<x>; rel=\"prev\""), &at).unwrap(), None);
     }
 
     #[test]

@@ -23,6 +23,8 @@ fn mmlsr() -> Command {
 #[derive(Debug, Clone)]
 struct Seen {
     path: String,
+    /// The query string, if any.
+    query: String,
     host: String,
     range: Option<String>,
     auth: Option<String>,
@@ -30,8 +32,8 @@ struct Seen {
 
 #[derive(Default)]
 struct State {
-    /// URL path → JSON listing.
-    listings: HashMap<String, String>,
+    /// URL path → listing entries (served two per page, as the hub pages long listings).
+    listings: HashMap<String, Vec<serde_json::Value>>,
     /// URL path → Location (LFS files).
     redirects: HashMap<String, String>,
     /// URL path → content.
@@ -99,10 +101,8 @@ impl FakeHub {
         }
         entries
             .push(serde_json::json!({"type": "directory", "oid": "0", "size": 0, "path": "docs"}));
-        st.listings.insert(
-            format!("/api/{kind}/{repo}/tree/main"),
-            serde_json::to_string(&entries).unwrap(),
-        );
+        st.listings
+            .insert(format!("/api/{kind}/{repo}/tree/main"), entries);
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -140,6 +140,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let mut st = state.lock().unwrap();
     st.seen.push(Seen {
         path: path.clone(),
+        query: target
+            .split_once('?')
+            .map(|(_, q)| q.to_string())
+            .unwrap_or_default(),
         host,
         range: range.clone(),
         auth,
@@ -153,12 +157,24 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         );
         let _ = out.write_all(body);
     };
-    if let Some(json) = st.listings.get(&path) {
-        let json = json.clone();
+    if let Some(entries) = st.listings.get(&path) {
+        // Page 1 holds two entries and links to page 2 with the rest.
+        let second = target.contains("cursor=2");
+        let page: Vec<_> = if second {
+            entries[2.min(entries.len())..].to_vec()
+        } else {
+            entries.iter().take(2).cloned().collect()
+        };
+        let link = if !second && entries.len() > 2 {
+            format!("Link: <{path}?recursive=true&cursor=2>; rel=\"next\"\r\n")
+        } else {
+            String::new()
+        };
+        let json = serde_json::to_string(&page).unwrap();
         reply(
             &mut out,
             "200 OK",
-            "Content-Type: application/json\r\n",
+            &format!("Content-Type: application/json\r\n{link}"),
             json.as_bytes(),
         );
     } else if let Some(loc) = st.redirects.get(&path) {
@@ -349,8 +365,16 @@ fn fetch_lays_out_a_folder_that_inspect_accepts() {
     );
     assert!(stdout.contains("word vectors:"), "{stdout}");
 
-    // The token went to the endpoint's host only, never to the CDN host of a redirect.
+    // The listing was read across its two pages.
     let seen = hub.seen();
+    assert!(
+        seen.iter().any(
+            |s| s.path == "/api/datasets/lsr42/mscoco-blip-dense/tree/main"
+                && s.query.contains("cursor=2")
+        ),
+        "{seen:?}"
+    );
+    // The token went to the endpoint's host only, never to the CDN host of a redirect.
     assert!(
         seen.iter().any(|s| s.host.starts_with("localhost")),
         "{seen:?}"
