@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""mmlsr's index beside Seismic and BMP on the same vectors, one run, one table.
+
+    pip install ./python pyseismic-lsr bmp scipy
+    python3 scripts/peers/run_peers.py ENCODED_DIR --out results/peers/NAME [--queries 1000]
+
+ENCODED_DIR is an `mmlsr encode` folder (img_sparse.parquet: the collection,
+text_sparse.parquet: the queries; the first --queries captions are used). For every system
+and setting it measures, on the same machine in the same process:
+
+* build time (seconds, all threads the library uses by default);
+* latency, one query per call on one thread (ms/query: best of --repeat passes over the
+  queries, Python call overhead included for every system alike);
+* batched throughput on one thread and on --threads threads (queries/s);
+* recall@10 of the exact top 10, computed independently of mmlsr: a float64 numpy/scipy
+  product of the queries with the collection; a returned document counts when its exact score
+  is at least the exact 10th score (ties at the cut count as correct).
+
+Systems: mmlsr (exhaustive u8 and u16, MaxScore, block-max: rank-safe over quantised
+impacts; the approximate index at several settings), Seismic (pyseismic-lsr,
+build_from_dataset; several query_cut / heap_factor settings) and BMP (bmp: block-max pruning
+over integer weights: documents and queries × the largest scale ≤ 100 (PyTerrier's) whose scores fit
+BMP's 16-bit accumulators; alpha = beta = 1 is rank-safe over those integers). Peak memory is not measured (one process holds every index).
+Writes NAME.md and NAME.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+import mmlsr
+from mmlsr import store
+
+
+def csr_of(triple, vocab, rows=None):
+    p, i, v = triple
+    m = sp.csr_matrix((v.astype(np.float64), i, p), shape=(len(p) - 1, vocab))
+    return m if rows is None else m[:rows]
+
+
+def exact_top(q, d, k):
+    """Exact float64 scores (queries × documents) and the k-th best score per query: a dense
+    BLAS product in blocks of queries when the vocabulary is small (dense-ish vectors), else a
+    sparse product."""
+    if d.shape[1] <= 4096:
+        dt = d.toarray().T
+        s = np.vstack([q[b : b + 256].toarray() @ dt for b in range(0, q.shape[0], 256)])
+    else:
+        s = (q @ d.T).toarray()
+    kth = -np.partition(-s, k - 1, axis=1)[:, k - 1]
+    return s, kth
+
+
+def recall(rows, scores_exact, kth, k):
+    """Tie-aware recall@k of returned document rows (-1 = none)."""
+    hits = 0
+    for q, r in enumerate(rows):
+        r = [d for d in r[:k] if d >= 0]
+        hits += sum(1 for d in r if scores_exact[q, d] >= kth[q] - 1e-6 * max(1.0, abs(kth[q])))
+    return hits / (k * len(rows))
+
+
+def best_of(repeat, f):
+    best = float("inf")
+    out = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = f()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("encoded")
+    ap.add_argument("--out", required=True, help="results/peers/NAME (NAME.md and NAME.json)")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--skip", default="", help="comma-separated systems to leave out (seismic, bmp)")
+    a = ap.parse_args()
+    skip = set(filter(None, a.skip.split(",")))
+    k = a.k
+
+    enc = Path(a.encoded)
+    doc_ids, docs, vocab = store.read_sparse(enc / "img_sparse.parquet")
+    _, queries_all, _ = store.read_sparse(enc / "text_sparse.parquet")
+    n_q = min(a.queries, len(queries_all[0]) - 1)
+    qp, qi, qv = queries_all
+    queries = (qp[: n_q + 1], qi[: qp[n_q]], qv[: qp[n_q]])
+    D, Q = csr_of(docs, vocab), csr_of(queries, vocab)
+    n_docs = D.shape[0]
+    print(f"{n_docs} documents ({D.nnz / n_docs:.1f} terms each), {n_q} queries ({Q.nnz / n_q:.1f} terms), |V| {vocab}")
+    t = time.perf_counter()
+    exact_scores, kth = exact_top(Q, D, k)
+    print(f"exact float64 top-{k} (numpy/scipy) in {time.perf_counter() - t:.1f} s")
+    query_rows = [(qi[qp[q] : qp[q + 1]], qv[qp[q] : qp[q + 1]]) for q in range(n_q)]
+
+    results = []
+
+    def record(system, setting, exact, build_s, size_bytes, one, batch1, batchn):
+        """one: f() -> rows (one call per query); batch1/batchn: f() -> rows (batched)."""
+        lat, rows = best_of(a.repeat, one)
+        r = recall(rows, exact_scores, kth, k)
+        row = {
+            "system": system, "setting": setting, "rank_safe": exact, "build_s": build_s,
+            "index_bytes": size_bytes, "ms_per_query": lat * 1e3 / n_q, f"recall@{k}": r,
+        }
+        for name, f, threads in [("qps_batch_1", batch1, 1), (f"qps_batch_{a.threads}", batchn, a.threads)]:
+            if f is None:
+                row[name] = None
+                continue
+            s, rows_b = best_of(a.repeat, f)
+            row[name] = n_q / s
+            rb = recall(rows_b, exact_scores, kth, k)
+            if abs(rb - r) > 1e-9:
+                print(f"  note: {system} {setting}: batched recall {rb:.4f} vs one-by-one {r:.4f}")
+        results.append(row)
+        print(
+            f"{system:8} {setting:42} build {build_s:6.2f} s  {row['ms_per_query']:.4f} ms/q  "
+            f"recall@{k} {r:.4f}  batch1 {row['qps_batch_1'] or 0:8.0f} q/s  "
+            f"batch{a.threads} {row[f'qps_batch_{a.threads}'] or 0:8.0f} q/s"
+        )
+
+    tmp = Path(tempfile.mkdtemp())
+    # mmlsr, rank-safe over its quantised impacts.
+    for impacts in ("u8", "u16"):
+        t = time.perf_counter()
+        index = mmlsr.Index.build(docs, vocab_size=vocab, impacts=impacts)
+        build = time.perf_counter() - t
+        index.save(tmp / f"mmlsr-{impacts}")
+        size = (tmp / f"mmlsr-{impacts}" / "index.mmlsr").stat().st_size
+        algorithms = mmlsr.ALGORITHMS if impacts == "u8" else ("exhaustive",)
+        for algo in algorithms:
+            record(
+                "mmlsr", f"{algo} {impacts}", True, build, size,
+                lambda: [index.search(i, v, k, algorithm=algo)[0] for i, v in query_rows],
+                lambda: index.search_batch(queries, k, threads=1, algorithm=algo)[0],
+                lambda: index.search_batch(queries, k, threads=a.threads, algorithm=algo)[0],
+            )
+    # mmlsr, approximate.
+    approx_built = {}
+    for ppt, cut, hf in [(4000, 10, 0.9), (4000, 20, 0.9), (16000, 20, 0.9), (16000, 20, 0.7)]:
+        if ppt not in approx_built:
+            t = time.perf_counter()
+            approx_built[ppt] = (mmlsr.ApproxIndex.build(docs, vocab_size=vocab, postings_per_term=ppt), time.perf_counter() - t)
+        approx, build = approx_built[ppt]
+        record(
+            "mmlsr", f"approx λ={ppt} query_cut={cut} heap={hf}", False, build, None,
+            lambda: [approx.search(i, v, k, query_cut=cut, heap_factor=hf)[0] for i, v in query_rows],
+            lambda: approx.search_batch(queries, k, query_cut=cut, heap_factor=hf, threads=1)[0],
+            lambda: approx.search_batch(queries, k, query_cut=cut, heap_factor=hf, threads=a.threads)[0],
+        )
+
+    if "seismic" not in skip:
+        import seismic
+
+        st = seismic.get_seismic_string()
+        tokens = np.array([str(t) for t in range(vocab)], dtype=st)
+        row_of = {str(r): r for r in range(n_docs)}
+        dataset = seismic.SeismicDataset()
+        dp, di, dv = docs
+        for r in range(n_docs):
+            dataset.add_document(str(r), tokens[di[dp[r] : dp[r + 1]]], dv[dp[r] : dp[r + 1]].astype(np.float32))
+        q_tokens = [tokens[i] for i, _ in query_rows]
+        q_values = [v.astype(np.float32) for _, v in query_rows]
+        q_ids = np.array([str(q) for q in range(n_q)], dtype=st)
+        for n_postings in (3500, 8000):
+            t = time.perf_counter()
+            sidx = seismic.SeismicIndex.build_from_dataset(dataset, n_postings=n_postings)
+            build = time.perf_counter() - t
+            for cut, hf in [(10, 0.7), (20, 0.9), (40, 1.0)]:
+                def one(sidx=sidx, cut=cut, hf=hf):
+                    return [
+                        [row_of[d] for _, _, d in sidx.search(str(q), q_tokens[q], q_values[q], k, cut, hf)]
+                        for q in range(n_q)
+                    ]
+
+                def batch(threads, sidx=sidx, cut=cut, hf=hf):
+                    res = sidx.batch_search(q_ids, q_tokens, q_values, k, cut, hf, num_threads=threads)
+                    # Result lists come back in no particular order: each names its query.
+                    by_query = {r[0][0]: [row_of[d] for _, _, d in r] for r in res if r}
+                    return [by_query.get(str(q), []) for q in range(n_q)]
+
+                record(
+                    "seismic", f"n_postings={n_postings} query_cut={cut} heap={hf}", False, build, None,
+                    one, lambda: batch(1), lambda: batch(a.threads),
+                )
+
+    if "bmp" not in skip:
+        import bmp
+
+        # BMP takes integer weights and accumulates scores in 16 bits (they saturate at 65,535:
+        # seen on these dense vectors at PyTerrier's × 100). One scale for documents and
+        # queries, the largest whose best exact score (+5 %) still fits.
+        scale = max(1.0, min(100.0, float(np.floor(np.sqrt(65535 / (1.05 * exact_scores.max()))))))
+        path = str(tmp / "index.bmp")
+        t = time.perf_counter()
+        ix = bmp.Indexer(path, bsize=32, compress_range=False)
+        dp, di, dv = docs
+        for r in range(n_docs):
+            ix.add_document(str(r), {f"t{t_}": int(w * scale) for t_, w in zip(di[dp[r] : dp[r + 1]], dv[dp[r] : dp[r + 1]])})
+        ix.finish()
+        build = time.perf_counter() - t
+        searcher = bmp.Searcher(path)
+        q_dicts = [{f"t{t_}": int(w * scale) for t_, w in zip(i, v)} for i, v in query_rows]
+        print(f"bmp: integer weights = float × {scale:g}")
+        for alpha, beta in [(1.0, 1.0), (0.9, 1.0), (0.8, 0.8)]:
+            record(
+                "bmp", f"bsize=32 ×{scale:g} alpha={alpha} beta={beta}", alpha == 1.0 and beta == 1.0, build,
+                os.path.getsize(path),
+                lambda alpha=alpha, beta=beta: [
+                    [int(d) for d in searcher.search(qd, k=k, alpha=alpha, beta=beta)[0]] for qd in q_dicts
+                ],
+                None, None,
+            )
+
+    meta = machine() | {
+        "collection": str(enc), "documents": n_docs, "queries": n_q, "vocab": vocab, "k": k,
+        "doc_terms": D.nnz / n_docs, "query_terms": Q.nnz / n_q, "threads": a.threads, "repeat": a.repeat,
+    }
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    json.dump({"machine": meta, "rows": results}, open(out.with_suffix(".json"), "w"), indent=2)
+    md = [
+        f"# {out.name}: mmlsr beside Seismic and BMP",
+        "",
+        f"`python3 scripts/peers/run_peers.py {a.encoded} --out {a.out} --queries {n_q}` at commit "
+        f"{meta['commit']}; {meta['cpu']}, {meta['cores']} cores, one run (ratios, not absolutes). "
+        f"{n_docs:,} documents ({meta['doc_terms']:.1f} terms each), {n_q:,} queries "
+        f"({meta['query_terms']:.1f} terms), |V| {vocab:,}. Recall@{k} of the exact float64 top {k} "
+        "(numpy/scipy, not mmlsr), ties at the cut counted as correct. ms/query: one call per query, one thread, best "
+        f"of {a.repeat}; q/s: batched calls (BMP has no batch call).",
+        "",
+        f"| system | setting | rank-safe | build s | index MB | ms/query | recall@{k} | q/s batch, 1 thread | q/s batch, {a.threads} threads |",
+        "|---|---|:-:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        mb = "–" if r["index_bytes"] is None else f"{r['index_bytes'] / 2**20:.1f}"
+        q1 = "–" if r["qps_batch_1"] is None else f"{r['qps_batch_1']:,.0f}"
+        qn = r[f"qps_batch_{a.threads}"]
+        qn = "–" if qn is None else f"{qn:,.0f}"
+        md.append(
+            f"| {r['system']} | {r['setting']} | {'yes' if r['rank_safe'] else 'no'} | {r['build_s']:.2f} | {mb} | "
+            f"{r['ms_per_query']:.4f} | {r[f'recall@{k}']:.4f} | {q1} | {qn} |"
+        )
+    open(out.with_suffix(".md"), "w").write("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
