@@ -112,6 +112,30 @@ fn pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
         .map_err(value_err)
 }
 
+/// `search` on every row of `queries` on a pool of `threads` threads (all cores when `None`),
+/// one scratch of type `S` per worker, without the GIL; results in row order.
+fn search_rows<S, F>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    queries: &CsrMatrix,
+    search: F,
+) -> PyResult<Vec<Vec<(u32, f32)>>>
+where
+    S: Default + Send,
+    F: Fn(&mut S, SparseRow<'_>) -> PyResult<Vec<(u32, f32)>> + Sync,
+{
+    use rayon::prelude::*;
+    let pool = pool(threads)?;
+    py.detach(|| {
+        pool.install(|| {
+            (0..queries.n_rows())
+                .into_par_iter()
+                .map_init(S::default, |s, r| search(s, queries.row(r)))
+                .collect()
+        })
+    })
+}
+
 /// `(doc ids [n, k] int64, -1 where a query has fewer than k results; scores [n, k] float32,
 /// NaN there)`.
 type Batch<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
@@ -339,19 +363,12 @@ impl Index {
     ) -> PyResult<Batch<'py>> {
         let algo = self::algorithm(algorithm)?;
         let queries = csr(&indptr, &indices, &values, self.vocab_size())?;
-        let pool = pool(threads)?;
-        let results = py.detach(|| {
-            use rayon::prelude::*;
-            pool.install(|| {
-                (0..queries.n_rows())
-                    .into_par_iter()
-                    .map_init(Scratch::default, |s, r| {
-                        let row = queries.row(r);
-                        with_index!(self, i => hits_of(i, row.indices, row.values, k, algo, s))
-                    })
-                    .collect::<PyResult<Vec<_>>>()
-            })
-        })?;
+        let results = search_rows(
+            py,
+            threads,
+            &queries,
+            |s: &mut Scratch, row| with_index!(self, i => hits_of(i, row.indices, row.values, k, algo, s)),
+        )?;
         to_batch(py, results, k)
     }
 
@@ -465,20 +482,11 @@ impl ApproxIndex {
             query_cut,
             heap_factor,
         };
-        let pool = pool(threads)?;
-        let results = py.detach(|| {
-            use rayon::prelude::*;
-            pool.install(|| {
-                (0..queries.n_rows())
-                    .into_par_iter()
-                    .map_init(ApproxScratch::default, |s, r| {
-                        self.index
-                            .search(queries.row(r), k, params, s)
-                            .map(|hits| hits.into_iter().map(|h| (h.doc, h.score)).collect())
-                            .map_err(index_err)
-                    })
-                    .collect::<PyResult<Vec<_>>>()
-            })
+        let results = search_rows(py, threads, &queries, |s: &mut ApproxScratch, row| {
+            self.index
+                .search(row, k, params, s)
+                .map(|hits| hits.into_iter().map(|h| (h.doc, h.score)).collect())
+                .map_err(index_err)
         })?;
         to_batch(py, results, k)
     }
