@@ -46,6 +46,25 @@ pub fn measure_name(m: Measure) -> String {
 }
 
 impl Judgements {
+    /// Where the judgements come from, for a per-query file's `dataset` column: the data
+    /// folder's name (with the split unless it is `test`), else the qrels file.
+    pub fn source(&self) -> String {
+        match (&self.data, &self.qrels) {
+            (Some(d), _) => {
+                let name = d
+                    .file_name()
+                    .map_or_else(|| d.display().to_string(), |n| n.to_string_lossy().into());
+                if self.split == "test" {
+                    name
+                } else {
+                    format!("{name}:{}", self.split)
+                }
+            }
+            (None, Some(q)) => q.display().to_string(),
+            (None, None) => String::new(),
+        }
+    }
+
     /// Judgements from `--data`/`--split` or `--qrels`, with a warning on stderr for pairs a
     /// qrels file judges twice with different grades and for queries with no relevant
     /// document.

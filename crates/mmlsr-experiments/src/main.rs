@@ -7,6 +7,7 @@ mod experiments;
 mod hub;
 mod integrity;
 mod latency;
+mod per_query;
 mod pipelines;
 mod progress;
 mod tables;
@@ -34,6 +35,7 @@ enum Command {
     Search(commands::search::SearchArgs),
     Export(commands::export::ExportArgs),
     Evaluate(commands::evaluate::EvaluateArgs),
+    Report(commands::report::ReportArgs),
     Compare(commands::compare::CompareArgs),
     Explain(commands::explain::ExplainArgs),
     Reproduce(commands::reproduce::ReproduceArgs),
@@ -53,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Search(args) => commands::search::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Reproduce(args) => commands::reproduce::run(args),

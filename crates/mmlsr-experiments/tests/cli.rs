@@ -444,6 +444,123 @@ fn reproduce_table2_is_resumable_and_consistent() {
         let mean: f64 = h.iter().enumerate().map(|(i, x)| i as f64 * x).sum();
         assert!((mean - c["overlap_mean"].as_f64().unwrap()).abs() < 1e-9);
     }
+    // Per-query values: one Parquet file beside the tables, whose means are the cells' own
+    // test metrics, and which `mmlsr report` groups with polars.
+    let pq = results.join("per_query.parquet");
+    let frame = {
+        use polars::prelude::SerReader;
+        polars::prelude::ParquetReader::new(std::fs::File::open(&pq).unwrap())
+            .finish()
+            .unwrap()
+    };
+    let names: Vec<&str> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "run", "dataset", "variant", "eta", "query_id", "measure", "value"
+        ]
+    );
+    let report = |args: &[&str]| {
+        let mut c = mmlsr();
+        c.arg("report").arg(&results).args(args);
+        run_ok(&mut c)
+    };
+    let csv = report(&[
+        "--group-by",
+        "run,dataset,variant,eta",
+        "--measure",
+        "r1,R@5,mrr10,overlap10",
+        "--format",
+        "csv",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "run,dataset,variant,eta,queries,R@1,R@5,MRR@10,Overlap@10"
+    );
+    // Two dense rows, four cells.
+    assert_eq!(lines.len(), 7, "{csv}");
+    for c in cells {
+        let own = &c["metrics"]["sparse"];
+        let line = lines
+            .iter()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "d2s,{},{},1e-3,",
+                    c["dataset"].as_str().unwrap(),
+                    c["variant"].as_str().unwrap()
+                ))
+            })
+            .expect(&csv);
+        let f: Vec<&str> = line.split(',').collect();
+        for (k, key) in [(5, "r1"), (6, "r5"), (7, "mrr10")] {
+            let got = f[k].parse::<f64>().unwrap() * 100.0;
+            assert!(
+                (got - own[key].as_f64().unwrap()).abs() < 1e-9,
+                "{line}: {key}"
+            );
+        }
+        let overlap = f[8].parse::<f64>().unwrap();
+        assert!((0.0..=1.0).contains(&overlap), "{line}");
+        // The queries: every test caption (5 per test image).
+        assert_eq!(f[4].parse::<usize>().unwrap() % 5, 0, "{line}");
+    }
+    // The report's default layout and the example.
+    let md = report(&["--group-by", "dataset,variant", "--measure", "r1"]);
+    assert!(
+        md.starts_with("| dataset | variant | queries | R@1 |"),
+        "{md}"
+    );
+    assert!(md.contains("| synth-flickr-weak | dense |"), "{md}");
+    // Bad requests name what is wrong.
+    for (args, want) in [
+        (
+            &["--measure", "r3"][..],
+            "no measure \"R@3\" here; it holds R@1, R@5, R@10, MRR@10",
+        ),
+        (
+            &["--group-by", "colour"][..],
+            "--group-by colour: no such column",
+        ),
+        (
+            &["--where", "eta"][..],
+            "--where eta: expected COLUMN=VALUE",
+        ),
+        (&["--where", "eta=high"][..], "η must be a number"),
+    ] {
+        let out = mmlsr()
+            .arg("report")
+            .arg(&results)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(want),
+            "{args:?}: {err}"
+        );
+    }
+    let out = mmlsr().arg("report").arg(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no per_query.parquet here"),
+        "{err}"
+    );
+    // Filtering keeps one data folder.
+    let one = report(&[
+        "--where",
+        "dataset=synth-flickr-weak",
+        "--where",
+        "eta=1e-3",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(one.lines().count(), 3, "{one}");
+
     // A changed configuration is refused, not silently mixed in.
     write_config(3, "");
     let third = reproduce().output().unwrap();
@@ -564,6 +681,47 @@ fn train_encode_index_search_evaluate_compare() {
     };
     agrees(&metrics("run/test_run.trec"), 1e-9, "trainer run");
     agrees(&metrics("exp.trec"), 1.5, "index run");
+    // `--out P` also wrote the per-query values; `--per-query F` gathers runs in one file,
+    // which `report --group-by run` sets side by side with evaluate's own numbers.
+    let gathered = p("runs.parquet");
+    for run in ["run/test_run.trec", "exp.trec"] {
+        assert!(p(&format!("{run}.eval.per_query.parquet")).is_file());
+        run_ok(
+            mmlsr()
+                .arg("evaluate")
+                .arg(p(run))
+                .arg("--data")
+                .arg(&data)
+                .arg("--per-query")
+                .arg(&gathered),
+        );
+    }
+    let side_by_side =
+        run_ok(
+            mmlsr()
+                .arg("report")
+                .arg(&gathered)
+                .args(["--group-by", "run", "--format", "csv"]),
+        );
+    let lines: Vec<&str> = side_by_side.lines().collect();
+    assert_eq!(lines.len(), 3, "{side_by_side}");
+    assert_eq!(lines[0], "run,queries,R@1,R@5,R@10,MRR@10,nDCG@10");
+    for (line, run) in lines[1..].iter().zip(["run/test_run.trec", "exp.trec"]) {
+        let own = metrics(run);
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[0], p(run).display().to_string());
+        assert_eq!(f[1], own["queries"].to_string());
+        for (k, m) in ["R@1", "R@5", "R@10", "MRR@10", "nDCG@10"]
+            .iter()
+            .enumerate()
+        {
+            let got = f[k + 2].parse::<f64>().unwrap() * 100.0;
+            assert!(
+                (got - own["measures"][m].as_f64().unwrap()).abs() < 1e-9,
+                "{line}: {m}"
+            );
+        }
+    }
     // A u16 index: its run follows the unquantised scores far more closely than u8 allows.
     let out = run_ok(
         mmlsr()
@@ -1220,3 +1378,4 @@ fn d_hidden_defaults_to_the_word_vectors_width() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("expected 768, found 48"), "{err}");
 }
+

@@ -5,13 +5,17 @@ use std::path::PathBuf;
 use clap::Args;
 use mmlsr_metrics::{Measure, Run};
 
-use crate::evaluation::{Judgements, measure_name, with_suffix};
+use crate::{
+    evaluation::{Judgements, measure_name, with_suffix},
+    per_query::{PerQueryFile, Rows, Slot},
+};
 
 /// Evaluate a TREC run (e.g. from `mmlsr search`) against relevance judgements: the
 /// caption→image pairs of a data folder's split (`--data`, `--split`) or a TREC qrels file
 /// (`--qrels`). Every judged query counts, those without results as zero (trec_eval -c;
 /// `--judged-only` for trec_eval's default); stderr says how many there were. Prints a
-/// Markdown table; `--out P` also writes `P.json` and `P.md` (before printing).
+/// Markdown table; `--out P` also writes `P.json`, `P.md` and the per-query values
+/// `P.per_query.parquet` (before printing; read them with `mmlsr report` or polars/pandas).
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
     /// The TREC run.
@@ -25,9 +29,14 @@ pub struct EvaluateArgs {
         default_value = "R@1,R@5,R@10,MRR@10,nDCG@10"
     )]
     pub measures: Vec<Measure>,
-    /// Output prefix for `.json` and `.md`.
+    /// Output prefix for `.json`, `.md` and `.per_query.parquet`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also put the per-query values into this Parquet file (created if missing; this run's
+    /// earlier rows there are replaced), e.g. to compare runs with `mmlsr report FILE
+    /// --group-by run`.
+    #[arg(long)]
+    pub per_query: Option<PathBuf>,
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
@@ -70,6 +79,21 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             &serde_json::to_vec_pretty(&json)?,
         )?;
         mmlsr_store::atomic_write_bytes(&with_suffix(out, ".md"), md.as_bytes())?;
+    }
+    let files = args
+        .out
+        .as_ref()
+        .map(|out| with_suffix(out, ".per_query.parquet"))
+        .into_iter()
+        .chain(args.per_query.clone());
+    for path in files {
+        let slot = Slot {
+            run: args.run.display().to_string(),
+            dataset: args.judgements.source(),
+            variant: String::new(),
+            eta: None,
+        };
+        PerQueryFile::open(&path)?.replace(&slot, Rows::of_evaluation(&eval))?;
     }
     println!("{md}");
     Ok(())

@@ -9,6 +9,7 @@ pub mod export;
 pub mod fetch;
 pub mod index;
 pub mod inspect;
+pub mod report;
 pub mod reproduce;
 pub mod search;
 pub mod synth;

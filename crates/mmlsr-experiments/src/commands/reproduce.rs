@@ -172,6 +172,8 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let n_cells = exp.grid.datasets.len() * exp.grid.eta.len() * variants.len();
     let mut records = Vec::new();
+    // Each trained cell's per-query rows are written as soon as it finishes.
+    let mut per_query = tables::PerQuerySync::open(&exp)?;
     let mut dense_rows: BTreeMap<String, DenseNumbers> = BTreeMap::new();
     let mut done = 0;
     for name in &exp.grid.datasets {
@@ -256,16 +258,18 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
                     s.r1, s.r5, s.mrr10, s.flops, rec.seconds
                 );
                 cells::save(&out, &rec)?;
+                per_query.record(&rec)?;
                 records.push(rec);
             }
         }
     }
+    let pq = per_query.finish(&records)?;
     match args.table {
-        Table::Table1 => tables::write_table1(&exp, &config_path, &records)?,
-        Table::Table2 => tables::write_table2(&exp, &config_path, &records, &dense_rows)?,
+        Table::Table1 => tables::write_table1(&exp, &config_path, &records, &pq)?,
+        Table::Table2 => tables::write_table2(&exp, &config_path, &records, &dense_rows, &pq)?,
         Table::Table3 => tables::write_table3(&exp, &config_path, &records)?,
-        Table::Table5 => tables::write_table5(&exp, &config_path, &records)?,
-        Table::Fig2 => tables::write_fig2(&exp, &config_path, &records, &dense_rows)?,
+        Table::Table5 => tables::write_table5(&exp, &config_path, &records, &pq)?,
+        Table::Fig2 => tables::write_fig2(&exp, &config_path, &records, &dense_rows, &pq)?,
         Table::Table6 | Table::Joint => unreachable!("handled above"),
     }
     eprintln!(

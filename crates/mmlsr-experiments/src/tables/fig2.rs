@@ -19,11 +19,13 @@ fn variant_colour(v: &str) -> plotters::style::RGBColor {
     }
 }
 
+/// The overlap histograms from the per-query file `pq`.
 pub fn write_fig2(
     exp: &Experiment,
     config_path: &Path,
     records: &[GridCell],
     dense: &BTreeMap<String, DenseNumbers>,
+    pq: &PerQueryFile,
 ) -> anyhow::Result<()> {
     use plotters::prelude::*;
     let out = &exp.results;
@@ -47,29 +49,24 @@ pub fn write_fig2(
     let io = |e: &dyn std::fmt::Display| anyhow::anyhow!("drawing: {e}");
     for name in &exp.grid.datasets {
         let cells: Vec<&GridCell> = records.iter().filter(|r| &r.dataset == name).collect();
-        let dense_run = Run::read_trec(&exp.runs.join(name).join("dense_test.trec")).ok();
-        let dense_run = match dense_run {
-            Some(r) => r,
-            None => {
-                // per_query computes and caches the dense run.
-                per_query(exp, &[])?;
-                Run::read_trec(&exp.runs.join(name).join("dense_test.trec"))?
-            }
-        };
-        // Histograms and table rows.
+        // Histograms and table rows, from each cell's per-query overlap with the dense run.
         let mut hist_of: Vec<(String, f64, [f64; 11])> = Vec::new();
         for r in &cells {
-            let run = Run::read_trec(
-                &cell_dir(exp, &r.dataset, &r.variant, r.eta).join("test_run.trec"),
-            )?;
-            let ov = mmlsr_metrics::topk_overlap(&run, &dense_run, 10);
+            let (_, ov) = pq.values(&Slot::d2s(&r.dataset, &r.variant, r.eta), OVERLAP)?;
             let mut hist = [0.0f64; 11];
-            for (_, o) in &ov {
+            for o in &ov {
+                anyhow::ensure!(
+                    (0.0..=1.0).contains(o),
+                    "{}: {OVERLAP} of {name} {} η={:e} is {o}, expected a share in [0, 1]",
+                    pq.path().display(),
+                    r.variant,
+                    r.eta
+                );
                 hist[(o * 10.0).round() as usize] += 1.0;
             }
             let n = ov.len().max(1) as f64;
             hist.iter_mut().for_each(|h| *h /= n);
-            let mean = ov.iter().map(|x| x.1).sum::<f64>() / n * 10.0;
+            let mean = ov.iter().sum::<f64>() / n * 10.0;
             let (r1, flops) = (r.metrics.sparse.r1, r.metrics.sparse.flops);
             let _ = writeln!(
                 md,

@@ -1,5 +1,6 @@
 //! The joint method's table (Song et al., Table 1 layout): frozen backbone, D2S, the joint
-//! rows' dense/sparse/fused modes, † from paired t-tests (Bonferroni).
+//! rows' dense/sparse/fused modes, † from paired t-tests (Bonferroni) computed from the
+//! table's per-query file (`crate::per_query`).
 
 use std::{
     collections::BTreeMap,
@@ -9,25 +10,28 @@ use std::{
 
 use anyhow::Context;
 use mmlsr_core::Qrels;
-use mmlsr_metrics::{Evaluation, Run, bonferroni, evaluate, paired_t_test};
+use mmlsr_metrics::{Run, bonferroni, evaluate, paired_t_test_values};
 use mmlsr_model::RetrievalMode as Mode;
 use mmlsr_store::{Dataset, RestvalPolicy, Split};
 
 use crate::{
     cells::{CellMetrics, JointTableCell},
-    evaluation::TEST_MEASURES,
+    evaluation::{TEST_MEASURES, measure_name},
     experiments::JointExperiment,
+    per_query::{PerQueryFile, Rows, Slot},
     pipelines::joint::ModeNumbers,
 };
 
-/// One printed row: label, mode, run file, numbers, and the baseline it is tested against.
+/// One printed row: label, mode, run file, its per-query slot, numbers, and the baseline it
+/// is tested against.
 struct TableRow {
     dataset: String,
     label: String,
     mode: &'static str,
     run: PathBuf,
+    slot: Slot,
     numbers: ModeNumbers,
-    baseline: Option<PathBuf>,
+    baseline: Option<Slot>,
 }
 
 pub fn write_joint_table(
@@ -40,13 +44,17 @@ pub fn write_joint_table(
     let mut rows: Vec<TableRow> = Vec::new();
     for name in &exp.datasets {
         let dir = exp.runs.join(name);
-        let frozen_run = dir.join("frozen").join("test_run_dense.trec");
-        let d2s_run = dir.join("d2s").join("test_run.trec");
+        let frozen_slot = Slot {
+            run: "frozen".into(),
+            ..Slot::dense(name)
+        };
+        let d2s_slot = Slot::d2s(name, exp.d2s.expansion.variant.label(), exp.d2s.loss.q_reg);
         rows.push(TableRow {
             dataset: name.clone(),
             label: "frozen backbone".into(),
             mode: "dense",
-            run: frozen_run.clone(),
+            run: dir.join("frozen").join("test_run_dense.trec"),
+            slot: frozen_slot.clone(),
             numbers: frozen[name].clone(),
             baseline: None,
         });
@@ -60,7 +68,8 @@ pub fn write_joint_table(
                     exp.d2s.loss.q_reg
                 ),
                 mode: "sparse",
-                run: d2s_run.clone(),
+                run: dir.join("d2s").join("test_run.trec"),
+                slot: d2s_slot.clone(),
                 numbers: match &r.metrics {
                     CellMetrics::D2s(m) => ModeNumbers {
                         r1: m.sparse.r1,
@@ -95,32 +104,35 @@ pub fn write_joint_table(
                     run: dir
                         .join(&row.name)
                         .join(format!("test_run_{}.trec", mode.name())),
+                    slot: Slot {
+                        run: row.name.clone(),
+                        dataset: name.clone(),
+                        variant: mode.name().into(),
+                        eta: None,
+                    },
                     numbers,
                     baseline: Some(if mode == Mode::Sparse {
-                        d2s_run.clone()
+                        d2s_slot.clone()
                     } else {
-                        frozen_run.clone()
+                        frozen_slot.clone()
                     }),
                 });
             }
         }
     }
-    // Paired t-tests of every tested row against its baseline, per measure; Bonferroni over
-    // all of them.
+    // Every row's per-query values into `<results>/per_query.parquet` (a slot rewritten only
+    // when its run changed), then paired t-tests of every tested row against its baseline,
+    // per measure, from that file; Bonferroni over all of them.
     let mut qrels_of: BTreeMap<String, Qrels> = BTreeMap::new();
     for name in &exp.datasets {
         qrels_of.insert(name.clone(), test_qrels(&exp.data.join(name), restval)?);
     }
-    let mut evals: BTreeMap<PathBuf, Evaluation> = BTreeMap::new();
-    let mut eval_of = |path: &Path, qrels: &Qrels| -> anyhow::Result<Evaluation> {
-        if let Some(e) = evals.get(path) {
-            return Ok(e.clone());
-        }
-        let run = Run::read_trec(path).with_context(|| format!("reading {}", path.display()))?;
-        let e = evaluate(&run, qrels, &TEST_MEASURES);
-        evals.insert(path.to_path_buf(), e.clone());
-        Ok(e)
-    };
+    let mut pq = PerQueryFile::open(&exp.results.join(crate::per_query::FILE))?;
+    for r in &rows {
+        let run = Run::read_trec(&r.run).with_context(|| format!("reading {}", r.run.display()))?;
+        let e = evaluate(&run, &qrels_of[&r.dataset], &TEST_MEASURES);
+        pq.replace(&r.slot, Rows::of_evaluation(&e))?;
+    }
     let tested = rows.iter().filter(|r| r.baseline.is_some()).count();
     let m = tested * TEST_MEASURES.len();
     let mut p_values: Vec<Option<[f64; 4]>> = Vec::new();
@@ -129,12 +141,10 @@ pub fn write_joint_table(
             p_values.push(None);
             continue;
         };
-        let qrels = &qrels_of[&r.dataset];
-        let a = eval_of(&r.run, qrels)?;
-        let b = eval_of(base, qrels)?;
         let mut ps = [1.0; 4];
         for (k, measure) in TEST_MEASURES.iter().enumerate() {
-            ps[k] = bonferroni(paired_t_test(&a, &b, *measure)?.p_value, m);
+            let (a, b) = pq.paired(&r.slot, base, &measure_name(*measure))?;
+            ps[k] = bonferroni(paired_t_test_values(&a, &b)?.p_value, m);
         }
         p_values.push(Some(ps));
     }

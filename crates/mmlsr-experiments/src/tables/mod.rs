@@ -7,13 +7,14 @@ use std::{collections::BTreeMap, path::Path};
 use anyhow::Context;
 use mmlsr_core::Qrels;
 use mmlsr_expansion::Variant;
-use mmlsr_metrics::{Evaluation, Measure, Run, evaluate};
+use mmlsr_metrics::{Measure, Run, evaluate};
 use mmlsr_store::{Dataset, RestvalPolicy, Split};
 
 use crate::{
     cells::GridCell,
     evaluation::{TEST_MEASURES, measure_name},
     experiments::{Experiment, cell_dir},
+    per_query::{OVERLAP, PerQueryFile, Rows, Slot},
 };
 
 mod fig2;
@@ -152,44 +153,78 @@ pub(crate) fn write_outputs(
     Ok(())
 }
 
-/// Per-query evaluations of every cell's test run and of the dense backbone's (its top-10 run
-/// is computed once per data folder and kept as `<runs>/<dataset>/dense_test.trec`).
-pub(crate) struct PerQuery {
-    pub dense: BTreeMap<String, Evaluation>,
-    pub cells: Vec<Evaluation>,
+/// Keeps a grid table's `per_query.parquet` (`crate::per_query`) in step with its cells: the
+/// dense backbone's test run of each data folder (computed once per folder and kept as
+/// `<runs>/<dataset>/dense_test.trec`) and every cell's `test_run.trec`, evaluated on
+/// [`TEST_MEASURES`] plus the top-10 overlap with the dense run ([`OVERLAP`]). A slot whose
+/// rows differ from its run's (or that is missing) is replaced, one atomic write each.
+pub(crate) struct PerQuerySync<'a> {
+    exp: &'a Experiment,
+    file: PerQueryFile,
+    dense: BTreeMap<String, (Run, Qrels)>,
 }
 
-pub(crate) fn per_query(exp: &Experiment, records: &[GridCell]) -> anyhow::Result<PerQuery> {
-    let mut dense = BTreeMap::new();
-    let mut qrels_of: BTreeMap<String, Qrels> = BTreeMap::new();
-    for name in &exp.grid.datasets {
-        let dir = exp.data.join(name);
-        let ds = Dataset::open(&dir)
-            .with_context(|| format!("opening data folder {}", dir.display()))?;
-        let test = ds.split(Split::Test, RestvalPolicy::MergeIntoTrain);
-        let qrels = ds.qrels(&test);
-        let path = exp.runs.join(name).join("dense_test.trec");
-        let run = if path.is_file() {
-            Run::read_trec(&path)?
-        } else {
-            eprintln!("{name}: dense top-10 run of the test split …");
-            let run = crate::evaluation::dense_run(&ds, &test)?;
-            std::fs::create_dir_all(exp.runs.join(name))?;
-            run.write_trec(&path, "dense")?;
-            run
-        };
-        dense.insert(name.clone(), evaluate(&run, &qrels, &TEST_MEASURES));
-        qrels_of.insert(name.clone(), qrels);
-    }
-    let cells = records
-        .iter()
-        .map(|r| {
-            let path = cell_dir(exp, &r.dataset, &r.variant, r.eta).join("test_run.trec");
-            let run = Run::read_trec(&path)?;
-            Ok(evaluate(&run, &qrels_of[&r.dataset], &TEST_MEASURES))
+impl<'a> PerQuerySync<'a> {
+    /// `<results>/per_query.parquet` of `exp`.
+    pub fn open(exp: &'a Experiment) -> anyhow::Result<Self> {
+        Ok(Self {
+            exp,
+            file: PerQueryFile::open(&exp.results.join(crate::per_query::FILE))?,
+            dense: BTreeMap::new(),
         })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(PerQuery { dense, cells })
+    }
+
+    /// The dense test run and test qrels of a data folder, its rows brought up to date.
+    fn dense(&mut self, name: &str) -> anyhow::Result<&(Run, Qrels)> {
+        if !self.dense.contains_key(name) {
+            let exp = self.exp;
+            let dir = exp.data.join(name);
+            let ds = Dataset::open(&dir)
+                .with_context(|| format!("opening data folder {}", dir.display()))?;
+            let test = ds.split(Split::Test, RestvalPolicy::MergeIntoTrain);
+            let qrels = ds.qrels(&test);
+            let path = exp.runs.join(name).join("dense_test.trec");
+            let run = if path.is_file() {
+                Run::read_trec(&path)?
+            } else {
+                eprintln!("{name}: dense top-10 run of the test split …");
+                let run = crate::evaluation::dense_run(&ds, &test)?;
+                std::fs::create_dir_all(exp.runs.join(name))?;
+                run.write_trec(&path, "dense")?;
+                run
+            };
+            let e = evaluate(&run, &qrels, &TEST_MEASURES);
+            self.file
+                .replace(&Slot::dense(name), Rows::of_evaluation(&e))?;
+            self.dense.insert(name.to_string(), (run, qrels));
+        }
+        Ok(&self.dense[name])
+    }
+
+    /// Bring one cell's rows up to date from its test run.
+    pub fn record(&mut self, r: &GridCell) -> anyhow::Result<()> {
+        let path = cell_dir(self.exp, &r.dataset, &r.variant, r.eta).join("test_run.trec");
+        let run = Run::read_trec(&path)?;
+        let (dense_run, qrels) = self.dense(&r.dataset)?;
+        let mut rows = Rows::of_evaluation(&evaluate(&run, qrels, &TEST_MEASURES));
+        for (q, o) in mmlsr_metrics::topk_overlap(&run, dense_run, 10) {
+            rows.push(&q, OVERLAP, o);
+        }
+        let slot = Slot::d2s(&r.dataset, &r.variant, r.eta);
+        self.file.replace(&slot, rows)?;
+        Ok(())
+    }
+
+    /// Every data folder's and every cell's rows up to date: the file the tables read.
+    pub fn finish(mut self, records: &[GridCell]) -> anyhow::Result<PerQueryFile> {
+        for name in &self.exp.grid.datasets {
+            self.dense(name)?;
+        }
+        for r in records {
+            self.record(r)?;
+        }
+        Ok(self.file)
+    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,16 @@
 use std::{fmt::Write as _, path::Path};
 
 use super::*;
-use mmlsr_metrics::{bonferroni, paired_t_test};
+use mmlsr_metrics::{bonferroni, paired_t_test_values};
+
+/// Means and paired t-tests from the per-query file `pq` (polars: filtered slots, the cell
+/// joined to the dense run on the query id).
 pub fn write_table1(
     exp: &Experiment,
     config_path: &Path,
     records: &[GridCell],
+    pq: &PerQueryFile,
 ) -> anyhow::Result<()> {
-    let pq = per_query(exp, records)?;
     let m = records.len() * TEST_MEASURES.len();
     let alpha = 0.05;
     let groups = Groups::of(exp)?;
@@ -32,20 +35,15 @@ pub fn write_table1(
     for b in backbones {
         let _ = write!(md, "| {b} | dense |");
         for d in datasets {
-            match pq.dense.get(&groups.folder(d, b)) {
-                Some(e) => {
-                    for ms in TEST_MEASURES {
-                        let v = e.mean(ms).unwrap_or(f64::NAN) * 100.0;
-                        let _ = write!(md, " {v:.2} |");
-                        let _ = writeln!(
-                            csv,
-                            "{},dense,{},{v},,,",
-                            groups.folder(d, b),
-                            measure_name(ms)
-                        );
-                    }
-                }
-                None => md.push_str(" – | – | – | – |"),
+            let name = groups.folder(d, b);
+            if !exp.grid.datasets.contains(&name) {
+                md.push_str(" – | – | – | – |");
+                continue;
+            }
+            for ms in TEST_MEASURES {
+                let v = pq.mean(&Slot::dense(&name), ms)? * 100.0;
+                let _ = write!(md, " {v:.2} |");
+                let _ = writeln!(csv, "{name},dense,{},{v},,,", measure_name(ms));
             }
         }
         md.push('\n');
@@ -54,17 +52,18 @@ pub fn write_table1(
                 let _ = write!(md, "| {b} | D2S {label}, η {eta:e} |");
                 for d in datasets {
                     let name = groups.folder(d, b);
-                    let found = records
+                    if !records
                         .iter()
-                        .position(|r| r.dataset == name && r.eta == eta && r.variant == label);
-                    let (Some(i), Some(de)) = (found, pq.dense.get(&name)) else {
+                        .any(|r| r.dataset == name && r.eta == eta && r.variant == label)
+                    {
                         md.push_str(" – | – | – | – |");
                         continue;
-                    };
-                    let e = &pq.cells[i];
+                    }
+                    let (cell, dense) = (Slot::d2s(&name, label, eta), Slot::dense(&name));
                     for ms in TEST_MEASURES {
-                        let v = e.mean(ms).unwrap_or(f64::NAN) * 100.0;
-                        let t = paired_t_test(e, de, ms)?;
+                        let v = pq.mean(&cell, ms)? * 100.0;
+                        let (a, b) = pq.paired(&cell, &dense, &measure_name(ms))?;
+                        let t = paired_t_test_values(&a, &b)?;
                         let p = bonferroni(t.p_value, m);
                         let mark = if p < alpha { "†" } else { "" };
                         let _ = write!(md, " {v:.2}{mark} |");

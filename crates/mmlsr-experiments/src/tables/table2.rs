@@ -6,11 +6,14 @@ use anyhow::Context;
 
 use super::*;
 use crate::pipelines::d2s::DenseNumbers;
+/// R@1, R@5 and MRR@10 are means over the per-query file `pq`; FLOPs and the other columns
+/// of the CSV come from the cells' records.
 pub fn write_table2(
     exp: &Experiment,
     config_path: &Path,
     records: &[GridCell],
     dense: &BTreeMap<String, DenseNumbers>,
+    pq: &PerQueryFile,
 ) -> anyhow::Result<()> {
     let out = &exp.results;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -46,11 +49,13 @@ pub fn write_table2(
     for b in backbones {
         let _ = write!(md, "| {b} | – | dense |");
         for d in datasets {
-            match dense.get(&groups.folder(d, b)) {
-                Some(x) => {
-                    let _ = write!(md, " {:.2} | {:.2} | {:.2} | – |", x.r1, x.r5, x.mrr10);
-                }
-                None => md.push_str(" – | – | – | – |"),
+            let name = groups.folder(d, b);
+            if dense.contains_key(&name) {
+                let slot = Slot::dense(&name);
+                let [r1, r5, mrr10] = means(pq, &slot)?;
+                let _ = write!(md, " {r1:.2} | {r5:.2} | {mrr10:.2} | – |");
+            } else {
+                md.push_str(" – | – | – | – |");
             }
         }
         md.push('\n');
@@ -60,12 +65,10 @@ pub fn write_table2(
                 for d in datasets {
                     match find(d, b, eta, label) {
                         Some(r) => {
-                            let s = &r.metrics.sparse;
-                            let _ = write!(
-                                md,
-                                " {:.2} | {:.2} | {:.2} | {:.2} |",
-                                s.r1, s.r5, s.mrr10, s.flops
-                            );
+                            let slot = Slot::d2s(&r.dataset, &r.variant, r.eta);
+                            let [r1, r5, mrr10] = means(pq, &slot)?;
+                            let flops = r.metrics.sparse.flops;
+                            let _ = write!(md, " {r1:.2} | {r5:.2} | {mrr10:.2} | {flops:.2} |");
                         }
                         None => md.push_str(" – | – | – | – |"),
                     }
@@ -80,15 +83,18 @@ pub fn write_table2(
     for r in records {
         let (d, b) = groups.group(&r.dataset);
         let s = &r.metrics.sparse;
+        let slot = Slot::d2s(&r.dataset, &r.variant, r.eta);
+        let [r1, r5, mrr10] = means(pq, &slot)?;
+        let r10 = pq.mean(&slot, Measure::Recall(10))? * 100.0;
         let _ = writeln!(
             csv,
             "{d},{b},{:e},{},{},{},{},{},{},{},{},{},{},{:.1}",
             r.eta,
             r.variant,
-            s.r1,
-            s.r5,
-            s.r10,
-            s.mrr10,
+            r1,
+            r5,
+            r10,
+            mrr10,
             s.flops,
             s.exact20,
             s.active_text,
@@ -104,4 +110,14 @@ pub fn write_table2(
         })).collect::<Vec<_>>(),
     });
     write_outputs(exp, config_path, records, "table2", &md, &csv, &json)
+}
+
+/// R@1, R@5 and MRR@10 of a slot, in %.
+fn means(pq: &PerQueryFile, slot: &Slot) -> anyhow::Result<[f64; 3]> {
+    let m = |ms| pq.mean(slot, ms).map(|v| v * 100.0);
+    Ok([
+        m(Measure::Recall(1))?,
+        m(Measure::Recall(5))?,
+        m(Measure::RR(10))?,
+    ])
 }

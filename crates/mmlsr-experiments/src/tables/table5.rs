@@ -4,12 +4,14 @@ use std::{fmt::Write as _, path::Path};
 
 use super::*;
 use mmlsr_metrics::pearson;
+/// Correlations from the per-query file `pq` (each cell joined to its dense run on the
+/// query id with polars).
 pub fn write_table5(
     exp: &Experiment,
     config_path: &Path,
     records: &[GridCell],
+    pq: &PerQueryFile,
 ) -> anyhow::Result<()> {
-    let pq = per_query(exp, records)?;
     let shown = [Measure::Recall(1), Measure::Recall(5), Measure::RR(10)];
     let mut md = format!(
         "# Table 5 (D2S): agreement of sparse and dense per query\n\nPearson's r between \
@@ -20,11 +22,14 @@ pub fn write_table5(
     );
     let mut csv = String::from("dataset,variant,eta,measure,pearson\n");
     let mut cells_json = Vec::new();
-    for (r, e) in records.iter().zip(&pq.cells) {
-        let de = &pq.dense[&r.dataset];
+    for r in records {
+        let (cell, dense) = (
+            Slot::d2s(&r.dataset, &r.variant, r.eta),
+            Slot::dense(&r.dataset),
+        );
         let _ = write!(md, "| {} | {} | {:e} |", r.dataset, r.variant, r.eta);
         for ms in shown {
-            let (a, b) = mmlsr_metrics::paired_values(e, de, ms)?;
+            let (a, b) = pq.paired(&cell, &dense, &measure_name(ms))?;
             let rho = pearson(&a, &b).ok();
             let _ = write!(md, " {} |", rho.map_or("–".into(), |x| format!("{x:.3}")));
             let _ = writeln!(
