@@ -28,6 +28,7 @@ struct Cli {
 enum Command {
     Fetch(commands::fetch::FetchArgs),
     Synth(commands::synth::SynthArgs),
+    SynthSparse(commands::synth_sparse::SynthSparseArgs),
     Inspect(commands::inspect::InspectArgs),
     Train(commands::train::TrainArgs),
     Encode(commands::encode::EncodeArgs),
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Fetch(args) => commands::fetch::run(args),
         Command::Synth(args) => commands::synth::run(args),
+        Command::SynthSparse(args) => commands::synth_sparse::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Encode(args) => commands::encode::run(args),

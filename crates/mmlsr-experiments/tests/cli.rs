@@ -1379,3 +1379,87 @@ fn d_hidden_defaults_to_the_word_vectors_width() {
     assert!(err.contains("expected 768, found 48"), "{err}");
 }
 
+/// `mmlsr synth-sparse` writes a collection in `mmlsr encode`'s layout at the FLOPs asked
+/// for (measured independently here from document frequencies), the same files for the same
+/// seed, which `mmlsr index` and `mmlsr search` take as they are.
+#[test]
+fn synth_sparse_writes_an_encoded_folder_at_the_flops_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let card = run_ok(
+            mmlsr()
+                .args(["synth-sparse", "--docs", "3000", "--queries", "200"])
+                .args(["--flops", "3", "--seed", seed, "--out"])
+                .arg(&out),
+        );
+        (out, card)
+    };
+    let (a, card) = generate("a", "5");
+    assert!(
+        card.contains("| documents (`img_sparse.parquet`) | 3000 |"),
+        "{card}"
+    );
+    assert!(card.contains("| terms per vector | 24 |"), "{card}");
+    for f in [
+        "img_sparse.parquet",
+        "text_sparse.parquet",
+        "README.md",
+        "MANIFEST.sha256",
+    ] {
+        assert!(a.join(f).is_file(), "{f}");
+    }
+    let (b, _) = generate("b", "5");
+    let (c, _) = generate("c", "6");
+    let bytes = |d: &std::path::Path| std::fs::read(d.join("img_sparse.parquet")).unwrap();
+    assert_eq!(bytes(&a), bytes(&b));
+    assert_ne!(bytes(&a), bytes(&c));
+    // FLOPs of the files, from their document frequencies.
+    let read = |f: &str| mmlsr_store::SparseTable::read_parquet(&a.join(f), Some(30_522)).unwrap();
+    let (docs, queries) = (read("img_sparse.parquet"), read("text_sparse.parquet"));
+    let df = |m: &mmlsr_core::CsrMatrix| {
+        let mut d = vec![0f64; 30_522];
+        m.raw().1.iter().for_each(|&t| d[t as usize] += 1.0);
+        d
+    };
+    let (dq, dd) = (df(&queries.matrix), df(&docs.matrix));
+    let flops = dq.iter().zip(&dd).map(|(x, y)| x * y).sum::<f64>() / (200.0 * 3000.0);
+    assert!((flops / 3.0 - 1.0).abs() < 0.2, "FLOPs {flops}");
+    assert!(
+        card.contains(&format!("| FLOPs measured (D2S eq. 1) | {flops:.3} |")),
+        "{card}"
+    );
+    assert_eq!(docs.ids.id(2999), "d2999");
+    // Indexed and searched like any encoded folder.
+    run_ok(
+        mmlsr()
+            .arg("index")
+            .arg(&a)
+            .arg("--out")
+            .arg(dir.path().join("idx")),
+    );
+    run_ok(
+        mmlsr()
+            .arg("search")
+            .arg(dir.path().join("idx"))
+            .arg(&a)
+            .arg("--out")
+            .arg(dir.path().join("run.trec")),
+    );
+    let run = std::fs::read_to_string(dir.path().join("run.trec")).unwrap();
+    assert!(
+        run.lines().next().unwrap().starts_with("q0 Q0 d"),
+        "{run:.200}"
+    );
+    // Bad settings are refused with the flag named.
+    let out = mmlsr()
+        .args(["synth-sparse", "--flops", "0", "--out"])
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--flops 0: expected a positive number"),
+        "{err}"
+    );
+}

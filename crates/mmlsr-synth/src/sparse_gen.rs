@@ -58,6 +58,34 @@ impl ZipfTerms {
         (incl(hi).sum::<f64>().round() as usize).clamp(1, self.cdf.len())
     }
 
+    /// Rows per chunk of [`ZipfTerms::sample_seeded`].
+    pub const CHUNK_ROWS: usize = 1 << 16;
+
+    /// Like [`ZipfTerms::sample`] for large collections: rows drawn in chunks of
+    /// [`Self::CHUNK_ROWS`], chunk `c` from its own generator (`seed` mixed with `c`), on all
+    /// threads; the same `seed` gives the same rows whatever the number of threads.
+    pub fn sample_seeded(&self, seed: u64, rows: usize, len: usize) -> CsrMatrix {
+        use rayon::prelude::*;
+        let chunks: Vec<CsrMatrix> = (0..rows.div_ceil(Self::CHUNK_ROWS))
+            .into_par_iter()
+            .map(|c| {
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+                    seed ^ (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                );
+                let n = Self::CHUNK_ROWS.min(rows - c * Self::CHUNK_ROWS);
+                self.sample(&mut rng, n, len)
+            })
+            .collect();
+        let mut out = CsrMatrix::empty(self.cdf.len());
+        for chunk in &chunks {
+            for row in chunk.rows() {
+                out.push_row(row.indices, row.values)
+                    .expect("rows of one vocabulary");
+            }
+        }
+        out
+    }
+
     /// `rows` vectors of `len` distinct terms each (sorted), weights LogNormal(0, 0.6).
     pub fn sample(&self, rng: &mut impl Rng, rows: usize, len: usize) -> CsrMatrix {
         let v = self.cdf.len();

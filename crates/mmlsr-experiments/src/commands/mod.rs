@@ -13,4 +13,5 @@ pub mod report;
 pub mod reproduce;
 pub mod search;
 pub mod synth;
+pub mod synth_sparse;
 pub mod train;
