@@ -256,7 +256,7 @@ def main() -> int:
     md = [
         f"# {out.name}: mmlsr beside Seismic and BMP",
         "",
-        f"`python3 scripts/peers/run_peers.py {a.encoded} --out {a.out} --queries {n_q}` at commit "
+        f"`python3 scripts/peers/run_peers.py {a.encoded} --out {a.out} --queries {n_q} --repeat {a.repeat}` at commit "
         f"{meta['commit']}; {meta['cpu']}, {meta['cores']} cores, one run (ratios, not absolutes). "
         f"{n_docs:,} documents ({meta['doc_terms']:.1f} terms each), {n_q:,} queries "
         f"({meta['query_terms']:.1f} terms), |V| {vocab:,}. Recall@{k} of the exact float64 top {k} "
