@@ -5,7 +5,6 @@ use std::{fmt::Write as _, path::PathBuf, time::Instant};
 
 use anyhow::Context;
 use clap::Args;
-use mmlsr_core::CsrMatrix;
 use mmlsr_store::{IdIndex, SparseTable};
 use mmlsr_synth::ZipfTerms;
 
@@ -43,16 +42,6 @@ pub struct SynthSparseArgs {
     pub seed: u64,
 }
 
-/// Expected FLOPs measured on the sample (D2S eq. 1 from document frequencies).
-fn measured_flops(queries: &CsrMatrix, docs: &CsrMatrix) -> f64 {
-    let v = docs.n_cols();
-    let (mut dq, mut dd) = (vec![0f64; v], vec![0f64; v]);
-    queries.raw().1.iter().for_each(|&t| dq[t as usize] += 1.0);
-    docs.raw().1.iter().for_each(|&t| dd[t as usize] += 1.0);
-    let n = (queries.n_rows() * docs.n_rows()).max(1) as f64;
-    dq.iter().zip(&dd).map(|(a, b)| a * b).sum::<f64>() / n
-}
-
 /// This process's peak resident memory in bytes (Linux `VmHWM`), when known.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -81,7 +70,7 @@ pub fn run(args: SynthSparseArgs) -> anyhow::Result<()> {
     );
     let docs = zipf.sample_seeded(args.seed, args.docs, len);
     let queries = zipf.sample_seeded(args.seed.wrapping_add(1) ^ 0x51, args.queries, len);
-    let flops = measured_flops(&queries, &docs);
+    let flops = mmlsr_metrics::flops(&queries, &docs)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     integrity::unseal(&args.out)?;
