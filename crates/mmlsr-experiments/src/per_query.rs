@@ -238,6 +238,15 @@ impl PerQueryFile {
     /// Per-query values of `measure` in a slot: (query ids, values) in the order the run was
     /// evaluated. A slot or measure the file lacks is an error naming both.
     pub fn values(&self, slot: &Slot, measure: &str) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
+        let df = self.measure_rows(slot, measure)?;
+        let ids = strings(&self.path, &df, "query_id")?;
+        let values = floats(&self.path, &df, "value")?;
+        Ok((ids, values))
+    }
+
+    /// `query_id` and `value` of `measure` in a slot, in file order; none is an error naming
+    /// both.
+    fn measure_rows(&self, slot: &Slot, measure: &str) -> anyhow::Result<DataFrame> {
         let df = self
             .df
             .clone()
@@ -253,9 +262,7 @@ impl PerQueryFile {
                 slot.describe()
             );
         }
-        let ids = strings(&self.path, &df, "query_id")?;
-        let values = floats(&self.path, &df, "value")?;
-        Ok((ids, values))
+        Ok(df)
     }
 
     /// The mean of `measure` over a slot's queries, summed in evaluation order (so it equals
@@ -274,22 +281,15 @@ impl PerQueryFile {
         b: &Slot,
         measure: &str,
     ) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-        let side = |s: &Slot, name: &str| -> anyhow::Result<LazyFrame> {
-            // Fails early, naming the slot, when it is missing.
-            self.values(s, measure)?;
-            Ok(self
-                .df
-                .clone()
+        let side = |s: &Slot, name: &str| -> anyhow::Result<(LazyFrame, usize)> {
+            let df = self.measure_rows(s, measure)?;
+            let n = df.height();
+            let renamed = df
                 .lazy()
-                .filter(s.predicate().and(col("measure").eq(lit(measure))))
-                .select([col("query_id"), col("value").alias(name)]))
+                .select([col("query_id"), col("value").alias(name)]);
+            Ok((renamed, n))
         };
-        let (la, lb) = (side(a, "a")?, side(b, "b")?);
-        let n_b = lb
-            .clone()
-            .collect()
-            .map_err(polars_err(&self.path))?
-            .height();
+        let ((la, _), (lb, n_b)) = (side(a, "a")?, side(b, "b")?);
         let args = JoinArgs {
             maintain_order: MaintainOrderJoin::Left,
             ..JoinArgs::new(JoinType::Left)
