@@ -76,15 +76,54 @@ pub struct ApproxIndex {
     summary_start: Vec<u32>,
     summary_terms: Vec<u32>,
     summary_weights: Vec<f32>,
-    forward: CsrMatrix,
+    /// `block_rows[i]`: the forward row of `block_docs[i]`, packed ([`pack_row`]), so that
+    /// opening a block reads its rows without a second lookup (as Seismic does).
+    block_rows: Vec<u64>,
+    /// The forward index: every document's (term, weight) pairs, interleaved, rows in
+    /// document order (a row's pairs share its cache lines).
+    forward: Vec<(u32, f32)>,
+    n_docs: usize,
+}
+
+/// Bits of a packed row's length ([`pack_row`]); the start takes the other 40.
+const ROW_LEN_BITS: u32 = 24;
+
+/// A forward row `start..start + len` packed into one `u64`: start in the high 40 bits, length in
+/// the low 24.
+fn pack_row(start: usize, len: usize) -> u64 {
+    ((start as u64) << ROW_LEN_BITS) | len as u64
+}
+
+fn unpack_row(packed: u64) -> std::ops::Range<usize> {
+    let start = (packed >> ROW_LEN_BITS) as usize;
+    start..start + (packed & ((1 << ROW_LEN_BITS) - 1)) as usize
+}
+
+/// Ask the memory system for the cache lines of `row` ahead of scoring it (a block's documents
+/// are random rows of the forward index: without this each costs a full memory round trip).
+#[inline]
+fn prefetch_row(row: &[(u32, f32)]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // 64-byte cache lines hold 8 pairs.
+        for pair in row.iter().step_by(8) {
+            // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults: it
+            // only hints at an address (here one inside `row`).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(pair).cast::<i8>()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
 }
 
 /// Reusable per-thread buffers of [`ApproxIndex::search`].
 #[derive(Debug, Default)]
 pub struct ApproxScratch {
     query: Vec<f32>,
-    visited: Vec<u32>,
-    epoch: u32,
+    /// One bit per document: scored by the current query (cleared through `scored`).
+    visited: Vec<u64>,
+    scored: Vec<u32>,
     heap: BinaryHeap<(Reverse<OrdF32>, u32)>,
     cut: Vec<(f32, u32)>,
     /// Documents scored by the last query.
@@ -160,6 +199,20 @@ impl ApproxIndex {
             })
             .collect();
 
+        let (starts, terms, weights) = docs.raw();
+        if let Some(d) = (0..n_docs).find(|&d| starts[d + 1] - starts[d] >= 1 << ROW_LEN_BITS) {
+            return Err(Error::Config(format!(
+                "document {d} has {} terms; the approximate index takes at most 2^{ROW_LEN_BITS} - 1",
+                starts[d + 1] - starts[d]
+            )));
+        }
+        if terms.len() as u64 >= 1 << (64 - ROW_LEN_BITS) {
+            return Err(Error::Config(format!(
+                "{} postings; the approximate index takes at most 2^{} - 1",
+                terms.len(),
+                64 - ROW_LEN_BITS
+            )));
+        }
         let mut out = Self {
             vocab_size: v,
             term_blocks: vec![0],
@@ -168,7 +221,9 @@ impl ApproxIndex {
             summary_start: vec![0],
             summary_terms: Vec::new(),
             summary_weights: Vec::new(),
-            forward: docs.clone(),
+            block_rows: Vec::new(),
+            forward: terms.iter().copied().zip(weights.iter().copied()).collect(),
+            n_docs,
         };
         // Terms are independent: prune, cluster and summarise them on all threads, then
         // concatenate in term order.
@@ -191,12 +246,20 @@ impl ApproxIndex {
             }
             out.term_blocks.push(out.block_docs_start.len() as u32 - 1);
         }
+        out.block_rows = out
+            .block_docs
+            .iter()
+            .map(|&d| {
+                let d = d as usize;
+                pack_row(starts[d], starts[d + 1] - starts[d])
+            })
+            .collect();
         Ok(out)
     }
 
     /// Number of documents.
     pub fn n_docs(&self) -> usize {
-        self.forward.n_rows()
+        self.n_docs
     }
 
     /// Number of blocks.
@@ -236,15 +299,9 @@ impl ApproxIndex {
             return Ok(Vec::new());
         }
         s.query.resize(self.vocab_size, 0.0);
-        let n = self.n_docs();
-        if s.visited.len() != n {
-            s.visited = vec![0; n];
-            s.epoch = 0;
-        }
-        s.epoch = s.epoch.wrapping_add(1);
-        if s.epoch == 0 {
-            s.visited.iter_mut().for_each(|v| *v = 0);
-            s.epoch = 1;
+        let words = self.n_docs.div_ceil(64);
+        if s.visited.len() != words {
+            s.visited = vec![0; words];
         }
         for (&t, &w) in query.indices.iter().zip(query.values) {
             s.query[t as usize] = w;
@@ -261,7 +318,6 @@ impl ApproxIndex {
         s.cut
             .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         s.cut.truncate(params.query_cut);
-        let (fs, fi, fv) = self.forward.raw();
         for ci in 0..s.cut.len() {
             let t = s.cut[ci].1 as usize;
             for b in self.term_blocks[t] as usize..self.term_blocks[t + 1] as usize {
@@ -281,20 +337,27 @@ impl ApproxIndex {
                         continue;
                     }
                 }
-                let docs = &self.block_docs
-                    [self.block_docs_start[b] as usize..self.block_docs_start[b + 1] as usize];
-                for &d in docs {
-                    let du = d as usize;
-                    if s.visited[du] == s.epoch {
+                let (a, e) = (
+                    self.block_docs_start[b] as usize,
+                    self.block_docs_start[b + 1] as usize,
+                );
+                let (docs, rows) = (&self.block_docs[a..e], &self.block_rows[a..e]);
+                // First ask for every new document's row, then score them: the loads overlap.
+                for (&d, &row) in docs.iter().zip(rows) {
+                    if s.visited[d as usize / 64] & (1 << (d % 64)) == 0 {
+                        prefetch_row(&self.forward[unpack_row(row)]);
+                    }
+                }
+                for (&d, &row) in docs.iter().zip(rows) {
+                    let (word, bit) = (d as usize / 64, 1u64 << (d % 64));
+                    if s.visited[word] & bit != 0 {
                         continue;
                     }
-                    s.visited[du] = s.epoch;
-                    s.docs_scored += 1;
-                    let (a, e) = (fs[du], fs[du + 1]);
-                    let score: f32 = fi[a..e]
+                    s.visited[word] |= bit;
+                    s.scored.push(d);
+                    let score: f32 = self.forward[unpack_row(row)]
                         .iter()
-                        .zip(&fv[a..e])
-                        .map(|(&term, &w)| s.query[term as usize] * w)
+                        .map(|&(term, w)| s.query[term as usize] * w)
                         .sum();
                     if score <= 0.0 {
                         continue;
@@ -309,6 +372,11 @@ impl ApproxIndex {
                 }
             }
         }
+        s.docs_scored = s.scored.len() as u64;
+        for &d in &s.scored {
+            s.visited[d as usize / 64] = 0;
+        }
+        s.scored.clear();
         for &t in query.indices {
             s.query[t as usize] = 0.0;
         }
