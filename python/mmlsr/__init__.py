@@ -1,5 +1,6 @@
 """mmlsr from Python: the inverted index for learned sparse image vectors (exact top-k with u8
-or u16 impacts, the D2S query modes, the Seismic-style approximate index), the metrics and
+or u16 impacts or unquantised f32 weights, the D2S query modes, the Seismic-style approximate
+index), the metrics and
 significance tests, and the data store (lsr42 folders into numpy).
 
     import numpy as np, mmlsr
@@ -20,7 +21,7 @@ import numpy as np
 from . import _mmlsr, metrics, store
 from ._csr import as_csr, as_query
 
-__all__ = ["Index", "ApproxIndex", "metrics", "store", "ALGORITHMS", "MODES"]
+__all__ = ["Index", "ApproxIndex", "ExactIndex", "metrics", "store", "ALGORITHMS", "MODES"]
 __version__ = "0.1.0"
 
 ALGORITHMS = ("exhaustive", "maxscore", "blockmax")
@@ -193,5 +194,41 @@ class ApproxIndex:
         """One query; the rows of `search_batch` without the padding."""
         i, v = as_query(indices, values)
         docs, scores = self.search_batch((np.array([0, i.size]), i, v), k, threads=1, **params)
+        keep = docs[0] >= 0
+        return docs[0][keep].astype(np.uint32), scores[0][keep]
+
+
+class ExactIndex:
+    """The unquantised exact index: float32 weights summed in float64, every posting of the
+    query's terms scored (the rank-safe reference of the quantised `Index`)."""
+
+    def __init__(self, inner: "_mmlsr.ExactIndex", vocab_size: int):
+        self._inner = inner
+        self.vocab_size = vocab_size
+
+    @classmethod
+    def build(cls, docs: Any, *, vocab_size: Optional[int] = None) -> "ExactIndex":
+        (p, i, v), vocab = as_csr(docs, vocab_size)
+        return cls(_mmlsr.ExactIndex.build(p, i, v, vocab), vocab)
+
+    @property
+    def n_docs(self) -> int:
+        return self._inner.n_docs
+
+    @property
+    def n_postings(self) -> int:
+        return self._inner.n_postings
+
+    def search_batch(
+        self, queries: Any, k: int = 10, *, threads: Optional[int] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """As `Index.search_batch` (scores rounded to float32)."""
+        (p, i, v), _ = as_csr(queries, self.vocab_size)
+        return self._inner.search_batch(p, i, v, self.vocab_size, int(k), threads)
+
+    def search(self, indices: Any, values: Any, k: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+        """One query; the rows of `search_batch` without the padding."""
+        i, v = as_query(indices, values)
+        docs, scores = self.search_batch((np.array([0, i.size]), i, v), k, threads=1)
         keep = docs[0] >= 0
         return docs[0][keep].astype(np.uint32), scores[0][keep]

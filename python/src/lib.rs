@@ -10,8 +10,9 @@ use std::{
 
 use mmlsr_core::{CsrMatrix, Qrels, SparseRow, SparseVec};
 use mmlsr_index::{
-    Algorithm, ApproxConfig, ApproxIndex as RsApproxIndex, ApproxParams, ApproxScratch, Impact,
-    IndexConfig, InvertedIndex, QueryMode, Scratch, impact_bits,
+    Algorithm, ApproxConfig, ApproxIndex as RsApproxIndex, ApproxParams, ApproxScratch,
+    ExactIndex as RsExactIndex, ExactScratch, Impact, IndexConfig, InvertedIndex, QueryMode,
+    Scratch, impact_bits,
 };
 use mmlsr_metrics::{Measure, Run, RunBuilder};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -125,6 +126,15 @@ where
     F: Fn(&mut S, SparseRow<'_>) -> PyResult<Vec<(u32, f32)>> + Sync,
 {
     use rayon::prelude::*;
+    if threads == Some(1) {
+        // No pool to build: a one-query call costs only its search.
+        return py.detach(|| {
+            let mut s = S::default();
+            (0..queries.n_rows())
+                .map(|r| search(&mut s, queries.row(r)))
+                .collect()
+        });
+    }
     let pool = pool(threads)?;
     py.detach(|| {
         pool.install(|| {
@@ -492,6 +502,64 @@ impl ApproxIndex {
     }
 }
 
+/// The unquantised exact index: `f32` weights, `f64` sums, exhaustive term-at-a-time scoring
+/// (the rank-safe reference the quantised index is measured against).
+#[pyclass(module = "mmlsr._mmlsr", frozen)]
+struct ExactIndex {
+    index: RsExactIndex,
+}
+
+#[pymethods]
+impl ExactIndex {
+    #[staticmethod]
+    fn build(
+        py: Python<'_>,
+        indptr: PyReadonlyArray1<'_, i64>,
+        indices: PyReadonlyArray1<'_, i64>,
+        values: PyReadonlyArray1<'_, f32>,
+        vocab_size: usize,
+    ) -> PyResult<Self> {
+        let docs = csr(&indptr, &indices, &values, vocab_size)?;
+        let index = py
+            .detach(|| RsExactIndex::build(&docs))
+            .map_err(index_err)?;
+        Ok(Self { index })
+    }
+
+    #[getter]
+    fn n_docs(&self) -> usize {
+        self.index.n_docs()
+    }
+
+    #[getter]
+    fn n_postings(&self) -> usize {
+        self.index.n_postings()
+    }
+
+    /// Scores come back rounded to `f32`.
+    #[pyo3(signature = (indptr, indices, values, vocab_size, k, threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn search_batch<'py>(
+        &self,
+        py: Python<'py>,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i64>,
+        values: PyReadonlyArray1<'py, f32>,
+        vocab_size: usize,
+        k: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Batch<'py>> {
+        let queries = csr(&indptr, &indices, &values, vocab_size)?;
+        let results = search_rows(py, threads, &queries, |s: &mut ExactScratch, row| {
+            self.index
+                .search(row, k, s)
+                .map(|hits| hits.into_iter().map(|h| (h.doc, h.score as f32)).collect())
+                .map_err(index_err)
+        })?;
+        to_batch(py, results, k)
+    }
+}
+
 // ---- metrics ----
 
 fn measures(names: &[String]) -> PyResult<Vec<Measure>> {
@@ -719,6 +787,7 @@ fn read_sparse<'py>(py: Python<'py>, path: PathBuf) -> PyResult<SparseArrays<'py
 fn _mmlsr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Index>()?;
     m.add_class::<ApproxIndex>()?;
+    m.add_class::<ExactIndex>()?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(read_run, m)?)?;
     m.add_function(wrap_pyfunction!(read_qrels, m)?)?;

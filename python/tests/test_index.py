@@ -75,6 +75,27 @@ def test_approximate_index_at_safe_settings_is_exact_and_recall_is_reported(tiny
     assert recall > 0.8, recall
 
 
+def test_exact_index_equals_a_float64_brute_force(tiny):
+    _, docs, vocab = store.read_sparse(tiny["enc"] / "img_sparse.parquet")
+    _, queries, _ = store.read_sparse(tiny["enc"] / "text_sparse.parquet")
+    scores = dense(queries, vocab) @ dense(docs, vocab).T  # float64 brute force
+    index = mmlsr.ExactIndex.build(docs, vocab_size=vocab)
+    assert index.n_docs == scores.shape[1] and index.n_postings == len(docs[1])
+    rows, got = index.search_batch(queries, k=10, threads=2)
+    # Ties broken by the smaller document id, as a stable sort of the negated scores does.
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    top = np.take_along_axis(scores, expected, axis=1)
+    np.testing.assert_allclose(got, top, rtol=1e-6)
+    for q in range(len(rows)):
+        np.testing.assert_allclose(scores[q, rows[q]], top[q], rtol=1e-12)
+    p, i, v = queries
+    for q in range(0, len(rows), 40):
+        one, _ = index.search(i[p[q] : p[q + 1]], v[p[q] : p[q + 1]], k=10)
+        np.testing.assert_array_equal(one, rows[q])
+    with pytest.raises(ValueError, match=rf"indices\[0\] = {vocab + 5}: expected a term id in 0\.\.{vocab}"):
+        index.search([vocab + 5], [1.0])
+
+
 def test_query_modes(tiny):
     index = mmlsr.Index.load(tiny["index"])
     _, (p, i, v), _ = store.read_sparse(tiny["enc"] / "text_sparse.parquet")

@@ -17,11 +17,16 @@ and setting it measures, on the same machine in the same process:
   fit); a returned document counts when its exact score is at least the exact 10th score
   (ties at the cut count as correct).
 
-Systems: mmlsr (exhaustive u8 and u16, MaxScore, block-max: rank-safe over quantised
-impacts; the approximate index at several settings), Seismic (pyseismic-lsr,
-build_from_dataset; several query_cut / heap_factor settings) and BMP (bmp: block-max pruning
-over integer weights: documents and queries × the largest scale ≤ 100 (PyTerrier's) whose scores fit
-BMP's 16-bit accumulators; alpha = beta = 1 is rank-safe over those integers). Peak memory is not measured (one process holds every index).
+Systems (each in its own process, so that its peak memory is its own: the peak resident set
+of a process that loads the collection, builds that system's indexes one after another and
+searches them; the `load only` row is that floor without any index): mmlsr rank-safe
+(exhaustive u8 and u16 impacts, MaxScore, block-max, and the unquantised f32 `ExactIndex`),
+mmlsr approximate (several λ / query_cut / heap_factor settings), Seismic (pyseismic-lsr,
+build_from_dataset; several n_postings / query_cut / heap_factor settings) and BMP (bmp:
+block-max pruning over integer weights: documents and queries × the largest scale ≤ 100
+(PyTerrier's) whose scores fit BMP's 16-bit accumulators; alpha = beta = 1 is rank-safe over
+those integers). --skip leaves systems out (e.g. `maxscore`, whose one-query-at-a-time pass at
+millions of documents takes minutes).
 Writes NAME.md and NAME.json.
 """
 
@@ -32,6 +37,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,11 +55,12 @@ def csr_of(triple, vocab, rows=None):
     return m if rows is None else m[:rows]
 
 
-def exact_kth(q, d, k, block=32):
+def exact_kth(q, d, k):
     """The k-th best and the best exact float64 score of every query, in blocks of queries (memory: block ×
-    documents × 8 bytes): a dense BLAS product when the vocabulary is small (dense-ish
+    documents × 8 bytes, at most 256 MB): a dense BLAS product when the vocabulary is small (dense-ish
     vectors), else a sparse product."""
     kth, best = np.empty(q.shape[0]), np.empty(q.shape[0])
+    block = max(1, min(32, 2**28 // (8 * d.shape[0])))
     dt = d.toarray().T if d.shape[1] <= 4096 else d.T.tocsc()
     for b in range(0, q.shape[0], block):
         qb = q[b : b + block]
@@ -99,35 +106,36 @@ def machine():
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("encoded")
-    ap.add_argument("--out", required=True, help="results/peers/NAME (NAME.md and NAME.json)")
-    ap.add_argument("--queries", type=int, default=1000)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--skip", default="", help="comma-separated systems to leave out (seismic, bmp)")
-    a = ap.parse_args()
-    skip = set(filter(None, a.skip.split(",")))
-    k = a.k
+SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismic", "bmp")
+# Approximate settings, the same grid for both systems: build (λ / n_postings) × search
+# (query_cut, heap_factor). Seismic skips a block when its summary's dot product is below
+# heap_factor × the k-th score, as mmlsr does: the same knob.
+APPROX_BUILDS = (1000, 2000, 4000)
+APPROX_SEARCHES = ((10, 0.7), (10, 0.9), (10, 1.0), (20, 0.9))
 
+
+def load(a):
     enc = Path(a.encoded)
     doc_ids, docs, vocab = store.read_sparse(enc / "img_sparse.parquet")
     _, queries_all, _ = store.read_sparse(enc / "text_sparse.parquet")
     n_q = min(a.queries, len(queries_all[0]) - 1)
     qp, qi, qv = queries_all
     queries = (qp[: n_q + 1], qi[: qp[n_q]], qv[: qp[n_q]])
+    return docs, queries, vocab, n_q
+
+
+def worker(a) -> int:
+    """One system's rows (--worker SYSTEM), written to --rows as JSON."""
+    k = a.k
+    docs, queries, vocab, n_q = load(a)
+    qp, qi, qv = queries
     D, Q = csr_of(docs, vocab), csr_of(queries, vocab)
     n_docs = D.shape[0]
-    print(f"{n_docs} documents ({D.nnz / n_docs:.1f} terms each), {n_q} queries ({Q.nnz / n_q:.1f} terms), |V| {vocab}")
-    t = time.perf_counter()
-    kth, best = exact_kth(Q, D, k)
-    best_exact = float(best.max())  # BMP's scale below
-    print(f"exact float64 top-{k} (numpy/scipy) in {time.perf_counter() - t:.1f} s")
+    truth = np.load(a.truth)
+    kth = truth["kth"]
     query_rows = [(qi[qp[q] : qp[q + 1]], qv[qp[q] : qp[q + 1]]) for q in range(n_q)]
-
     results = []
+    system = a.worker
 
     def record(system, setting, exact, build_s, size_bytes, one, batch1, batchn):
         """one: f() -> rows (one call per query); batch1/batchn: f() -> rows (batched)."""
@@ -150,12 +158,14 @@ def main() -> int:
         print(
             f"{system:8} {setting:42} build {build_s:6.2f} s  {row['ms_per_query']:.4f} ms/q  "
             f"recall@{k} {r:.4f}  batch1 {row['qps_batch_1'] or 0:8.0f} q/s  "
-            f"batch{a.threads} {row[f'qps_batch_{a.threads}'] or 0:8.0f} q/s"
+            f"batch{a.threads} {row[f'qps_batch_{a.threads}'] or 0:8.0f} q/s",
+            flush=True,
         )
 
     tmp = Path(tempfile.mkdtemp())
-    # mmlsr, rank-safe over its quantised impacts.
-    for impacts in ("u8", "u16"):
+    if system in ("mmlsr-u8", "mmlsr-u16"):
+        # Rank-safe over the quantised impacts.
+        impacts = system.split("-")[1]
         t = time.perf_counter()
         index = mmlsr.Index.build(docs, vocab_size=vocab, impacts=impacts)
         build = time.perf_counter() - t
@@ -163,27 +173,39 @@ def main() -> int:
         size = (tmp / f"mmlsr-{impacts}" / "index.mmlsr").stat().st_size
         algorithms = mmlsr.ALGORITHMS if impacts == "u8" else ("exhaustive",)
         for algo in algorithms:
+            if algo in a.skip_set:
+                continue
             record(
                 "mmlsr", f"{algo} {impacts}", True, build, size,
                 lambda: [index.search(i, v, k, algorithm=algo)[0] for i, v in query_rows],
                 lambda: index.search_batch(queries, k, threads=1, algorithm=algo)[0],
                 lambda: index.search_batch(queries, k, threads=a.threads, algorithm=algo)[0],
             )
-    # mmlsr, approximate.
-    approx_built = {}
-    for ppt, cut, hf in [(4000, 10, 0.9), (4000, 20, 0.9), (16000, 20, 0.9), (16000, 20, 0.7)]:
-        if ppt not in approx_built:
-            t = time.perf_counter()
-            approx_built[ppt] = (mmlsr.ApproxIndex.build(docs, vocab_size=vocab, postings_per_term=ppt), time.perf_counter() - t)
-        approx, build = approx_built[ppt]
+    elif system == "mmlsr-f32":
+        # Rank-safe over the unquantised weights (f64 sums); kept in memory only.
+        t = time.perf_counter()
+        index = mmlsr.ExactIndex.build(docs, vocab_size=vocab)
+        build = time.perf_counter() - t
         record(
-            "mmlsr", f"approx λ={ppt} query_cut={cut} heap={hf}", False, build, None,
-            lambda: [approx.search(i, v, k, query_cut=cut, heap_factor=hf)[0] for i, v in query_rows],
-            lambda: approx.search_batch(queries, k, query_cut=cut, heap_factor=hf, threads=1)[0],
-            lambda: approx.search_batch(queries, k, query_cut=cut, heap_factor=hf, threads=a.threads)[0],
+            "mmlsr", "exhaustive f32", True, build, None,
+            lambda: [index.search(i, v, k)[0] for i, v in query_rows],
+            lambda: index.search_batch(queries, k, threads=1)[0],
+            lambda: index.search_batch(queries, k, threads=a.threads)[0],
         )
-
-    if "seismic" not in skip:
+    elif system == "mmlsr-approx":
+        for ppt in APPROX_BUILDS:
+            t = time.perf_counter()
+            approx = mmlsr.ApproxIndex.build(docs, vocab_size=vocab, postings_per_term=ppt)
+            build = time.perf_counter() - t
+            for cut, hf in APPROX_SEARCHES:
+                record(
+                    "mmlsr", f"approx λ={ppt} query_cut={cut} heap={hf}", False, build, None,
+                    lambda: [approx.search(i, v, k, query_cut=cut, heap_factor=hf)[0] for i, v in query_rows],
+                    lambda: approx.search_batch(queries, k, query_cut=cut, heap_factor=hf, threads=1)[0],
+                    lambda: approx.search_batch(queries, k, query_cut=cut, heap_factor=hf, threads=a.threads)[0],
+                )
+            del approx
+    elif system == "seismic":
         import seismic
 
         st = seismic.get_seismic_string()
@@ -196,11 +218,11 @@ def main() -> int:
         q_tokens = [tokens[i] for i, _ in query_rows]
         q_values = [v.astype(np.float32) for _, v in query_rows]
         q_ids = np.array([str(q) for q in range(n_q)], dtype=st)
-        for n_postings in (3500, 8000):
+        for n_postings in APPROX_BUILDS:
             t = time.perf_counter()
             sidx = seismic.SeismicIndex.build_from_dataset(dataset, n_postings=n_postings)
             build = time.perf_counter() - t
-            for cut, hf in [(10, 0.7), (20, 0.9), (40, 1.0)]:
+            for cut, hf in APPROX_SEARCHES:
                 def one(sidx=sidx, cut=cut, hf=hf):
                     return [
                         [row_of[d] for _, _, d in sidx.search(str(q), q_tokens[q], q_values[q], k, cut, hf)]
@@ -217,25 +239,29 @@ def main() -> int:
                     "seismic", f"n_postings={n_postings} query_cut={cut} heap={hf}", False, build, None,
                     one, lambda: batch(1), lambda: batch(a.threads),
                 )
-
-    if "bmp" not in skip:
+            del sidx
+    elif system == "bmp":
         import bmp
 
-        # BMP takes integer weights and accumulates scores in 16 bits (they saturate at 65,535:
-        # seen on these dense vectors at PyTerrier's × 100). One scale for documents and
-        # queries, the largest whose best exact score (+5 %) still fits.
-        scale = max(1.0, min(100.0, float(np.floor(np.sqrt(65535 / (1.05 * best_exact))))))
+        # BMP takes integer weights and accumulates scores and block bounds in 16 bits (they
+        # wrap or saturate past 65,535: seen on these vectors at PyTerrier's × 100, and at a
+        # scale fitted to the best score only, block bounds wrapped and recall fell to 0.65).
+        # One scale for documents and queries, the largest at which every query's bound
+        # Σ_t q_t · max_d d_t fits, so that BMP stays exact over its integers; weights rounded.
+        term_max = np.asarray(D.max(axis=0).todense()).ravel()
+        bound = max(float(Q[q].toarray().ravel() @ term_max) for q in range(n_q))
+        scale = max(1.0, min(100.0, float(np.floor(np.sqrt(65535 / bound)))))
         path = str(tmp / "index.bmp")
         t = time.perf_counter()
         ix = bmp.Indexer(path, bsize=32, compress_range=False)
         dp, di, dv = docs
         for r in range(n_docs):
-            ix.add_document(str(r), {f"t{t_}": int(w * scale) for t_, w in zip(di[dp[r] : dp[r + 1]], dv[dp[r] : dp[r + 1]])})
+            ix.add_document(str(r), {f"t{t_}": int(round(w * scale)) for t_, w in zip(di[dp[r] : dp[r + 1]], dv[dp[r] : dp[r + 1]])})
         ix.finish()
         build = time.perf_counter() - t
         searcher = bmp.Searcher(path)
-        q_dicts = [{f"t{t_}": int(w * scale) for t_, w in zip(i, v)} for i, v in query_rows]
-        print(f"bmp: integer weights = float × {scale:g}")
+        q_dicts = [{f"t{t_}": int(round(w * scale)) for t_, w in zip(i, v)} for i, v in query_rows]
+        print(f"bmp: integer weights = float × {scale:g} (largest query bound {bound:.1f})")
         for alpha, beta in [(1.0, 1.0), (0.9, 1.0), (0.8, 0.8)]:
             record(
                 "bmp", f"bsize=32 ×{scale:g} alpha={alpha} beta={beta}", alpha == 1.0 and beta == 1.0, build,
@@ -245,35 +271,106 @@ def main() -> int:
                 ],
                 None, None,
             )
+    elif system != "load":
+        raise SystemExit(f"unknown system {system!r}: expected one of {', '.join(SYSTEMS)}")
+    json.dump(results, open(a.rows, "w"))
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("encoded")
+    ap.add_argument("--out", help="results/peers/NAME (NAME.md and NAME.json)")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument(
+        "--skip", default="",
+        help="comma-separated systems or mmlsr algorithms to leave out: " + ", ".join(SYSTEMS[1:]) + ", maxscore, blockmax",
+    )
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--truth", help=argparse.SUPPRESS)
+    ap.add_argument("--rows", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    a.skip_set = set(filter(None, a.skip.split(",")))
+    if a.worker:
+        return worker(a)
+    if not a.out:
+        ap.error("--out is required")
+    k = a.k
+
+    docs, queries, vocab, n_q = load(a)
+    D, Q = csr_of(docs, vocab), csr_of(queries, vocab)
+    n_docs = D.shape[0]
+    doc_terms, query_terms = D.nnz / n_docs, Q.nnz / n_q
+    print(f"{n_docs} documents ({doc_terms:.1f} terms each), {n_q} queries ({query_terms:.1f} terms), |V| {vocab}")
+    t = time.perf_counter()
+    kth, best = exact_kth(Q, D, k)
+    print(f"exact float64 top-{k} (numpy/scipy) in {time.perf_counter() - t:.1f} s")
+    del docs, queries, D, Q
+    tmp = Path(tempfile.mkdtemp())
+    np.savez(tmp / "truth.npz", kth=kth, best=best)
+
+    results = []
+    for system in SYSTEMS:
+        if system in a.skip_set:
+            continue
+        rows_path = tmp / f"{system}.json"
+        cmd = [sys.executable, __file__, a.encoded, "--worker", system, "--truth", str(tmp / "truth.npz"),
+               "--rows", str(rows_path), "--queries", str(n_q), "--k", str(k), "--repeat", str(a.repeat),
+               "--threads", str(a.threads), "--skip", a.skip]
+        child = subprocess.Popen(cmd)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            print(f"{system}: worker failed with exit status {child.returncode}", file=sys.stderr)
+            return 1
+        peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+        print(f"{system}: peak resident memory {peak / 2**30:.2f} GiB")
+        if system == "load":
+            results.append({"system": "(load only)", "setting": "collection, queries, scipy matrices", "rank_safe": None,
+                            "build_s": None, "index_bytes": None, "ms_per_query": None, f"recall@{k}": None,
+                            "qps_batch_1": None, f"qps_batch_{a.threads}": None, "peak_rss_bytes": peak})
+            continue
+        for row in json.load(open(rows_path)):
+            results.append(row | {"peak_rss_bytes": peak})
 
     meta = machine() | {
-        "collection": str(enc), "documents": n_docs, "queries": n_q, "vocab": vocab, "k": k,
-        "doc_terms": D.nnz / n_docs, "query_terms": Q.nnz / n_q, "threads": a.threads, "repeat": a.repeat,
+        "collection": str(a.encoded), "documents": n_docs, "queries": n_q, "vocab": vocab, "k": k,
+        "doc_terms": doc_terms, "query_terms": query_terms, "threads": a.threads, "repeat": a.repeat,
+        "skipped": sorted(a.skip_set),
     }
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     json.dump({"machine": meta, "rows": results}, open(out.with_suffix(".json"), "w"), indent=2)
+    skip = f" --skip {a.skip}" if a.skip else ""
     md = [
         f"# {out.name}: mmlsr beside Seismic and BMP",
         "",
-        f"`python3 scripts/peers/run_peers.py {a.encoded} --out {a.out} --queries {n_q} --repeat {a.repeat}` at commit "
+        f"`python3 scripts/peers/run_peers.py {a.encoded} --out {a.out} --queries {n_q} --repeat {a.repeat}{skip}` at commit "
         f"{meta['commit']}; {meta['cpu']}, {meta['cores']} cores, one run (ratios, not absolutes). "
-        f"{n_docs:,} documents ({meta['doc_terms']:.1f} terms each), {n_q:,} queries "
-        f"({meta['query_terms']:.1f} terms), |V| {vocab:,}. Recall@{k} of the exact float64 top {k} "
+        f"{n_docs:,} documents ({doc_terms:.1f} terms each), {n_q:,} queries "
+        f"({query_terms:.1f} terms), |V| {vocab:,}. Recall@{k} of the exact float64 top {k} "
         "(numpy/scipy, not mmlsr), ties at the cut counted as correct. ms/query: one call per query, one thread, best "
-        f"of {a.repeat}; q/s: batched calls (BMP has no batch call).",
+        f"of {a.repeat}; q/s: batched calls (BMP has no batch call). Peak GiB: the peak resident memory of the "
+        "process that loaded the collection and built and searched that system's indexes (one process per "
+        "system; `(load only)` is the floor every process starts from).",
         "",
-        f"| system | setting | rank-safe | build s | index MB | ms/query | recall@{k} | q/s batch, 1 thread | q/s batch, {a.threads} threads |",
-        "|---|---|:-:|---:|---:|---:|---:|---:|---:|",
+        f"| system | setting | rank-safe | build s | index MB | ms/query | recall@{k} | q/s batch, 1 thread | q/s batch, {a.threads} threads | peak GiB |",
+        "|---|---|:-:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def fmt(x, spec):
+        return "–" if x is None else format(x, spec)
+
     for r in results:
-        mb = "–" if r["index_bytes"] is None else f"{r['index_bytes'] / 2**20:.1f}"
-        q1 = "–" if r["qps_batch_1"] is None else f"{r['qps_batch_1']:,.0f}"
-        qn = r[f"qps_batch_{a.threads}"]
-        qn = "–" if qn is None else f"{qn:,.0f}"
+        mb = None if r["index_bytes"] is None else r["index_bytes"] / 2**20
+        safe = "" if r["rank_safe"] is None else ("yes" if r["rank_safe"] else "no")
         md.append(
-            f"| {r['system']} | {r['setting']} | {'yes' if r['rank_safe'] else 'no'} | {r['build_s']:.2f} | {mb} | "
-            f"{r['ms_per_query']:.4f} | {r[f'recall@{k}']:.4f} | {q1} | {qn} |"
+            f"| {r['system']} | {r['setting']} | {safe} | {fmt(r['build_s'], '.2f')} | {fmt(mb, '.1f')} | "
+            f"{fmt(r['ms_per_query'], '.4f')} | {fmt(r[f'recall@{k}'], '.4f')} | {fmt(r['qps_batch_1'], ',.0f')} | "
+            f"{fmt(r[f'qps_batch_{a.threads}'], ',.0f')} | {r['peak_rss_bytes'] / 2**30:.2f} |"
         )
     open(out.with_suffix(".md"), "w").write("\n".join(md) + "\n")
     print("\n".join(md))
