@@ -139,7 +139,9 @@ class Index:
 
 class ApproxIndex:
     """The Seismic-style approximate index: the heaviest `postings_per_term` postings of each
-    term, clustered into blocks with summaries; a query visits the lists of its `query_cut`
+    term (`pruning="per-term"`), or that many per term on average, the collection's heaviest,
+    at most `max_fraction` × as many in one list (`pruning="global"`, Seismic's default),
+    clustered into blocks with summaries; a query visits the lists of its `query_cut`
     heaviest terms and skips blocks whose summary bound is below `heap_factor` × the k-th
     score. Documents it looks at are scored exactly (float32)."""
 
@@ -154,6 +156,8 @@ class ApproxIndex:
         *,
         vocab_size: Optional[int] = None,
         postings_per_term: int = _mmlsr.APPROX_POSTINGS_PER_TERM,
+        pruning: str = "per-term",
+        max_fraction: float = 1.5,
         block_size: int = _mmlsr.APPROX_BLOCK_SIZE,
         summary_energy: float = _mmlsr.APPROX_SUMMARY_ENERGY,
         max_summary_terms: int = _mmlsr.APPROX_MAX_SUMMARY_TERMS,
@@ -161,7 +165,8 @@ class ApproxIndex:
     ) -> "ApproxIndex":
         (p, i, v), vocab = as_csr(docs, vocab_size)
         inner = _mmlsr.ApproxIndex.build(
-            p, i, v, vocab, postings_per_term, block_size, summary_energy, max_summary_terms, seed
+            p, i, v, vocab, postings_per_term, pruning, float(max_fraction), block_size, summary_energy,
+            max_summary_terms, seed,
         )
         return cls(inner, vocab)
 

@@ -11,8 +11,8 @@ use std::{
 use mmlsr_core::{CsrMatrix, Qrels, SparseRow, SparseVec};
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex as RsApproxIndex, ApproxParams, ApproxScratch,
-    ExactIndex as RsExactIndex, ExactScratch, Impact, IndexConfig, InvertedIndex, QueryMode,
-    Scratch, impact_bits,
+    ExactIndex as RsExactIndex, ExactScratch, Impact, IndexConfig, InvertedIndex, Pruning,
+    QueryMode, Scratch, impact_bits,
 };
 use mmlsr_metrics::{Measure, Run, RunBuilder};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -435,7 +435,7 @@ struct ApproxIndex {
 #[pymethods]
 impl ApproxIndex {
     #[staticmethod]
-    #[pyo3(signature = (indptr, indices, values, vocab_size, postings_per_term, block_size, summary_energy, max_summary_terms, seed))]
+    #[pyo3(signature = (indptr, indices, values, vocab_size, postings_per_term, pruning, max_fraction, block_size, summary_energy, max_summary_terms, seed))]
     #[allow(clippy::too_many_arguments)]
     fn build(
         py: Python<'_>,
@@ -444,14 +444,26 @@ impl ApproxIndex {
         values: PyReadonlyArray1<'_, f32>,
         vocab_size: usize,
         postings_per_term: usize,
+        pruning: &str,
+        max_fraction: f32,
         block_size: usize,
         summary_energy: f32,
         max_summary_terms: usize,
         seed: u64,
     ) -> PyResult<Self> {
         let docs = csr(&indptr, &indices, &values, vocab_size)?;
+        let pruning = match pruning {
+            "per-term" => Pruning::PerTerm,
+            "global" => Pruning::Global { max_fraction },
+            other => {
+                return Err(value_err(format!(
+                    "pruning {other:?}: expected \"per-term\" or \"global\""
+                )));
+            }
+        };
         let config = ApproxConfig {
             postings_per_term,
+            pruning,
             block_size,
             summary_energy,
             max_summary_terms,

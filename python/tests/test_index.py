@@ -75,6 +75,23 @@ def test_approximate_index_at_safe_settings_is_exact_and_recall_is_reported(tiny
     assert recall > 0.8, recall
 
 
+def test_approximate_global_pruning_spends_the_budget_on_the_heaviest_postings(tiny):
+    _, docs, vocab = store.read_sparse(tiny["enc"] / "img_sparse.parquet")
+    _, i, v = docs
+    lists = np.bincount(i, minlength=vocab)
+    budget = 5 * int(np.count_nonzero(lists))
+    threshold = np.sort(v)[::-1][budget - 1]
+    uncapped = mmlsr.ApproxIndex.build(docs, vocab_size=vocab, postings_per_term=5, pruning="global", max_fraction=1e6)
+    assert uncapped.n_postings == int(np.sum(v >= threshold))
+    capped = mmlsr.ApproxIndex.build(docs, vocab_size=vocab, postings_per_term=5, pruning="global", max_fraction=1.0)
+    kept = sum(min(int(np.sum(v[i == t] >= threshold)), 5) for t in np.flatnonzero(lists))
+    assert capped.n_postings == kept
+    with pytest.raises(ValueError, match="pruning"):
+        mmlsr.ApproxIndex.build(docs, vocab_size=vocab, pruning="neither")
+    with pytest.raises(ValueError, match="max_fraction"):
+        mmlsr.ApproxIndex.build(docs, vocab_size=vocab, pruning="global", max_fraction=0.5)
+
+
 def test_exact_index_equals_a_float64_brute_force(tiny):
     _, docs, vocab = store.read_sparse(tiny["enc"] / "img_sparse.parquet")
     _, queries, _ = store.read_sparse(tiny["enc"] / "text_sparse.parquet")

@@ -107,11 +107,13 @@ def machine():
 
 
 SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismic", "bmp")
-# Approximate settings, the same grid for both systems: build (λ / n_postings) × search
-# (query_cut, heap_factor). Seismic skips a block when its summary's dot product is below
-# heap_factor × the k-th score, as mmlsr does: the same knob.
-APPROX_BUILDS = (1000, 2000, 4000)
-APPROX_SEARCHES = ((10, 0.7), (10, 0.9), (10, 1.0), (20, 0.9))
+# Approximate settings, the same grid for both systems (--approx-builds, --approx-searches):
+# build (λ = n_postings: postings per list on average, the collection's heaviest, no list over
+# 1.5 λ: Seismic's default global pruning, and mmlsr's pruning="global") × search (query_cut,
+# heap_factor). Seismic skips a block when its summary's dot product is below heap_factor ×
+# the k-th score, as mmlsr does: the same knob.
+APPROX_BUILDS = "1000,2000,4000"
+APPROX_SEARCHES = "10:0.7,10:0.9,10:1.0,20:0.9"
 
 
 def load(a):
@@ -193,11 +195,13 @@ def worker(a) -> int:
             lambda: index.search_batch(queries, k, threads=a.threads)[0],
         )
     elif system == "mmlsr-approx":
-        for ppt in APPROX_BUILDS:
+        for ppt in a.builds:
             t = time.perf_counter()
-            approx = mmlsr.ApproxIndex.build(docs, vocab_size=vocab, postings_per_term=ppt)
+            approx = mmlsr.ApproxIndex.build(
+                docs, vocab_size=vocab, postings_per_term=ppt, pruning="global", max_fraction=1.5
+            )
             build = time.perf_counter() - t
-            for cut, hf in APPROX_SEARCHES:
+            for cut, hf in a.searches:
                 record(
                     "mmlsr", f"approx λ={ppt} query_cut={cut} heap={hf}", False, build, None,
                     lambda: [approx.search(i, v, k, query_cut=cut, heap_factor=hf)[0] for i, v in query_rows],
@@ -218,11 +222,11 @@ def worker(a) -> int:
         q_tokens = [tokens[i] for i, _ in query_rows]
         q_values = [v.astype(np.float32) for _, v in query_rows]
         q_ids = np.array([str(q) for q in range(n_q)], dtype=st)
-        for n_postings in APPROX_BUILDS:
+        for n_postings in a.builds:
             t = time.perf_counter()
-            sidx = seismic.SeismicIndex.build_from_dataset(dataset, n_postings=n_postings)
+            sidx = seismic.SeismicIndex.build_from_dataset(dataset, n_postings=n_postings, max_fraction=1.5)
             build = time.perf_counter() - t
-            for cut, hf in APPROX_SEARCHES:
+            for cut, hf in a.searches:
                 def one(sidx=sidx, cut=cut, hf=hf):
                     return [
                         [row_of[d] for _, _, d in sidx.search(str(q), q_tokens[q], q_values[q], k, cut, hf)]
@@ -289,11 +293,20 @@ def main() -> int:
         "--skip", default="",
         help="comma-separated systems or mmlsr algorithms to leave out: " + ", ".join(SYSTEMS[1:]) + ", maxscore, blockmax",
     )
+    ap.add_argument("--approx-builds", default=APPROX_BUILDS, help="λ / n_postings values, comma-separated")
+    ap.add_argument(
+        "--approx-searches", default=APPROX_SEARCHES, help="query_cut:heap_factor pairs, comma-separated"
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--truth", help=argparse.SUPPRESS)
     ap.add_argument("--rows", help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.skip_set = set(filter(None, a.skip.split(",")))
+    try:
+        a.builds = [int(x) for x in a.approx_builds.split(",")]
+        a.searches = [(int(c), float(h)) for c, h in (x.split(":") for x in a.approx_searches.split(","))]
+    except ValueError as e:
+        ap.error(f"--approx-builds / --approx-searches: {e} (e.g. 1000,2000 and 10:0.7,20:0.9)")
     if a.worker:
         return worker(a)
     if not a.out:
@@ -319,7 +332,8 @@ def main() -> int:
         rows_path = tmp / f"{system}.json"
         cmd = [sys.executable, __file__, a.encoded, "--worker", system, "--truth", str(tmp / "truth.npz"),
                "--rows", str(rows_path), "--queries", str(n_q), "--k", str(k), "--repeat", str(a.repeat),
-               "--threads", str(a.threads), "--skip", a.skip]
+               "--threads", str(a.threads), "--skip", a.skip, "--approx-builds", a.approx_builds,
+               "--approx-searches", a.approx_searches]
         child = subprocess.Popen(cmd)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -345,6 +359,10 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     json.dump({"machine": meta, "rows": results}, open(out.with_suffix(".json"), "w"), indent=2)
     skip = f" --skip {a.skip}" if a.skip else ""
+    if a.approx_builds != APPROX_BUILDS:
+        skip += f" --approx-builds {a.approx_builds}"
+    if a.approx_searches != APPROX_SEARCHES:
+        skip += f" --approx-searches {a.approx_searches}"
     md = [
         f"# {out.name}: mmlsr beside Seismic and BMP",
         "",

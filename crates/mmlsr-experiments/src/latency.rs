@@ -311,6 +311,7 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
     let approx = ApproxIndex::build(
         &c.docs,
         ApproxConfig {
+            pruning: Pruning::PerTerm,
             postings_per_term: args.approx_lambda,
             block_size: args.approx_block,
             summary_energy: args.approx_alpha,

@@ -5,18 +5,20 @@
 //!
 //! ```text
 //! cargo run --release -p mmlsr-index --example approx_sweep -- \
-//!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000,8000] [BLOCK=16]
+//!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000,8000] [BLOCK=16] [PRUNING=per-term|global:1.5]
 //! ```
 
 use std::time::Instant;
 
-use mmlsr_index::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, ExactIndex, recall};
+use mmlsr_index::{
+    ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, ExactIndex, Pruning, recall,
+};
 use mmlsr_store::SparseTable;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(dir) = args.first() else {
-        return Err("usage: approx_sweep ENCODED_DIR [QUERIES] [LAMBDAS] [BLOCK]".into());
+        return Err("usage: approx_sweep ENCODED_DIR [QUERIES] [LAMBDAS] [BLOCK] [PRUNING]".into());
     };
     let n_q: usize = args.get(1).map_or(Ok(500), |s| s.parse())?;
     let lambdas: Vec<usize> = args
@@ -26,6 +28,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(str::parse)
         .collect::<Result<_, _>>()?;
     let block_size: usize = args.get(3).map_or(Ok(16), |s| s.parse())?;
+    let pruning = match args.get(4).map_or("per-term", String::as_str) {
+        "per-term" => Pruning::PerTerm,
+        other => match other.strip_prefix("global:").map(str::parse) {
+            Some(Ok(max_fraction)) => Pruning::Global { max_fraction },
+            _ => return Err(format!("pruning {other:?}: expected per-term or global:F").into()),
+        },
+    };
     let k = 10;
     let dir = std::path::Path::new(dir);
     let docs = SparseTable::read_parquet(&dir.join("img_sparse.parquet"), None)?;
@@ -59,6 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &docs.matrix,
             ApproxConfig {
                 postings_per_term: lambda,
+                pruning,
                 block_size,
                 ..ApproxConfig::default()
             },

@@ -15,11 +15,28 @@ use rand::{SeedableRng, seq::index::sample};
 
 use crate::{Error, Result};
 
+/// How the posting lists are statically pruned before clustering (Seismic, §4.1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pruning {
+    /// Every list keeps its λ heaviest postings (Seismic's fixed-size pruning).
+    PerTerm,
+    /// λ postings per non-empty list *on average*: the λ × (non-empty lists) heaviest postings
+    /// of the whole collection are kept, wherever they are, but no list keeps more than
+    /// `max_fraction` × λ (Seismic's global threshold; its Python default is 1.5). Lists of
+    /// heavy terms keep more, lists of light terms fewer.
+    Global {
+        /// A list's cap, in multiples of λ (≥ 1).
+        max_fraction: f32,
+    },
+}
+
 /// Build settings of the approximate index (Seismic's λ, β and α).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ApproxConfig {
-    /// λ: postings kept per term (the heaviest).
+    /// λ: postings kept per term (the heaviest), exactly or on average ([`Pruning`]).
     pub postings_per_term: usize,
+    /// How λ is applied.
+    pub pruning: Pruning,
     /// Average documents per block: a kept list of `n` postings is clustered into
     /// `⌈n / block_size⌉` blocks (Seismic's β = λ / block_size).
     pub block_size: usize,
@@ -35,6 +52,7 @@ impl Default for ApproxConfig {
     fn default() -> Self {
         Self {
             postings_per_term: 2_000,
+            pruning: Pruning::PerTerm,
             block_size: 16,
             summary_energy: 0.5,
             max_summary_terms: 64,
@@ -157,6 +175,13 @@ impl ApproxIndex {
                 "postings_per_term and block_size must be at least 1".into(),
             ));
         }
+        if let Pruning::Global { max_fraction } = config.pruning
+            && !(max_fraction >= 1.0 && max_fraction.is_finite())
+        {
+            return Err(Error::Config(format!(
+                "max_fraction must be finite and at least 1, found {max_fraction}"
+            )));
+        }
         if !(config.summary_energy > 0.0 && config.summary_energy <= 1.0) {
             return Err(Error::Config(format!(
                 "summary_energy must be in (0, 1], found {}",
@@ -183,6 +208,7 @@ impl ApproxIndex {
                 }
             }
         }
+        let (list_cap, min_weight) = static_pruning(&lists, val, &config);
         // Each document's sketch: its heaviest terms, for cluster assignment.
         let sketches: Vec<Vec<(u32, f32)>> = docs
             .rows()
@@ -233,7 +259,12 @@ impl ApproxIndex {
             .enumerate()
             .map_init(
                 || Buffers::new(v),
-                |buf, (t, list)| term_blocks(t, list, &sketches, docs, &config, buf),
+                |buf, (t, list)| {
+                    if min_weight > 0.0 {
+                        list.retain(|p| p.1 >= min_weight);
+                    }
+                    term_blocks(t, list, list_cap, &sketches, docs, &config, buf)
+                },
             )
             .collect();
         for blocks in per_term {
@@ -412,22 +443,44 @@ impl Buffers {
     }
 }
 
-/// One term's blocks: its λ heaviest postings clustered, each block with its summary.
+/// Static pruning's two limits: the most postings a list keeps (its heaviest), and the least
+/// weight a kept posting has (0: none; with [`Pruning::Global`], the weight of the
+/// collection's budget-th heaviest posting, so that about λ × non-empty lists are kept).
+fn static_pruning(lists: &[Vec<(u32, f32)>], weights: &[f32], config: &ApproxConfig) -> (usize, f32) {
+    let lambda = config.postings_per_term;
+    match config.pruning {
+        Pruning::PerTerm => (lambda, 0.0),
+        Pruning::Global { max_fraction } => {
+            let cap = ((max_fraction as f64 * lambda as f64) as usize).max(lambda);
+            let non_empty = lists.iter().filter(|l| !l.is_empty()).count();
+            let budget = lambda.saturating_mul(non_empty);
+            let mut positive: Vec<f32> = weights.iter().copied().filter(|&w| w > 0.0).collect();
+            if budget >= positive.len() {
+                return (cap, 0.0);
+            }
+            let (_, &mut kth, _) =
+                positive.select_nth_unstable_by(budget - 1, |a, b| b.total_cmp(a));
+            (cap, kth)
+        }
+    }
+}
+
+/// One term's blocks: its heaviest postings (at most `cap`) clustered, each block with its
+/// summary.
 fn term_blocks(
     t: usize,
     list: &mut Vec<(u32, f32)>,
+    cap: usize,
     sketches: &[Vec<(u32, f32)>],
     docs: &CsrMatrix,
     config: &ApproxConfig,
     buf: &mut Buffers,
 ) -> Vec<Block> {
     let mut out = Vec::new();
-    // Static pruning: the λ heaviest postings.
-    if list.len() > config.postings_per_term {
-        list.select_nth_unstable_by(config.postings_per_term - 1, |a, b| {
-            b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
-        });
-        list.truncate(config.postings_per_term);
+    // Static pruning: the `cap` heaviest postings.
+    if list.len() > cap {
+        list.select_nth_unstable_by(cap - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        list.truncate(cap);
     }
     list.sort_unstable_by_key(|p| p.0);
     let n_blocks = list.len().div_ceil(config.block_size);

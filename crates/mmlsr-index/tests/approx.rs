@@ -4,7 +4,9 @@
 //! measured, not assumed.
 
 use mmlsr_core::CsrMatrix;
-use mmlsr_index::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Hit, recall};
+use mmlsr_index::{
+    ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Hit, Pruning, recall,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -65,10 +67,16 @@ fn lossless_settings_return_the_exact_top_k() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let docs = topical(&mut rng, 1_500, 400, 30);
     let queries = topical(&mut rng, 60, 400, 12);
-    for block_size in [1, 7, 32] {
+    for (block_size, pruning) in [
+        (1, Pruning::PerTerm),
+        (7, Pruning::PerTerm),
+        (32, Pruning::PerTerm),
+        (7, Pruning::Global { max_fraction: 1.5 }),
+    ] {
         let index = ApproxIndex::build(
             &docs,
             ApproxConfig {
+                pruning,
                 postings_per_term: usize::MAX,
                 block_size,
                 summary_energy: 1.0,
@@ -113,6 +121,7 @@ fn aggressive_settings_trade_recall_for_work() {
     let index = ApproxIndex::build(
         &docs,
         ApproxConfig {
+            pruning: Pruning::PerTerm,
             postings_per_term: 150,
             block_size: 10,
             summary_energy: 0.4,
@@ -215,5 +224,64 @@ fn bad_input_is_an_error() {
                 .unwrap(),
             vec![]
         );
+    }
+}
+
+#[test]
+fn global_pruning_keeps_the_collections_heaviest_postings_within_each_lists_cap() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let docs = topical(&mut rng, 2_000, 300, 25);
+    let (_, terms, weights) = docs.raw();
+    let mut lists = vec![Vec::new(); 300];
+    for (&t, &w) in terms.iter().zip(weights) {
+        lists[t as usize].push(w);
+    }
+    let non_empty = lists.iter().filter(|l| !l.is_empty()).count();
+    let build = |lambda: usize, pruning| {
+        ApproxIndex::build(
+            &docs,
+            ApproxConfig {
+                postings_per_term: lambda,
+                pruning,
+                ..ApproxConfig::default()
+            },
+        )
+        .unwrap()
+    };
+    for lambda in [20, 60, 150] {
+        // Brute force: the budget-th heaviest weight of the collection, then each list's
+        // postings at least that heavy, capped at max_fraction × λ.
+        let budget = lambda * non_empty;
+        let mut all: Vec<f32> = weights.to_vec();
+        all.sort_by(|a, b| b.total_cmp(a));
+        let threshold = all[budget - 1];
+        for max_fraction in [1.0f32, 1.5, 1e6] {
+            let cap = (max_fraction as f64 * lambda as f64) as usize;
+            let expected: usize = lists
+                .iter()
+                .map(|l| l.iter().filter(|&&w| w >= threshold).count().min(cap))
+                .sum();
+            let index = build(lambda, Pruning::Global { max_fraction });
+            assert_eq!(index.n_postings(), expected, "λ {lambda} max_fraction {max_fraction}");
+            assert!(index.n_postings() <= budget);
+        }
+        // Uncapped, the budget is spent exactly (weights are continuous: no ties).
+        assert_eq!(
+            build(lambda, Pruning::Global { max_fraction: 1e6 }).n_postings(),
+            budget
+        );
+        let per_term: usize = lists.iter().map(|l| l.len().min(lambda)).sum();
+        assert_eq!(build(lambda, Pruning::PerTerm).n_postings(), per_term);
+    }
+    for bad in [0.5f32, f32::NAN, f32::INFINITY] {
+        let err = ApproxIndex::build(
+            &docs,
+            ApproxConfig {
+                pruning: Pruning::Global { max_fraction: bad },
+                ..ApproxConfig::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("max_fraction"), "{err}");
     }
 }
