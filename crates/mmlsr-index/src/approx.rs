@@ -446,7 +446,11 @@ impl Buffers {
 /// Static pruning's two limits: the most postings a list keeps (its heaviest), and the least
 /// weight a kept posting has (0: none; with [`Pruning::Global`], the weight of the
 /// collection's budget-th heaviest posting, so that about λ × non-empty lists are kept).
-fn static_pruning(lists: &[Vec<(u32, f32)>], weights: &[f32], config: &ApproxConfig) -> (usize, f32) {
+fn static_pruning(
+    lists: &[Vec<(u32, f32)>],
+    weights: &[f32],
+    config: &ApproxConfig,
+) -> (usize, f32) {
     let lambda = config.postings_per_term;
     match config.pruning {
         Pruning::PerTerm => (lambda, 0.0),

@@ -4,9 +4,7 @@
 //! measured, not assumed.
 
 use mmlsr_core::CsrMatrix;
-use mmlsr_index::{
-    ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Hit, Pruning, recall,
-};
+use mmlsr_index::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Hit, Pruning, recall};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -262,7 +260,11 @@ fn global_pruning_keeps_the_collections_heaviest_postings_within_each_lists_cap(
                 .map(|l| l.iter().filter(|&&w| w >= threshold).count().min(cap))
                 .sum();
             let index = build(lambda, Pruning::Global { max_fraction });
-            assert_eq!(index.n_postings(), expected, "λ {lambda} max_fraction {max_fraction}");
+            assert_eq!(
+                index.n_postings(),
+                expected,
+                "λ {lambda} max_fraction {max_fraction}"
+            );
             assert!(index.n_postings() <= budget);
         }
         // Uncapped, the budget is spent exactly (weights are continuous: no ties).
