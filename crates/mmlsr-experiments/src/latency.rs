@@ -12,8 +12,8 @@ use clap::Args;
 use mmlsr_core::CsrMatrix;
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, DenseFlat, DenseHnsw,
-    ExactIndex, ExactScratch, Hit, HnswConfig, IndexConfig, InvertedIndex, QueryMode, QueryWeights,
-    Scratch, recall,
+    ExactIndex, ExactScratch, Hit, HnswConfig, IndexConfig, InvertedIndex, Pruning, QueryMode,
+    QueryWeights, Scratch, recall,
 };
 use mmlsr_store::{Dataset, SparseTable, Split, Vocabulary};
 use rand::SeedableRng;
