@@ -164,7 +164,9 @@ def worker(a) -> int:
             flush=True,
         )
 
-    tmp = Path(tempfile.mkdtemp())
+    # Saved indexes (their file sizes) live only as long as this worker: BMP's at 4M is 4.4 GB.
+    tmp_dir = tempfile.TemporaryDirectory(prefix="run_peers-")
+    tmp = Path(tmp_dir.name)
     if system in ("mmlsr-u8", "mmlsr-u16"):
         # Rank-safe over the quantised impacts.
         impacts = system.split("-")[1]
@@ -278,6 +280,7 @@ def worker(a) -> int:
     elif system != "load":
         raise SystemExit(f"unknown system {system!r}: expected one of {', '.join(SYSTEMS)}")
     json.dump(results, open(a.rows, "w"))
+    tmp_dir.cleanup()
     return 0
 
 
@@ -322,7 +325,8 @@ def main() -> int:
     kth, best = exact_kth(Q, D, k)
     print(f"exact float64 top-{k} (numpy/scipy) in {time.perf_counter() - t:.1f} s")
     del docs, queries, D, Q
-    tmp = Path(tempfile.mkdtemp())
+    tmp_dir = tempfile.TemporaryDirectory(prefix="run_peers-")
+    tmp = Path(tmp_dir.name)
     np.savez(tmp / "truth.npz", kth=kth, best=best)
 
     results = []
