@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! cargo run --release -p mmlsr-index --example approx_sweep -- \
-//!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000,8000] [BLOCK=16] [PRUNING=per-term|global:1.5]
+//!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000] [BLOCK=16] [PRUNING=per-term]
 //! ```
+//!
+//! LAMBDAS is comma-separated (e.g. `1000,2000,4000`); PRUNING `per-term` or `global:F`
+//! (max_fraction F).
 
 use std::time::Instant;
 

@@ -193,8 +193,8 @@ impl ApproxIndex {
             return Err(Error::Config("more than 2^32-1 documents".into()));
         }
         let v = docs.n_cols();
-        let (_, _, val) = docs.raw();
-        if let Some(&w) = val.iter().find(|&&w| !(w >= 0.0 && w.is_finite())) {
+        let (starts, terms, weights) = docs.raw();
+        if let Some(&w) = weights.iter().find(|&&w| !(w >= 0.0 && w.is_finite())) {
             return Err(Error::Config(format!(
                 "document weights must be finite and ≥ 0, found {w}"
             )));
@@ -208,7 +208,7 @@ impl ApproxIndex {
                 }
             }
         }
-        let (list_cap, min_weight) = static_pruning(&lists, val, &config);
+        let (list_cap, min_weight) = static_pruning(&lists, weights, &config);
         // Each document's sketch: its heaviest terms, for cluster assignment.
         let sketches: Vec<Vec<(u32, f32)>> = docs
             .rows()
@@ -225,7 +225,6 @@ impl ApproxIndex {
             })
             .collect();
 
-        let (starts, terms, weights) = docs.raw();
         if let Some(d) = (0..n_docs).find(|&d| starts[d + 1] - starts[d] >= 1 << ROW_LEN_BITS) {
             return Err(Error::Config(format!(
                 "document {d} has {} terms; the approximate index takes at most 2^{ROW_LEN_BITS} - 1",
