@@ -143,7 +143,9 @@ class ApproxIndex:
     at most `max_fraction` × as many in one list (`pruning="global"`, Seismic's default),
     clustered into blocks with summaries; a query visits the lists of its `query_cut`
     heaviest terms and skips blocks whose summary bound is below `heap_factor` × the k-th
-    score. Documents it looks at are scored exactly (float32)."""
+    score. Documents it looks at are scored exactly (float32 sums) from a forward index whose
+    weights are half precision (`forward_weights="half"`, Seismic's choice: half the memory
+    per document, weights above 65504 refused) or float32 as given (`"full"`)."""
 
     def __init__(self, inner: "_mmlsr.ApproxIndex", vocab_size: int):
         self._inner = inner
@@ -162,11 +164,12 @@ class ApproxIndex:
         summary_energy: float = _mmlsr.APPROX_SUMMARY_ENERGY,
         max_summary_terms: int = _mmlsr.APPROX_MAX_SUMMARY_TERMS,
         seed: int = 42,
+        forward_weights: str = "half",
     ) -> "ApproxIndex":
         (p, i, v), vocab = as_csr(docs, vocab_size)
         inner = _mmlsr.ApproxIndex.build(
             p, i, v, vocab, postings_per_term, pruning, float(max_fraction), block_size, summary_energy,
-            max_summary_terms, seed,
+            max_summary_terms, seed, forward_weights,
         )
         return cls(inner, vocab)
 

@@ -11,8 +11,8 @@ use std::{
 use mmlsr_core::{CsrMatrix, Qrels, SparseRow, SparseVec};
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex as RsApproxIndex, ApproxParams, ApproxScratch,
-    ExactIndex as RsExactIndex, ExactScratch, Impact, IndexConfig, InvertedIndex, Pruning,
-    QueryMode, Scratch, impact_bits,
+    ExactIndex as RsExactIndex, ExactScratch, ForwardWeights, Impact, IndexConfig, InvertedIndex,
+    Pruning, QueryMode, Scratch, impact_bits,
 };
 use mmlsr_metrics::{Measure, Run, RunBuilder};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -435,7 +435,7 @@ struct ApproxIndex {
 #[pymethods]
 impl ApproxIndex {
     #[staticmethod]
-    #[pyo3(signature = (indptr, indices, values, vocab_size, postings_per_term, pruning, max_fraction, block_size, summary_energy, max_summary_terms, seed))]
+    #[pyo3(signature = (indptr, indices, values, vocab_size, postings_per_term, pruning, max_fraction, block_size, summary_energy, max_summary_terms, seed, forward_weights))]
     #[allow(clippy::too_many_arguments)]
     fn build(
         py: Python<'_>,
@@ -450,8 +450,18 @@ impl ApproxIndex {
         summary_energy: f32,
         max_summary_terms: usize,
         seed: u64,
+        forward_weights: &str,
     ) -> PyResult<Self> {
         let docs = csr(&indptr, &indices, &values, vocab_size)?;
+        let forward_weights = match forward_weights {
+            "half" => ForwardWeights::Half,
+            "full" => ForwardWeights::Full,
+            other => {
+                return Err(value_err(format!(
+                    "forward_weights {other:?}: expected \"half\" or \"full\""
+                )));
+            }
+        };
         let pruning = match pruning {
             "per-term" => Pruning::PerTerm,
             "global" => Pruning::Global { max_fraction },
@@ -468,6 +478,7 @@ impl ApproxIndex {
             summary_energy,
             max_summary_terms,
             seed,
+            forward_weights,
         };
         let index = py
             .detach(|| RsApproxIndex::build(&docs, config))

@@ -61,12 +61,25 @@ def test_approximate_index_at_safe_settings_is_exact_and_recall_is_reported(tiny
     _, queries, _ = store.read_sparse(tiny["enc"] / "text_sparse.parquet")
     scores = dense(queries, vocab) @ dense(docs, vocab).T  # float64 brute force
     n_docs = scores.shape[1]
-    safe = mmlsr.ApproxIndex.build(docs, vocab_size=vocab, postings_per_term=n_docs, block_size=4)
-    rows, got = safe.search_batch(queries, k=10, query_cut=vocab, heap_factor=1e-6, threads=2)
-    top = -np.sort(-scores, axis=1)[:, :10]
-    np.testing.assert_allclose(got, top, rtol=1e-4, atol=1e-5)
-    for q in range(0, len(rows), 50):
-        np.testing.assert_allclose(scores[q, rows[q]], top[q], rtol=1e-4, atol=1e-5)
+    p, i, v = docs
+    # Half-precision forward weights score the documents as numpy rounds them to float16.
+    rounded = (p, i, v.astype(np.float16).astype(np.float32))
+    for forward_weights, as_stored in [("full", docs), ("half", rounded)]:
+        want = dense(queries, vocab) @ dense(as_stored, vocab).T
+        safe = mmlsr.ApproxIndex.build(
+            docs, vocab_size=vocab, postings_per_term=n_docs, block_size=4, forward_weights=forward_weights
+        )
+        rows, got = safe.search_batch(queries, k=10, query_cut=vocab, heap_factor=1e-6, threads=2)
+        top = -np.sort(-want, axis=1)[:, :10]
+        np.testing.assert_allclose(got, top, rtol=1e-5, atol=1e-6, err_msg=forward_weights)
+        for q in range(0, len(rows), 50):
+            np.testing.assert_allclose(want[q, rows[q]], top[q], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="forward_weights"):
+        mmlsr.ApproxIndex.build(docs, vocab_size=vocab, forward_weights="quarter")
+    big = (p, i, np.where(np.arange(len(v)) == 3, np.float32(1e5), v).astype(np.float32))
+    with pytest.raises(ValueError, match="above half precision's largest"):
+        mmlsr.ApproxIndex.build(big, vocab_size=vocab)
+    mmlsr.ApproxIndex.build(big, vocab_size=vocab, forward_weights="full")
     # Default (approximate) settings: most of the exact top 10.
     fast = mmlsr.ApproxIndex.build(docs, vocab_size=vocab)
     rows, _ = fast.search_batch(queries, k=10)

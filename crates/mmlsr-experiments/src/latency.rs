@@ -12,8 +12,8 @@ use clap::Args;
 use mmlsr_core::CsrMatrix;
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, DenseFlat, DenseHnsw,
-    ExactIndex, ExactScratch, Hit, HnswConfig, IndexConfig, InvertedIndex, Pruning, QueryMode,
-    QueryWeights, Scratch, recall,
+    ExactIndex, ExactScratch, ForwardWeights, Hit, HnswConfig, IndexConfig, InvertedIndex, Pruning,
+    QueryMode, QueryWeights, Scratch, recall,
 };
 use mmlsr_store::{Dataset, SparseTable, Split, Vocabulary};
 use rand::SeedableRng;
@@ -317,6 +317,7 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
             summary_energy: args.approx_alpha,
             max_summary_terms: args.approx_summary_terms,
             seed: args.seed,
+            forward_weights: ForwardWeights::default(),
         },
     )?;
     let build_approx = t.elapsed().as_secs_f64();

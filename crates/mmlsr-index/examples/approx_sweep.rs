@@ -5,23 +5,27 @@
 //!
 //! ```text
 //! cargo run --release -p mmlsr-index --example approx_sweep -- \
-//!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000] [BLOCK=16] [PRUNING=per-term]
+//!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000] [BLOCK=16] [PRUNING=per-term] [WEIGHTS=half]
 //! ```
 //!
 //! LAMBDAS is comma-separated (e.g. `1000,2000,4000`); PRUNING `per-term` or `global:F`
-//! (max_fraction F).
+//! (max_fraction F); WEIGHTS the forward index's `half` or `full` (f32) precision.
 
 use std::time::Instant;
 
 use mmlsr_index::{
-    ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, ExactIndex, Pruning, recall,
+    ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, ExactIndex, ForwardWeights, Pruning,
+    recall,
 };
 use mmlsr_store::SparseTable;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(dir) = args.first() else {
-        return Err("usage: approx_sweep ENCODED_DIR [QUERIES] [LAMBDAS] [BLOCK] [PRUNING]".into());
+        return Err(
+            "usage: approx_sweep ENCODED_DIR [QUERIES] [LAMBDAS] [BLOCK] [PRUNING] [WEIGHTS]"
+                .into(),
+        );
     };
     let n_q: usize = args.get(1).map_or(Ok(500), |s| s.parse())?;
     let lambdas: Vec<usize> = args
@@ -37,6 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(Ok(max_fraction)) => Pruning::Global { max_fraction },
             _ => return Err(format!("pruning {other:?}: expected per-term or global:F").into()),
         },
+    };
+    let forward_weights = match args.get(5).map_or("half", String::as_str) {
+        "half" => ForwardWeights::Half,
+        "full" => ForwardWeights::Full,
+        other => return Err(format!("weights {other:?}: expected half or full").into()),
     };
     let k = 10;
     let dir = std::path::Path::new(dir);
@@ -73,6 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 postings_per_term: lambda,
                 pruning,
                 block_size,
+                forward_weights,
                 ..ApproxConfig::default()
             },
         )?;

@@ -30,6 +30,19 @@ pub enum Pruning {
     },
 }
 
+/// How the forward index holds the weights that score an opened block's documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardWeights {
+    /// IEEE half precision (11 significant bits), as Seismic stores them: with a vocabulary of
+    /// at most 65,536 terms a row entry is 4 bytes (u16 term, f16 weight) instead of 8, so a
+    /// 24-term document spans 2 cache lines, not 3. Scores are those of the f16-rounded
+    /// documents. Weights above 65,504 (f16's largest) are refused.
+    #[default]
+    Half,
+    /// The weights as given: an opened document's score is its exact f32 dot product.
+    Full,
+}
+
 /// Build settings of the approximate index (Seismic's λ, β and α).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ApproxConfig {
@@ -46,6 +59,8 @@ pub struct ApproxConfig {
     pub max_summary_terms: usize,
     /// Seed of the cluster-centre draws.
     pub seed: u64,
+    /// Precision of the forward index's weights.
+    pub forward_weights: ForwardWeights,
 }
 
 impl Default for ApproxConfig {
@@ -57,6 +72,7 @@ impl Default for ApproxConfig {
             summary_energy: 0.5,
             max_summary_terms: 64,
             seed: 42,
+            forward_weights: ForwardWeights::Half,
         }
     }
 }
@@ -99,7 +115,7 @@ pub struct ApproxIndex {
     block_rows: Vec<u64>,
     /// The forward index: every document's (term, weight) pairs, interleaved, rows in
     /// document order (a row's pairs share its cache lines).
-    forward: Vec<(u32, f32)>,
+    forward: Forward,
     n_docs: usize,
 }
 
@@ -117,15 +133,62 @@ fn unpack_row(packed: u64) -> std::ops::Range<usize> {
     start..start + (packed & ((1 << ROW_LEN_BITS) - 1)) as usize
 }
 
+/// The forward index's rows in one of two layouts, chosen at build time.
+#[derive(Debug, Clone)]
+enum Forward {
+    /// (term, f16 weight bits): [`ForwardWeights::Half`] with a vocabulary of at most 2^16.
+    Compact(Vec<[u16; 2]>),
+    /// (term, weight): any other vocabulary or precision (with `Half`, the weights are
+    /// f16-rounded all the same, so results do not depend on the layout).
+    Wide(Vec<(u32, f32)>),
+}
+
+/// One (term, weight) entry of a forward row.
+trait RowEntry: Copy {
+    fn term(self) -> usize;
+    fn weight(self) -> f32;
+}
+
+impl RowEntry for (u32, f32) {
+    #[inline]
+    fn term(self) -> usize {
+        self.0 as usize
+    }
+    #[inline]
+    fn weight(self) -> f32 {
+        self.1
+    }
+}
+
+impl RowEntry for [u16; 2] {
+    #[inline]
+    fn term(self) -> usize {
+        usize::from(self[0])
+    }
+    #[inline]
+    fn weight(self) -> f32 {
+        f16_to_f32(self[1])
+    }
+}
+
+/// A non-negative, finite IEEE half's value: its exponent and mantissa bits shifted into an
+/// f32's places read 2^-112 times the value (subnormals included), so one multiplication by
+/// 2^112 restores it. Branch-free, needs no F16C; the build refuses infinities and negatives.
+#[inline]
+fn f16_to_f32(bits: u16) -> f32 {
+    const TWO_POW_112: f32 = f32::from_bits((112 + 127) << 23);
+    f32::from_bits(u32::from(bits) << 13) * TWO_POW_112
+}
+
 /// Ask the memory system for the cache lines of `row` ahead of scoring it (a block's documents
 /// are random rows of the forward index: without this each costs a full memory round trip).
 #[inline]
-fn prefetch_row(row: &[(u32, f32)]) {
+fn prefetch_row<E>(row: &[E]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // 64-byte cache lines hold 8 pairs.
-        for pair in row.iter().step_by(8) {
+        // One prefetch per 64-byte cache line.
+        for pair in row.iter().step_by((64 / size_of::<E>()).max(1)) {
             // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults: it
             // only hints at an address (here one inside `row`).
             unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(pair).cast::<i8>()) };
@@ -247,7 +310,7 @@ impl ApproxIndex {
             summary_terms: Vec::new(),
             summary_weights: Vec::new(),
             block_rows: Vec::new(),
-            forward: terms.iter().copied().zip(weights.iter().copied()).collect(),
+            forward: forward_rows(starts, terms, weights, v, config.forward_weights)?,
             n_docs,
         };
         // Terms are independent: prune, cluster and summarise them on all threads, then
@@ -303,7 +366,8 @@ impl ApproxIndex {
     }
 
     /// The approximate top `k` (score desc, doc asc) of `query`, scored exactly (f32 dot
-    /// product with the full query) for every document that is looked at.
+    /// product of the full query with the forward row, f16-rounded with
+    /// [`ForwardWeights::Half`]) for every document that is looked at.
     pub fn search(
         &self,
         query: SparseRow<'_>,
@@ -348,59 +412,9 @@ impl ApproxIndex {
         s.cut
             .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         s.cut.truncate(params.query_cut);
-        for ci in 0..s.cut.len() {
-            let t = s.cut[ci].1 as usize;
-            for b in self.term_blocks[t] as usize..self.term_blocks[t + 1] as usize {
-                if s.heap.len() == k {
-                    let (a, e) = (
-                        self.summary_start[b] as usize,
-                        self.summary_start[b + 1] as usize,
-                    );
-                    s.blocks_evaluated += 1;
-                    let bound: f32 = self.summary_terms[a..e]
-                        .iter()
-                        .zip(&self.summary_weights[a..e])
-                        .map(|(&term, &w)| s.query[term as usize] * w)
-                        .sum();
-                    let kth = s.heap.peek().expect("full heap").0.0.0;
-                    if bound < params.heap_factor * kth {
-                        continue;
-                    }
-                }
-                let (a, e) = (
-                    self.block_docs_start[b] as usize,
-                    self.block_docs_start[b + 1] as usize,
-                );
-                let (docs, rows) = (&self.block_docs[a..e], &self.block_rows[a..e]);
-                // First ask for every new document's row, then score them: the loads overlap.
-                for (&d, &row) in docs.iter().zip(rows) {
-                    if s.visited[d as usize / 64] & (1 << (d % 64)) == 0 {
-                        prefetch_row(&self.forward[unpack_row(row)]);
-                    }
-                }
-                for (&d, &row) in docs.iter().zip(rows) {
-                    let (word, bit) = (d as usize / 64, 1u64 << (d % 64));
-                    if s.visited[word] & bit != 0 {
-                        continue;
-                    }
-                    s.visited[word] |= bit;
-                    s.scored.push(d);
-                    let score: f32 = self.forward[unpack_row(row)]
-                        .iter()
-                        .map(|&(term, w)| s.query[term as usize] * w)
-                        .sum();
-                    if score <= 0.0 {
-                        continue;
-                    }
-                    let key = (Reverse(OrdF32(score)), d);
-                    if s.heap.len() < k {
-                        s.heap.push(key);
-                    } else if key < *s.heap.peek().expect("full heap") {
-                        s.heap.pop();
-                        s.heap.push(key);
-                    }
-                }
-            }
+        match &self.forward {
+            Forward::Compact(rows) => self.visit_blocks(rows, k, params, s),
+            Forward::Wide(rows) => self.visit_blocks(rows, k, params, s),
         }
         s.docs_scored = s.scored.len() as u64;
         for &d in &s.scored {
@@ -418,6 +432,166 @@ impl ApproxIndex {
         sort_hits(&mut out);
         Ok(out)
     }
+
+    /// The blocks of the lists in `s.cut`, each opened unless its summary rules it out, its
+    /// documents scored against `s.query` through `forward` into `s.heap`.
+    fn visit_blocks<E: RowEntry>(
+        &self,
+        forward: &[E],
+        k: usize,
+        params: ApproxParams,
+        s: &mut ApproxScratch,
+    ) {
+        for ci in 0..s.cut.len() {
+            let t = s.cut[ci].1 as usize;
+            for b in self.term_blocks[t] as usize..self.term_blocks[t + 1] as usize {
+                if s.heap.len() == k && self.summary_bound(b, s) < params.heap_factor * kth(&s.heap)
+                {
+                    continue;
+                }
+                // First ask for every new document's row, then score them: the loads overlap.
+                self.prefetch_block(forward, b, &s.visited);
+                self.score_block(forward, b, k, s);
+            }
+        }
+    }
+
+    /// Block `b`'s summary · the query: an upper bound of its documents' scores (exact with
+    /// summaries at full mass). Counted in `s.blocks_evaluated`.
+    fn summary_bound(&self, b: usize, s: &mut ApproxScratch) -> f32 {
+        let (a, e) = (
+            self.summary_start[b] as usize,
+            self.summary_start[b + 1] as usize,
+        );
+        s.blocks_evaluated += 1;
+        self.summary_terms[a..e]
+            .iter()
+            .zip(&self.summary_weights[a..e])
+            .map(|(&term, &w)| s.query[term as usize] * w)
+            .sum()
+    }
+
+    /// The index range of block `b`'s documents in `block_docs` and `block_rows`.
+    fn block_range(&self, b: usize) -> std::ops::Range<usize> {
+        self.block_docs_start[b] as usize..self.block_docs_start[b + 1] as usize
+    }
+
+    /// Ask for the forward rows of block `b`'s documents not yet scored.
+    fn prefetch_block<E>(&self, forward: &[E], b: usize, visited: &[u64]) {
+        let r = self.block_range(b);
+        for (&d, &row) in self.block_docs[r.clone()].iter().zip(&self.block_rows[r]) {
+            if visited[d as usize / 64] & (1 << (d % 64)) == 0 {
+                prefetch_row(&forward[unpack_row(row)]);
+            }
+        }
+    }
+
+    /// Score block `b`'s documents not yet scored into the heap of the best `k`.
+    fn score_block<E: RowEntry>(&self, forward: &[E], b: usize, k: usize, s: &mut ApproxScratch) {
+        let r = self.block_range(b);
+        for (&d, &row) in self.block_docs[r.clone()].iter().zip(&self.block_rows[r]) {
+            let (word, bit) = (d as usize / 64, 1u64 << (d % 64));
+            if s.visited[word] & bit != 0 {
+                continue;
+            }
+            s.visited[word] |= bit;
+            s.scored.push(d);
+            let score: f32 = forward[unpack_row(row)]
+                .iter()
+                .map(|&e| s.query[e.term()] * e.weight())
+                .sum();
+            if score <= 0.0 {
+                continue;
+            }
+            let key = (Reverse(OrdF32(score)), d);
+            if s.heap.len() < k {
+                s.heap.push(key);
+            } else if key < *s.heap.peek().expect("full heap") {
+                s.heap.pop();
+                s.heap.push(key);
+            }
+        }
+    }
+}
+
+/// The k-th best score of a full heap.
+fn kth(heap: &BinaryHeap<(Reverse<OrdF32>, u32)>) -> f32 {
+    heap.peek().expect("full heap").0.0.0
+}
+
+/// The forward rows in the layout `precision` and the vocabulary allow ([`Forward`]).
+fn forward_rows(
+    starts: &[usize],
+    terms: &[u32],
+    weights: &[f32],
+    vocab_size: usize,
+    precision: ForwardWeights,
+) -> Result<Forward> {
+    if precision == ForwardWeights::Full {
+        return Ok(Forward::Wide(huge_page_vec(
+            terms.iter().copied().zip(weights.iter().copied()),
+            terms.len(),
+        )));
+    }
+    if let Some(i) = weights
+        .iter()
+        .position(|&w| half::f16::from_f32(w).is_infinite())
+    {
+        let doc = starts.partition_point(|&s| s <= i) - 1;
+        return Err(Error::Config(format!(
+            "document {doc} has weight {} above half precision's largest (65504); \
+             build with ForwardWeights::Full",
+            weights[i]
+        )));
+    }
+    // Weights are ≥ 0; `+ 0.0` turns -0 into +0, whose sign bit the decoding does not read.
+    let half = weights.iter().map(|&w| half::f16::from_f32(w + 0.0));
+    Ok(if vocab_size <= 1 << 16 {
+        Forward::Compact(huge_page_vec(
+            terms
+                .iter()
+                .zip(half)
+                .map(|(&t, w)| [t as u16, w.to_bits()]),
+            terms.len(),
+        ))
+    } else {
+        Forward::Wide(huge_page_vec(
+            terms.iter().copied().zip(half.map(half::f16::to_f32)),
+            terms.len(),
+        ))
+    })
+}
+
+/// `items` (`len` of them) collected into a vector whose memory Linux is asked, before it is
+/// first written, to back with 2 MiB pages (transparent huge pages, `madvise` mode). The
+/// forward index is read at random: in 4 KiB pages nearly every opened document is a TLB
+/// miss (a page walk, dearer still in a virtual machine). Elsewhere, or if the advice is
+/// refused, an ordinary vector.
+fn huge_page_vec<T>(items: impl Iterator<Item = T>, len: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    #[cfg(target_os = "linux")]
+    {
+        let spare = out.spare_capacity_mut();
+        let start = spare.as_ptr() as usize;
+        let bytes = std::mem::size_of_val(spare);
+        // madvise takes a page-aligned start; the bytes before ours in that page are the
+        // allocator's, and advice about them changes nothing they hold.
+        let aligned = start & !4095;
+        if bytes >= 2 << 20 {
+            // SAFETY: the range lies within pages mapped for this allocation; MADV_HUGEPAGE is
+            // advice only (it neither reads nor changes their contents), and its failure is
+            // harmless, so its result is ignored.
+            unsafe {
+                libc::madvise(
+                    aligned as *mut libc::c_void,
+                    bytes + (start - aligned),
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    out.extend(items);
+    out
 }
 
 /// One block while building: its documents and its summary (term, weight), by term.
@@ -589,4 +763,22 @@ pub fn recall<S: Score>(approx: &[Hit<S>], exact: &[u32]) -> f64 {
         .filter(|d| approx.iter().any(|r| r.doc == **d))
         .count();
     found as f64 / exact.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f16_to_f32;
+
+    #[test]
+    fn f16_decoding_matches_the_half_crate_for_every_non_negative_finite_value() {
+        // 0x7C00 is +infinity: every bit pattern below it is a non-negative finite half.
+        for bits in 0..0x7C00u16 {
+            let want = half::f16::from_bits(bits).to_f32();
+            assert_eq!(
+                f16_to_f32(bits).to_bits(),
+                want.to_bits(),
+                "bits {bits:#06x}"
+            );
+        }
+    }
 }

@@ -43,7 +43,9 @@ mod search;
 pub use mmlsr_core::{Hit, Score, sort_hits};
 
 pub use crate::{
-    approx::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Pruning, recall},
+    approx::{
+        ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, ForwardWeights, Pruning, recall,
+    },
     dense::{DENSE_QUERY_BLOCK, DenseFlat, dot},
     error::{Error, Result},
     exact::{ExactIndex, ExactScratch},

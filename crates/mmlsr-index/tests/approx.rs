@@ -1,10 +1,12 @@
 //! The Seismic-style approximate index: with settings that cannot lose a document (no static
 //! pruning, every query term visited, summaries at full mass) it returns exactly the f32
-//! brute-force top-k; with aggressive settings it scores fewer documents and its recall is
-//! measured, not assumed.
+//! brute-force top-k (of the f16-rounded documents with half-precision forward weights); with
+//! aggressive settings it scores fewer documents and its recall is measured, not assumed.
 
 use mmlsr_core::CsrMatrix;
-use mmlsr_index::{ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, Hit, Pruning, recall};
+use mmlsr_index::{
+    ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, ForwardWeights, Hit, Pruning, recall,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -33,6 +35,21 @@ fn topical(rng: &mut ChaCha8Rng, rows: usize, v: usize, len: usize) -> CsrMatrix
         m.push_row(&terms, &w).unwrap();
     }
     m
+}
+
+/// `docs` with every weight rounded to IEEE half precision (what
+/// [`ForwardWeights::Half`] scores with), through the `half` crate.
+fn rounded_to_f16(docs: &CsrMatrix) -> CsrMatrix {
+    let mut out = CsrMatrix::empty(docs.n_cols());
+    for r in docs.rows() {
+        let w: Vec<f32> = r
+            .values
+            .iter()
+            .map(|&w| half::f16::from_f32(w).to_f32())
+            .collect();
+        out.push_row(r.indices, &w).unwrap();
+    }
+    out
 }
 
 /// Every document's f32 dot product in the forward row's order, sorted (score desc, doc asc).
@@ -65,50 +82,82 @@ fn lossless_settings_return_the_exact_top_k() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let docs = topical(&mut rng, 1_500, 400, 30);
     let queries = topical(&mut rng, 60, 400, 12);
-    for (block_size, pruning) in [
-        (1, Pruning::PerTerm),
-        (7, Pruning::PerTerm),
-        (32, Pruning::PerTerm),
-        (7, Pruning::Global { max_fraction: 1.5 }),
+    let (half, full) = (ForwardWeights::Half, ForwardWeights::Full);
+    for (block_size, pruning, forward_weights) in [
+        (1, Pruning::PerTerm, full),
+        (7, Pruning::PerTerm, full),
+        (32, Pruning::PerTerm, full),
+        (7, Pruning::Global { max_fraction: 1.5 }, full),
+        (7, Pruning::PerTerm, half),
+        (7, Pruning::Global { max_fraction: 1.5 }, half),
     ] {
-        let index = ApproxIndex::build(
-            &docs,
-            ApproxConfig {
-                pruning,
-                postings_per_term: usize::MAX,
-                block_size,
-                summary_energy: 1.0,
-                max_summary_terms: usize::MAX,
-                seed: 1,
-            },
-        )
-        .unwrap();
-        assert_eq!(index.n_postings(), docs.nnz());
-        let params = ApproxParams {
-            query_cut: usize::MAX,
-            heap_factor: 0.999,
-        };
-        let mut s = ApproxScratch::default();
-        let mut scored = 0;
-        for (qi, q) in queries.rows().enumerate() {
-            for k in [1, 10, 100] {
-                let got = index.search(q, k, params, &mut s).unwrap();
-                assert_eq!(
-                    got,
-                    brute_force(&docs, q, k),
-                    "block {block_size} q {qi} k {k}"
-                );
-                if k == 10 {
-                    scored += s.docs_scored;
-                }
-            }
-        }
+        let scored = assert_lossless(&docs, &queries, block_size, pruning, forward_weights);
         // Summaries prune: far fewer documents scored than a scan of every candidate.
         assert!(
             scored < 60 * 1_500 / 2,
             "block {block_size}: {scored} documents scored for 60 queries"
         );
     }
+}
+
+#[test]
+fn half_precision_rows_of_a_vocabulary_beyond_u16_are_lossless_too() {
+    // 70,000 terms do not fit the compact (u16 term) rows: the wide layout with f16-rounded
+    // weights must give the same answers.
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let docs = topical(&mut rng, 800, 70_000, 30);
+    let queries = topical(&mut rng, 40, 70_000, 12);
+    assert_lossless(&docs, &queries, 7, Pruning::PerTerm, ForwardWeights::Half);
+}
+
+/// Build without static pruning and with full summaries, search with every query term and a
+/// heap factor near 1, and require the brute-force top-k (scores included) of the documents
+/// as the forward index holds them; returns the documents scored at k = 10.
+fn assert_lossless(
+    docs: &CsrMatrix,
+    queries: &CsrMatrix,
+    block_size: usize,
+    pruning: Pruning,
+    forward_weights: ForwardWeights,
+) -> u64 {
+    let index = ApproxIndex::build(
+        docs,
+        ApproxConfig {
+            pruning,
+            postings_per_term: usize::MAX,
+            block_size,
+            summary_energy: 1.0,
+            max_summary_terms: usize::MAX,
+            seed: 1,
+            forward_weights,
+        },
+    )
+    .unwrap();
+    assert_eq!(index.n_postings(), docs.nnz());
+    let scored_docs = match forward_weights {
+        ForwardWeights::Half => rounded_to_f16(docs),
+        ForwardWeights::Full => docs.clone(),
+    };
+    let params = ApproxParams {
+        query_cut: usize::MAX,
+        heap_factor: 0.999,
+    };
+    let mut s = ApproxScratch::default();
+    let mut scored = 0;
+    for (qi, q) in queries.rows().enumerate() {
+        for k in [1, 10, 100] {
+            let got = index.search(q, k, params, &mut s).unwrap();
+            assert_eq!(
+                got,
+                brute_force(&scored_docs, q, k),
+                "block {block_size} {pruning:?} {forward_weights:?} q {qi} k {k}"
+            );
+            if k == 10 {
+                scored += s.docs_scored;
+            }
+        }
+    }
+    scored
 }
 
 #[test]
@@ -125,10 +174,12 @@ fn aggressive_settings_trade_recall_for_work() {
             summary_energy: 0.4,
             max_summary_terms: 64,
             seed: 3,
+            forward_weights: ForwardWeights::Half,
         },
     )
     .unwrap();
     assert!(index.n_postings() < docs.nnz());
+    let rounded = rounded_to_f16(&docs);
     let mut s = ApproxScratch::default();
     let (mut r_safe, mut r_fast, mut w_safe, mut w_fast) = (0.0, 0.0, 0, 0);
     for q in queries.rows() {
@@ -159,9 +210,9 @@ fn aggressive_settings_trade_recall_for_work() {
         w_fast += s.docs_scored;
         r_safe += recall(&safe, &exact);
         r_fast += recall(&fast, &exact);
-        // Whatever it returns is scored exactly and ranked.
+        // Whatever it returns is scored exactly (as the f16-rounded document) and ranked.
         for r in &fast {
-            let want = brute_force(&docs, q, 3_000)
+            let want = brute_force(&rounded, q, 3_000)
                 .into_iter()
                 .find(|b| b.doc == r.doc)
                 .unwrap();
@@ -180,6 +231,35 @@ fn aggressive_settings_trade_recall_for_work() {
 }
 
 #[test]
+fn negative_zero_weights_count_as_zero_in_both_precisions() {
+    let mut docs = CsrMatrix::empty(4);
+    docs.push_row(&[0, 1], &[-0.0, 1.0]).unwrap();
+    docs.push_row(&[0, 2], &[2.0, 1.0]).unwrap();
+    let mut q = CsrMatrix::empty(4);
+    q.push_row(&[0, 1], &[1.0, 1.0]).unwrap();
+    for forward_weights in [ForwardWeights::Half, ForwardWeights::Full] {
+        let config = ApproxConfig {
+            forward_weights,
+            ..ApproxConfig::default()
+        };
+        let index = ApproxIndex::build(&docs, config).unwrap();
+        let hits = index
+            .search(
+                q.row(0),
+                2,
+                ApproxParams::default(),
+                &mut ApproxScratch::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            hits,
+            vec![Hit::new(1, 2.0), Hit::new(0, 1.0)],
+            "{forward_weights:?}"
+        );
+    }
+}
+
+#[test]
 fn bad_input_is_an_error() {
     let mut docs = CsrMatrix::empty(4);
     docs.push_row(&[0, 1], &[1.0, -1.0]).unwrap();
@@ -191,6 +271,21 @@ fn bad_input_is_an_error() {
         ..ApproxConfig::default()
     };
     assert!(ApproxIndex::build(&docs, bad).is_err());
+    // Beyond half precision's range: refused by name, unless the weights are kept as f32.
+    let mut huge = CsrMatrix::empty(4);
+    huge.push_row(&[0], &[1.0]).unwrap();
+    huge.push_row(&[1, 3], &[2.0, 70_000.0]).unwrap();
+    let err = ApproxIndex::build(&huge, ApproxConfig::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("document 1 has weight 70000")
+            && err.to_string().contains("ForwardWeights::Full"),
+        "{err}"
+    );
+    let full = ApproxConfig {
+        forward_weights: ForwardWeights::Full,
+        ..ApproxConfig::default()
+    };
+    assert!(ApproxIndex::build(&huge, full).is_ok());
     let index = ApproxIndex::build(&docs, ApproxConfig::default()).unwrap();
     let mut q = CsrMatrix::empty(9);
     q.push_row(&[7], &[1.0]).unwrap();
