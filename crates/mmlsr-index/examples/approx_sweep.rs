@@ -5,11 +5,13 @@
 //!
 //! ```text
 //! cargo run --release -p mmlsr-index --example approx_sweep -- \
-//!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000] [BLOCK=16] [PRUNING=per-term] [WEIGHTS=half]
+//!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000] [BLOCK=16] [PRUNING=per-term] [WEIGHTS=half] \
+//!     [SUMMARY_TERMS=64]
 //! ```
 //!
 //! LAMBDAS is comma-separated (e.g. `1000,2000,4000`); PRUNING `per-term` or `global:F`
-//! (max_fraction F); WEIGHTS the forward index's `half` or `full` (f32) precision.
+//! (max_fraction F); WEIGHTS the forward index's `half` or `full` (f32) precision;
+//! SUMMARY_TERMS the most terms a block summary keeps.
 
 use std::time::Instant;
 
@@ -23,7 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(dir) = args.first() else {
         return Err(
-            "usage: approx_sweep ENCODED_DIR [QUERIES] [LAMBDAS] [BLOCK] [PRUNING] [WEIGHTS]"
+            "usage: approx_sweep ENCODED_DIR [QUERIES] [LAMBDAS] [BLOCK] [PRUNING] [WEIGHTS] \
+             [SUMMARY_TERMS]"
                 .into(),
         );
     };
@@ -47,6 +50,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "full" => ForwardWeights::Full,
         other => return Err(format!("weights {other:?}: expected half or full").into()),
     };
+    let max_summary_terms: usize = args
+        .get(6)
+        .map_or(Ok(ApproxConfig::default().max_summary_terms), |s| s.parse())?;
     let k = 10;
     let dir = std::path::Path::new(dir);
     let docs = SparseTable::read_parquet(&dir.join("img_sparse.parquet"), None)?;
@@ -83,6 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 pruning,
                 block_size,
                 forward_weights,
+                max_summary_terms,
                 ..ApproxConfig::default()
             },
         )?;
