@@ -163,13 +163,14 @@ class ApproxIndex:
         block_size: int = _mmlsr.APPROX_BLOCK_SIZE,
         summary_energy: float = _mmlsr.APPROX_SUMMARY_ENERGY,
         max_summary_terms: int = _mmlsr.APPROX_MAX_SUMMARY_TERMS,
+        sketch_terms: int = _mmlsr.APPROX_SKETCH_TERMS,
         seed: int = 42,
         forward_weights: str = "half",
     ) -> "ApproxIndex":
         (p, i, v), vocab = as_csr(docs, vocab_size)
         inner = _mmlsr.ApproxIndex.build(
             p, i, v, vocab, postings_per_term, pruning, float(max_fraction), block_size, summary_energy,
-            max_summary_terms, seed, forward_weights,
+            max_summary_terms, sketch_terms, seed, forward_weights,
         )
         return cls(inner, vocab)
 

@@ -10,6 +10,7 @@ APPROX_POSTINGS_PER_TERM: int
 APPROX_BLOCK_SIZE: int
 APPROX_SUMMARY_ENERGY: float
 APPROX_MAX_SUMMARY_TERMS: int
+APPROX_SKETCH_TERMS: int
 APPROX_QUERY_CUT: int
 APPROX_HEAP_FACTOR: float
 
@@ -50,10 +51,14 @@ class ApproxIndex:
         values: F32,
         vocab_size: int,
         postings_per_term: int,
+        pruning: str,
+        max_fraction: float,
         block_size: int,
         summary_energy: float,
         max_summary_terms: int,
+        sketch_terms: int,
         seed: int,
+        forward_weights: str,
     ) -> ApproxIndex: ...
     @property
     def n_docs(self) -> int: ...

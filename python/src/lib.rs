@@ -435,7 +435,7 @@ struct ApproxIndex {
 #[pymethods]
 impl ApproxIndex {
     #[staticmethod]
-    #[pyo3(signature = (indptr, indices, values, vocab_size, postings_per_term, pruning, max_fraction, block_size, summary_energy, max_summary_terms, seed, forward_weights))]
+    #[pyo3(signature = (indptr, indices, values, vocab_size, postings_per_term, pruning, max_fraction, block_size, summary_energy, max_summary_terms, sketch_terms, seed, forward_weights))]
     #[allow(clippy::too_many_arguments)]
     fn build(
         py: Python<'_>,
@@ -449,6 +449,7 @@ impl ApproxIndex {
         block_size: usize,
         summary_energy: f32,
         max_summary_terms: usize,
+        sketch_terms: usize,
         seed: u64,
         forward_weights: &str,
     ) -> PyResult<Self> {
@@ -477,6 +478,7 @@ impl ApproxIndex {
             block_size,
             summary_energy,
             max_summary_terms,
+            sketch_terms,
             seed,
             forward_weights,
         };
@@ -825,6 +827,7 @@ fn _mmlsr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("APPROX_BLOCK_SIZE", approx.block_size)?;
     m.add("APPROX_SUMMARY_ENERGY", approx.summary_energy)?;
     m.add("APPROX_MAX_SUMMARY_TERMS", approx.max_summary_terms)?;
+    m.add("APPROX_SKETCH_TERMS", approx.sketch_terms)?;
     let params = ApproxParams::default();
     m.add("APPROX_QUERY_CUT", params.query_cut)?;
     m.add("APPROX_HEAP_FACTOR", params.heap_factor)?;

@@ -6,12 +6,13 @@
 //! ```text
 //! cargo run --release -p mmlsr-index --example approx_sweep -- \
 //!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000] [BLOCK=16] [PRUNING=per-term] [WEIGHTS=half] \
-//!     [SUMMARY_TERMS=64]
+//!     [SUMMARY_TERMS=64] [SKETCH_TERMS=8] [SUMMARY_ENERGY=0.5]
 //! ```
 //!
 //! LAMBDAS is comma-separated (e.g. `1000,2000,4000`); PRUNING `per-term` or `global:F`
 //! (max_fraction F); WEIGHTS the forward index's `half` or `full` (f32) precision;
-//! SUMMARY_TERMS the most terms a block summary keeps.
+//! SUMMARY_TERMS the most terms a block summary keeps; SKETCH_TERMS the heaviest terms of a
+//! document that assign it to a cluster; SUMMARY_ENERGY the L1 fraction a summary keeps.
 
 use std::time::Instant;
 
@@ -26,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(dir) = args.first() else {
         return Err(
             "usage: approx_sweep ENCODED_DIR [QUERIES] [LAMBDAS] [BLOCK] [PRUNING] [WEIGHTS] \
-             [SUMMARY_TERMS]"
+             [SUMMARY_TERMS] [SKETCH_TERMS] [SUMMARY_ENERGY]"
                 .into(),
         );
     };
@@ -53,6 +54,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let max_summary_terms: usize = args
         .get(6)
         .map_or(Ok(ApproxConfig::default().max_summary_terms), |s| s.parse())?;
+    let sketch_terms: usize = args
+        .get(7)
+        .map_or(Ok(ApproxConfig::default().sketch_terms), |s| s.parse())?;
+    let summary_energy: f32 = args
+        .get(8)
+        .map_or(Ok(ApproxConfig::default().summary_energy), |s| s.parse())?;
     let k = 10;
     let dir = std::path::Path::new(dir);
     let docs = SparseTable::read_parquet(&dir.join("img_sparse.parquet"), None)?;
@@ -90,6 +97,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 block_size,
                 forward_weights,
                 max_summary_terms,
+                sketch_terms,
+                summary_energy,
                 ..ApproxConfig::default()
             },
         )?;

@@ -57,6 +57,11 @@ pub struct ApproxConfig {
     pub summary_energy: f32,
     /// …and at most this many terms (bounds the memory of dense collections).
     pub max_summary_terms: usize,
+    /// Terms of each document (its heaviest) compared with the cluster centres' to assign it
+    /// to one. Seismic compares whole vectors; 64 covers a FLOPs 12 document and, on trained
+    /// vectors of ~155 terms, reached recall 0.955 from 2,245 documents scored a query where 8
+    /// terms needed 4,781 for 0.947.
+    pub sketch_terms: usize,
     /// Seed of the cluster-centre draws.
     pub seed: u64,
     /// Precision of the forward index's weights.
@@ -71,6 +76,7 @@ impl Default for ApproxConfig {
             block_size: 16,
             summary_energy: 0.5,
             max_summary_terms: 64,
+            sketch_terms: 64,
             seed: 42,
             forward_weights: ForwardWeights::Half,
         }
@@ -227,15 +233,12 @@ impl Ord for OrdF32 {
     }
 }
 
-/// Terms of a document used to assign it to a cluster centre (its heaviest few).
-const SKETCH_TERMS: usize = 8;
-
 impl ApproxIndex {
     /// Build from document vectors (rows; weights ≥ 0).
     pub fn build(docs: &CsrMatrix, config: ApproxConfig) -> Result<Self> {
-        if config.postings_per_term == 0 || config.block_size == 0 {
+        if config.postings_per_term == 0 || config.block_size == 0 || config.sketch_terms == 0 {
             return Err(Error::Config(
-                "postings_per_term and block_size must be at least 1".into(),
+                "postings_per_term, block_size and sketch_terms must be at least 1".into(),
             ));
         }
         if let Pruning::Global { max_fraction } = config.pruning
@@ -283,7 +286,7 @@ impl ApproxIndex {
                     .zip(row.values.iter().copied())
                     .collect();
                 s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                s.truncate(SKETCH_TERMS);
+                s.truncate(config.sketch_terms);
                 s
             })
             .collect();
@@ -731,8 +734,17 @@ fn term_blocks(
             buf.dense[term as usize] = 0.0;
         }
         buf.touched.clear();
-        summary.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let mass: f32 = summary.iter().map(|p| p.1).sum();
+        // Only the heaviest `max_summary_terms` can be kept: select them, then sort those
+        // (a block of long documents touches thousands of terms).
+        let heaviest_first =
+            |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let cap = config.max_summary_terms.max(1);
+        if summary.len() > cap {
+            summary.select_nth_unstable_by(cap - 1, heaviest_first);
+            summary.truncate(cap);
+        }
+        summary.sort_unstable_by(heaviest_first);
         let mut kept = 0.0f32;
         let keep = summary
             .iter()
@@ -742,7 +754,7 @@ fn term_blocks(
                 more
             })
             .count()
-            .clamp(1, config.max_summary_terms.max(1));
+            .max(1);
         // A new vector, not a truncated one: the truncated one would keep the capacity of
         // every touched term, block after block.
         let mut summary: Vec<(u32, f32)> = summary[..keep].to_vec();

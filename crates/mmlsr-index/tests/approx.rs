@@ -128,6 +128,9 @@ fn assert_lossless(
             block_size,
             summary_energy: 1.0,
             max_summary_terms: usize::MAX,
+            // How documents are clustered must not change the answers: one sketch term
+            // with odd block sizes, whole vectors with even ones.
+            sketch_terms: if block_size % 2 == 1 { 1 } else { usize::MAX },
             seed: 1,
             forward_weights,
         },
@@ -173,6 +176,7 @@ fn aggressive_settings_trade_recall_for_work() {
             block_size: 10,
             summary_energy: 0.4,
             max_summary_terms: 64,
+            sketch_terms: 64,
             seed: 3,
             forward_weights: ForwardWeights::Half,
         },
@@ -271,6 +275,12 @@ fn bad_input_is_an_error() {
         ..ApproxConfig::default()
     };
     assert!(ApproxIndex::build(&docs, bad).is_err());
+    let no_sketch = ApproxConfig {
+        sketch_terms: 0,
+        ..ApproxConfig::default()
+    };
+    let err = ApproxIndex::build(&docs, no_sketch).unwrap_err();
+    assert!(err.to_string().contains("sketch_terms"), "{err}");
     // Beyond half precision's range: refused by name, unless the weights are kept as f32.
     let mut huge = CsrMatrix::empty(4);
     huge.push_row(&[0], &[1.0]).unwrap();
