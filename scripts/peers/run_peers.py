@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""mmlsr's index beside Seismic and BMP on the same vectors, one run, one table.
+"""mmlsr's index beside Seismic, BMP and PISA on the same vectors, one run, one table.
 
-    pip install ./python pyseismic-lsr bmp scipy
+    pip install ./python pyseismic-lsr bmp scipy 'tbb<=2020.3.254'
+    pip install --no-deps pyterrier-pisa==0.4.9
     python3 scripts/peers/run_peers.py ENCODED_DIR --out results/peers/NAME [--queries 1000]
 
 ENCODED_DIR is an `mmlsr encode` folder (img_sparse.parquet: the collection,
@@ -25,7 +26,10 @@ mmlsr approximate (several λ / query_cut / heap_factor settings), Seismic (pyse
 build_from_dataset; several n_postings / query_cut / heap_factor settings) and BMP (bmp:
 block-max pruning over integer weights: documents and queries × the largest scale ≤ 100
 (PyTerrier's) whose scores fit BMP's 16-bit accumulators; alpha = beta = 1 is rank-safe over
-those integers). --skip leaves systems out (e.g. `maxscore`, whose one-query-at-a-time pass at
+those integers) and PISA (pyterrier-pisa's native module only, no python-terrier or Java:
+the canonical collection written from the vectors, documents × 65,535 / their heaviest weight,
+queries × 255 / their heaviest; ranked_or, maxscore, block_max_wand, block_max_maxscore, all
+rank-safe over those integers). --skip leaves systems out (e.g. `maxscore`, whose one-query-at-a-time pass at
 millions of documents takes minutes).
 Writes NAME.md and NAME.json.
 """
@@ -105,7 +109,7 @@ def machine():
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit}
 
 
-SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismic", "bmp")
+SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismic", "bmp", "pisa")
 # Approximate settings, the same grid for both systems (--approx-builds, --approx-searches):
 # build (λ = n_postings: postings per list on average, the collection's heaviest, no list over
 # 1.5 λ: Seismic's default global pruning, and mmlsr's pruning="global") × search (query_cut,
@@ -113,6 +117,58 @@ SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismi
 # the k-th score, as mmlsr does: the same knob.
 APPROX_BUILDS = "1000,2000,4000"
 APPROX_SEARCHES = "10:0.7,10:0.9,10:1.0,20:0.9"
+
+
+def load_pisathon():
+    """PISA's native module from the pyterrier-pisa wheel, loaded by path: the package's
+    `__init__` imports python-terrier (and Java), which the module itself does not need; the
+    module needs only `libtbb.so.2` (the `tbb` wheel)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyterrier_pisa")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("pisa: pip install --no-deps pyterrier-pisa==0.4.9 'tbb<=2020.3.254'")
+    so = next(Path(spec.submodule_search_locations[0]).glob("_pisathon*.so"))
+    mod_spec = importlib.util.spec_from_file_location("_pisathon", so)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    return module
+
+
+def write_pisa_collection(D, scale, out):
+    """PISA's canonical binary collection (`inv.docs`, `inv.freqs`, `inv.sizes`: sequences of
+    u32, each led by its length) and its lexicons, from the documents × scale rounded to
+    integers (PISA's "quantized" scorer scores a posting by that integer). Terms without a
+    posting are left out; term names are zero-padded ids, so that PISA's sorted lexicon keeps
+    their order. Returns the name of each term id."""
+    n_docs, vocab = D.shape
+    C = D.tocsc()
+    C.data = np.rint(C.data * scale)
+    C.eliminate_zeros()
+    C.sort_indices()
+    lens = np.diff(C.indptr)
+    terms = np.flatnonzero(lens)
+    lens = lens[terms]
+    heads = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
+    body = np.ones(int(lens.sum()) + len(terms), dtype=bool)
+    body[heads] = False
+
+    def sequences(values):
+        arr = np.empty(len(body), dtype=np.uint32)
+        arr[heads] = lens
+        arr[body] = values
+        return arr
+
+    with open(out / "inv.docs", "wb") as f:
+        np.array([1, n_docs], dtype=np.uint32).tofile(f)
+        sequences(C.indices).tofile(f)
+    sequences(C.data.astype(np.uint32)).tofile(out / "inv.freqs")
+    np.concatenate([[n_docs], np.diff(D.indptr)]).astype(np.uint32).tofile(out / "inv.sizes")
+    width = len(str(vocab))
+    names = [f"t{t:0{width}d}" for t in range(vocab)]
+    (out / "fwd.terms").write_text("".join(names[t] + "\n" for t in terms))
+    (out / "fwd.documents").write_text("".join(f"{d}\n" for d in range(n_docs)))
+    return names
 
 
 def load(a):
@@ -276,6 +332,50 @@ def worker(a) -> int:
                 ],
                 None, None,
             )
+    elif system == "pisa":
+        # PISA (pyterrier-pisa 0.4.9's native module) over integer impacts: documents × the
+        # scale that maps the heaviest weight to 65,535 (u16, as mmlsr's u16 rows), its
+        # "quantized" scorer, block_simdbp posting lists, 64-posting blocks for the block-max
+        # algorithms. PISA takes integer query weights (it repeats a term `weight` times): each
+        # query × 255 / its heaviest weight, rounded (8 bits; ranking is invariant to a query's
+        # scale). Every algorithm is rank-safe over those integers.
+        pisa = load_pisathon()
+        scale = 65535 / D.data.max()
+        path = tmp / "pisa"
+        path.mkdir()
+        t = time.perf_counter()
+        names = write_pisa_collection(D, scale, path)
+        pisa.build_binlex(str(path / "fwd.terms"), str(path / "fwd.termlex"))
+        pisa.build_binlex(str(path / "fwd.documents"), str(path / "fwd.doclex"))
+        ctx = pisa.RetrievalContext()
+        pisa.prepare_index(ctx, str(path), "block_simdbp", "quantized", "", block_size=64, quantize=0, stop_fname="")
+        build = time.perf_counter() - t
+        size = sum(f.stat().st_size for f in path.glob("quantized.*"))
+        q_dicts = []
+        for q, (i, v) in enumerate(query_rows):
+            w = np.rint(v.astype(np.float64) * (255 / v.max())) if len(v) else v
+            q_dicts.append((q, {names[t_]: float(x) for t_, x in zip(i, w) if x >= 1}))
+
+        def pisa_search(algo, batch, threads):
+            n = len(batch) * k
+            qidx, docnos = np.empty(n, np.int32), np.empty(n, object)
+            ranks, scores = np.empty(n, np.int32), np.empty(n, np.float32)
+            size = pisa.retrieve(
+                ctx, algo, batch, k=k, threads=threads, query_weighted=1, pretokenised=True,
+                result_qidxs=qidx, result_docnos=docnos, result_ranks=ranks, result_scores=scores,
+            )
+            rows = [[] for _ in batch]
+            for q, d in zip(qidx[:size], docnos[:size]):
+                rows[q - batch[0][0]].append(int(d))
+            return rows
+
+        for algo in ("ranked_or", "maxscore", "block_max_wand", "block_max_maxscore"):
+            record(
+                "pisa", f"{algo} block_simdbp ×{scale:.4g} q×255/max", True, build, size,
+                lambda algo=algo: [pisa_search(algo, [qd], 1)[0] for qd in q_dicts],
+                lambda algo=algo: pisa_search(algo, q_dicts, 1),
+                lambda algo=algo: pisa_search(algo, q_dicts, a.threads),
+            )
     elif system != "load":
         raise SystemExit(f"unknown system {system!r}: expected one of {', '.join(SYSTEMS)}")
     json.dump(results, open(a.rows, "w"))
@@ -367,14 +467,14 @@ def main() -> int:
     if a.approx_searches != APPROX_SEARCHES:
         skip += f" --approx-searches {a.approx_searches}"
     md = [
-        f"# {out.name}: mmlsr beside Seismic and BMP",
+        f"# {out.name}: mmlsr beside Seismic, BMP and PISA",
         "",
         f"`python3 scripts/peers/run_peers.py {a.encoded} --out {a.out} --queries {n_q} --repeat {a.repeat}{skip}` at commit "
         f"{meta['commit']}; {meta['cpu']}, {meta['cores']} cores, one run (ratios, not absolutes). "
         f"{n_docs:,} documents ({doc_terms:.1f} terms each), {n_q:,} queries "
         f"({query_terms:.1f} terms), |V| {vocab:,}. Recall@{k} of the exact float64 top {k} "
         "(numpy/scipy, not mmlsr), ties at the cut counted as correct. ms/query: one call per query, one thread, best "
-        f"of {a.repeat}; q/s: batched calls (BMP has no batch call). Peak GiB: the peak resident memory of the "
+        f"of {a.repeat}; q/s: batched calls (BMP has no batch call; PISA's batch call runs its own threads). Peak GiB: the peak resident memory of the "
         "process that loaded the collection and built and searched that system's indexes (one process per "
         "system; `(load only)` is the floor every process starts from).",
         "",
