@@ -194,8 +194,9 @@ def worker(a) -> int:
     results = []
     system = a.worker
 
-    def record(system, setting, exact, build_s, size_bytes, one, batch1, batchn):
-        """one: f() -> rows (one call per query); batch1/batchn: f() -> rows (batched)."""
+    def record(system, setting, exact, build_s, size_bytes, one, batch1, batchn, n_q=n_q):
+        """one: f() -> rows (one call per query); batch1/batchn: f() -> rows (batched), of the
+        first n_q queries."""
         lat, rows = best_of(a.repeat, one)
         r = recall(rows, Q, D, kth, k)
         row = {
@@ -351,8 +352,9 @@ def worker(a) -> int:
         pisa.prepare_index(ctx, str(path), "block_simdbp", "quantized", "", block_size=64, quantize=0, stop_fname="")
         build = time.perf_counter() - t
         size = sum(f.stat().st_size for f in path.glob("quantized.*"))
+        n_p = min(n_q, a.pisa_queries or n_q)
         q_dicts = []
-        for q, (i, v) in enumerate(query_rows):
+        for q, (i, v) in enumerate(query_rows[:n_p]):
             w = np.rint(v.astype(np.float64) * (255 / v.max())) if len(v) else v
             q_dicts.append((q, {names[t_]: float(x) for t_, x in zip(i, w) if x >= 1}))
 
@@ -370,11 +372,13 @@ def worker(a) -> int:
             return rows
 
         for algo in ("ranked_or", "maxscore", "block_max_wand", "block_max_maxscore"):
+            first = "" if n_p == n_q else f", first {n_p} queries"
             record(
-                "pisa", f"{algo} block_simdbp ×{scale:.4g} q×255/max", True, build, size,
+                "pisa", f"{algo} block_simdbp ×{scale:.4g} q×255/max{first}", True, build, size,
                 lambda algo=algo: [pisa_search(algo, [qd], 1)[0] for qd in q_dicts],
                 lambda algo=algo: pisa_search(algo, q_dicts, 1),
                 lambda algo=algo: pisa_search(algo, q_dicts, a.threads),
+                n_q=n_p,
             )
     elif system != "load":
         raise SystemExit(f"unknown system {system!r}: expected one of {', '.join(SYSTEMS)}")
@@ -398,6 +402,10 @@ def main() -> int:
     ap.add_argument("--approx-builds", default=APPROX_BUILDS, help="λ / n_postings values, comma-separated")
     ap.add_argument(
         "--approx-searches", default=APPROX_SEARCHES, help="query_cut:heap_factor pairs, comma-separated"
+    )
+    ap.add_argument(
+        "--pisa-queries", type=int, default=0,
+        help="time PISA on the first N queries only (0: all); its DAAT passes take ~0.1 s a query at 1M documents",
     )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--truth", help=argparse.SUPPRESS)
@@ -436,7 +444,7 @@ def main() -> int:
         cmd = [sys.executable, __file__, a.encoded, "--worker", system, "--truth", str(tmp / "truth.npz"),
                "--rows", str(rows_path), "--queries", str(n_q), "--k", str(k), "--repeat", str(a.repeat),
                "--threads", str(a.threads), "--skip", a.skip, "--approx-builds", a.approx_builds,
-               "--approx-searches", a.approx_searches]
+               "--approx-searches", a.approx_searches, "--pisa-queries", str(a.pisa_queries)]
         child = subprocess.Popen(cmd)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -466,6 +474,8 @@ def main() -> int:
         skip += f" --approx-builds {a.approx_builds}"
     if a.approx_searches != APPROX_SEARCHES:
         skip += f" --approx-searches {a.approx_searches}"
+    if a.pisa_queries:
+        skip += f" --pisa-queries {a.pisa_queries}"
     md = [
         f"# {out.name}: mmlsr beside Seismic, BMP and PISA",
         "",
