@@ -89,6 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "mmlsr" => RGBColor(0x75, 0x70, 0xb3),
         "seismic" => RGBColor(0xd9, 0x5f, 0x02),
         "bmp" => RGBColor(0x1b, 0x9e, 0x77),
+        "pisa" => RGBColor(0xe7, 0x29, 0x8a),
         _ => RGBColor(0x66, 0x66, 0x66),
     };
     for ((system, class), pts) in &series {
