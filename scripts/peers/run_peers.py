@@ -441,6 +441,9 @@ def main() -> int:
     tmp = Path(tmp_dir.name)
     np.savez(tmp / "truth.npz", kth=kth)
 
+    # The commit (and machine) the measurements ran at: read before they start, since a run takes
+    # long enough for HEAD to move.
+    started = machine()
     results = []
     for system in SYSTEMS:
         if system in a.skip_set:
@@ -467,7 +470,7 @@ def main() -> int:
         for row in json.load(open(rows_path)):
             results.append(row | {"peak_rss_bytes": peak})
 
-    meta = machine() | {
+    meta = started | {
         "collection": str(a.encoded), "documents": n_docs, "queries": n_q, "vocab": vocab, "k": k,
         "doc_terms": doc_terms, "query_terms": query_terms, "threads": a.threads, "repeat": a.repeat,
         "skipped": sorted(a.skip_set),
