@@ -85,6 +85,9 @@ pub struct BenchPlan {
     /// Approximate mode: most terms per block summary.
     #[arg(long, default_value_t = ApproxConfig::default().max_summary_terms)]
     pub approx_summary_terms: usize,
+    /// Approximate mode: a document's heaviest terms compared with the cluster centres'.
+    #[arg(long, default_value_t = ApproxConfig::default().sketch_terms)]
+    pub approx_sketch_terms: usize,
     /// Approximate mode: query terms whose lists are visited.
     #[arg(long, default_value_t = ApproxParams::default().query_cut)]
     pub query_cut: usize,
@@ -128,6 +131,7 @@ impl Default for BenchPlan {
             approx_block: ApproxConfig::default().block_size,
             approx_alpha: ApproxConfig::default().summary_energy,
             approx_summary_terms: ApproxConfig::default().max_summary_terms,
+            approx_sketch_terms: ApproxConfig::default().sketch_terms,
             query_cut: ApproxParams::default().query_cut,
             heap_factor: ApproxParams::default().heap_factor,
             hnsw_m: HnswConfig::default().max_connections,
@@ -316,6 +320,7 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
             block_size: args.approx_block,
             summary_energy: args.approx_alpha,
             max_summary_terms: args.approx_summary_terms,
+            sketch_terms: args.approx_sketch_terms,
             seed: args.seed,
             forward_weights: ForwardWeights::default(),
         },
