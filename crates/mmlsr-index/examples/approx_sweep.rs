@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p mmlsr-index --example approx_sweep -- \
 //!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000] [BLOCK=16] [PRUNING=per-term] [WEIGHTS=half] \
-//!     [SUMMARY_TERMS=64] [SKETCH_TERMS=8] [SUMMARY_ENERGY=0.5]
+//!     [SUMMARY_TERMS=64] [SKETCH_TERMS=64] [SUMMARY_ENERGY=0.5]
 //! ```
 //!
 //! LAMBDAS is comma-separated (e.g. `1000,2000,4000`); PRUNING `per-term` or `global:F`
