@@ -363,17 +363,17 @@ def worker(a) -> int:
             n = len(batch) * k
             qidx, docnos = np.empty(n, np.int32), np.empty(n, object)
             ranks, scores = np.empty(n, np.int32), np.empty(n, np.float32)
-            size = pisa.retrieve(
+            found = pisa.retrieve(
                 ctx, algo, batch, k=k, threads=threads, query_weighted=1, pretokenised=True,
                 result_qidxs=qidx, result_docnos=docnos, result_ranks=ranks, result_scores=scores,
             )
             rows = [[] for _ in batch]
-            for q, d in zip(qidx[:size], docnos[:size]):
+            for q, d in zip(qidx[:found], docnos[:found]):
                 rows[q - batch[0][0]].append(int(d))
             return rows
 
+        first = "" if n_p == n_q else f", first {n_p} queries"
         for algo in a.pisa_algorithms.split(","):
-            first = "" if n_p == n_q else f", first {n_p} queries"
             record(
                 "pisa", f"{algo} block_simdbp ×{scale:.4g} q×255/max{first}", True, build, size,
                 lambda algo=algo: [pisa_search(algo, [qd], 1)[0] for qd in q_dicts],
@@ -406,7 +406,7 @@ def main() -> int:
     )
     ap.add_argument(
         "--pisa-queries", type=int, default=0,
-        help="time PISA on the first N queries only (0: all); its DAAT passes take ~0.1 s a query at 1M documents",
+        help="time PISA on the first N queries only (0: all); its DAAT passes took 50–230 ms a query at 1M documents",
     )
     ap.add_argument(
         "--pisa-algorithms", default=PISA_ALGORITHMS,
