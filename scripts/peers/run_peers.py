@@ -12,7 +12,10 @@ and setting it measures, on the same machine in the same process:
 * build time (seconds, all threads the library uses by default);
 * latency, one query per call on one thread (ms/query: best of --repeat passes over the
   queries, Python call overhead included for every system alike);
-* batched throughput on one thread and on --threads threads (queries/s);
+* batched throughput on one thread and on --threads threads (queries/s). "One thread" is
+  enforced, not requested: every thread of the process is pinned to one CPU core while the
+  one-call and one-thread batched passes run (pyseismic-lsr's batch call with num_threads=1
+  runs on all cores);
 * recall@10 of the exact top 10, computed independently of mmlsr: a float64 numpy/scipy
   product of the queries with the collection (in blocks of 32 queries, so a million documents
   fit); a returned document counts when its exact score is at least the exact 10th score
@@ -37,6 +40,7 @@ Writes NAME.md and NAME.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -84,6 +88,33 @@ def recall(rows, q, d, kth, k):
         scores = (d[r] @ q[i].T).toarray().ravel()
         hits += int(np.sum(scores >= kth[i] - 1e-6 * max(1.0, abs(kth[i]))))
     return hits / (k * len(rows))
+
+
+@contextlib.contextmanager
+def one_cpu():
+    """Every thread of this process (and any it starts) held to one CPU core for the block.
+
+    "One thread" must mean one core for every system: pyseismic-lsr's `batch_search(...,
+    num_threads=1)` runs on a pool of all cores all the same (process CPU time 1.95 × wall
+    time on 2 cores), and a library may start threads of its own in a single call. Affinity is
+    per thread on Linux, so each existing thread is pinned; new ones inherit it."""
+    tids = [int(t) for t in os.listdir("/proc/self/task")]
+    cpus = os.sched_getaffinity(0)
+    pinned = []
+    for t in tids:
+        try:
+            os.sched_setaffinity(t, {min(cpus)})
+            pinned.append(t)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+    try:
+        yield
+    finally:
+        for t in pinned + [int(t) for t in os.listdir("/proc/self/task") if int(t) not in pinned]:
+            try:
+                os.sched_setaffinity(t, cpus)
+            except ProcessLookupError:
+                pass
 
 
 def best_of(repeat, f):
@@ -198,7 +229,8 @@ def worker(a) -> int:
     def record(system, setting, exact, build_s, size_bytes, one, batch1, batchn, n_q=n_q):
         """one: f() -> rows (one call per query); batch1/batchn: f() -> rows (batched), of the
         first n_q queries."""
-        lat, rows = best_of(a.repeat, one)
+        with one_cpu():
+            lat, rows = best_of(a.repeat, one)
         r = recall(rows, Q, D, kth, k)
         row = {
             "system": system, "setting": setting, "rank_safe": exact, "build_s": build_s,
@@ -208,7 +240,11 @@ def worker(a) -> int:
             if f is None:
                 row[name] = None
                 continue
-            s, rows_b = best_of(a.repeat, f)
+            if threads == 1:
+                with one_cpu():
+                    s, rows_b = best_of(a.repeat, f)
+            else:
+                s, rows_b = best_of(a.repeat, f)
             row[name] = n_q / s
             rb = recall(rows_b, Q, D, kth, k)
             if abs(rb - r) > 1e-9:
@@ -495,7 +531,8 @@ def main() -> int:
         f"{n_docs:,} documents ({doc_terms:.1f} terms each), {n_q:,} queries "
         f"({query_terms:.1f} terms), |V| {vocab:,}. Recall@{k} of the exact float64 top {k} "
         "(numpy/scipy, not mmlsr), ties at the cut counted as correct. ms/query: one call per query, one thread, best "
-        f"of {a.repeat}; q/s: batched calls (BMP has no batch call; PISA's batch call runs its own threads). Peak GiB: the peak resident memory of the "
+        f"of {a.repeat}; q/s: batched calls (BMP has no batch call); the one-call and one-thread columns ran with every thread of the process pinned to one CPU core "
+        "(Seismic's batch call with num_threads=1 uses all cores otherwise). Peak GiB: the peak resident memory of the "
         "process that loaded the collection and built and searched that system's indexes (one process per "
         "system; `(load only)` is the floor every process starts from).",
         "",
