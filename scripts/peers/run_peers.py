@@ -458,6 +458,9 @@ def main() -> int:
         a.searches = [(int(c), float(h)) for c, h in (x.split(":") for x in a.approx_searches.split(","))]
     except ValueError as e:
         ap.error(f"--approx-builds / --approx-searches: {e} (e.g. 1000,2000 and 10:0.7,20:0.9)")
+    unknown = set(a.pisa_algorithms.split(",")) - set(PISA_ALGORITHMS.split(","))
+    if unknown:
+        ap.error(f"--pisa-algorithms: unknown {', '.join(sorted(unknown))} (expected some of {PISA_ALGORITHMS})")
     if a.worker:
         return worker(a)
     if not a.out:
@@ -481,6 +484,7 @@ def main() -> int:
     # long enough for HEAD to move.
     started = machine()
     results = []
+    failed = []
     for system in SYSTEMS:
         if system in a.skip_set:
             continue
@@ -494,8 +498,11 @@ def main() -> int:
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
+            # The other systems' rows are still worth a table (a 13-minute PISA pass that had to
+            # be killed once took every finished row with it); the table names what failed.
             print(f"{system}: worker failed with exit status {child.returncode}", file=sys.stderr)
-            return 1
+            failed.append(f"{system} (exit status {child.returncode})")
+            continue
         peak = usage.ru_maxrss * 1024  # kilobytes on Linux
         print(f"{system}: peak resident memory {peak / 2**30:.2f} GiB")
         if system == "load":
@@ -509,11 +516,11 @@ def main() -> int:
     meta = started | {
         "collection": str(a.encoded), "documents": n_docs, "queries": n_q, "vocab": vocab, "k": k,
         "doc_terms": doc_terms, "query_terms": query_terms, "threads": a.threads, "repeat": a.repeat,
-        "skipped": sorted(a.skip_set),
+        "skipped": sorted(a.skip_set), "failed": failed,
     }
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    json.dump({"machine": meta, "rows": results}, open(out.with_suffix(".json"), "w"), indent=2)
+    write_atomic(out.with_suffix(".json"), json.dumps({"machine": meta, "rows": results}, indent=2))
     skip = f" --skip {a.skip}" if a.skip else ""
     if a.approx_builds != APPROX_BUILDS:
         skip += f" --approx-builds {a.approx_builds}"
@@ -534,7 +541,8 @@ def main() -> int:
         f"of {a.repeat}; q/s: batched calls (BMP has no batch call); the one-call and one-thread columns ran with every thread of the process pinned to one CPU core "
         "(Seismic's batch call with num_threads=1 uses all cores otherwise). Peak GiB: the peak resident memory of the "
         "process that loaded the collection and built and searched that system's indexes (one process per "
-        "system; `(load only)` is the floor every process starts from).",
+        "system; `(load only)` is the floor every process starts from)."
+        + (f" **Failed, no rows: {', '.join(failed)}.**" if failed else ""),
         "",
         f"| system | setting | rank-safe | build s | index MB | ms/query | recall@{k} | q/s batch, 1 thread | q/s batch, {a.threads} threads | peak GiB |",
         "|---|---|:-:|---:|---:|---:|---:|---:|---:|---:|",
@@ -551,9 +559,17 @@ def main() -> int:
             f"{fmt(r['ms_per_query'], '.4f')} | {fmt(r[f'recall@{k}'], '.4f')} | {fmt(r['qps_batch_1'], ',.0f')} | "
             f"{fmt(r[f'qps_batch_{a.threads}'], ',.0f')} | {r['peak_rss_bytes'] / 2**30:.2f} |"
         )
-    open(out.with_suffix(".md"), "w").write("\n".join(md) + "\n")
+    write_atomic(out.with_suffix(".md"), "\n".join(md) + "\n")
     print("\n".join(md))
-    return 0
+    return 1 if failed else 0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: an interrupted run leaves
+    the previous table whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
