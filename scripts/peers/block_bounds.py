@@ -7,8 +7,13 @@ block-max algorithm may skip those blocks, whatever order it visits them in.
     python3 scripts/peers/block_bounds.py ENCODED_DIR [QUERIES=100]
 
 ENCODED_DIR as for run_peers.py (img_sparse.parquet, text_sparse.parquet)."""
-import sys, numpy as np, scipy.sparse as sp
+import sys
+
+import numpy as np
+import scipy.sparse as sp
+
 from mmlsr import store
+
 enc = sys.argv[1]
 nq = int(sys.argv[2]) if len(sys.argv) > 2 else 100
 _, docs, vocab = store.read_sparse(f"{enc}/img_sparse.parquet")
@@ -31,9 +36,12 @@ for q in range(nq):
     for t, w in zip(t_, w_):
         a, b = Dc.indptr[t], Dc.indptr[t+1]
         rows, vals = Dc.indices[a:b], Dc.data[a:b]
-        bm = np.zeros(nb); np.maximum.at(bm, rows // B, vals)
+        bm = np.zeros(nb)
+        np.maximum.at(bm, rows // B, vals)
         ub += w * bm
         post += np.bincount(rows // B, minlength=nb)
+    if not post.any():
+        continue  # the query shares no term with the collection
     must = ub >= kth * (1 - 1e-12)
     fr_blocks.append(must.sum() / (ub > 0).sum())
     fr_post.append(post[must].sum() / post.sum())

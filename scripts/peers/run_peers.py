@@ -240,10 +240,7 @@ def worker(a) -> int:
             if f is None:
                 row[name] = None
                 continue
-            if threads == 1:
-                with one_cpu():
-                    s, rows_b = best_of(a.repeat, f)
-            else:
+            with one_cpu() if threads == 1 else contextlib.nullcontext():
                 s, rows_b = best_of(a.repeat, f)
             row[name] = n_q / s
             rb = recall(rows_b, Q, D, kth, k)
