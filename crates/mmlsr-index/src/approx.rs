@@ -58,9 +58,9 @@ pub struct ApproxConfig {
     /// …and at most this many terms (bounds the memory of dense collections).
     pub max_summary_terms: usize,
     /// Terms of each document (its heaviest) compared with the cluster centres' to assign it
-    /// to one. Seismic compares whole vectors; 64 covers a FLOPs 12 document and, on trained
-    /// vectors of ~155 terms (`approx_sweep`), reached recall 0.955 scoring 2,245 documents a
-    /// query, where 8 terms' nearest setting scored 4,781 for 0.947.
+    /// to one. Seismic compares whole vectors; 64 (whole FLOPs-3 documents of 24 terms) on
+    /// trained vectors of ~155 terms (`approx_sweep`) reached recall 0.955 scoring 2,245
+    /// documents a query, where 8 terms' nearest setting scored 4,781 for 0.947.
     pub sketch_terms: usize,
     /// Seed of the cluster-centre draws.
     pub seed: u64,
