@@ -48,18 +48,26 @@ class Index:
         vocab_size: Optional[int] = None,
         impacts: str = "u8",
         block_size: int = _mmlsr.DEFAULT_BLOCK_SIZE,
+        doc_order: str = _mmlsr.DEFAULT_DOC_ORDER,
     ) -> "Index":
-        """From CSR arrays (one row per image) or a scipy.sparse CSR matrix as `indptr`."""
+        """From CSR arrays (one row per image) or a scipy.sparse CSR matrix as `indptr`.
+        `doc_order`: "given", or "heaviest-terms:N" (documents laid out sorted by their N
+        heaviest terms, so that block-max pruning skips more; the hits are the same)."""
         m = indptr if indices is None else (indptr, indices, values)
         (p, i, v), vocab = as_csr(m, vocab_size)
-        return cls(_mmlsr.Index.build(p, i, v, vocab, impacts, block_size))
+        return cls(_mmlsr.Index.build(p, i, v, vocab, impacts, block_size, doc_order))
 
     @classmethod
     def from_parquet(
-        cls, path: "os.PathLike[str] | str", *, impacts: str = "u8", block_size: int = _mmlsr.DEFAULT_BLOCK_SIZE
+        cls,
+        path: "os.PathLike[str] | str",
+        *,
+        impacts: str = "u8",
+        block_size: int = _mmlsr.DEFAULT_BLOCK_SIZE,
+        doc_order: str = _mmlsr.DEFAULT_DOC_ORDER,
     ) -> "Index":
         """The image vectors of an `mmlsr encode` folder (`img_sparse.parquet`), ids kept."""
-        return cls(_mmlsr.Index.from_parquet(os.fspath(path), impacts, block_size))
+        return cls(_mmlsr.Index.from_parquet(os.fspath(path), impacts, block_size, doc_order))
 
     @classmethod
     def load(cls, path: "os.PathLike[str] | str") -> "Index":

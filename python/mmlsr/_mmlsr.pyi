@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 DEFAULT_BLOCK_SIZE: int
+DEFAULT_DOC_ORDER: str
 APPROX_POSTINGS_PER_TERM: int
 APPROX_BLOCK_SIZE: int
 APPROX_SUMMARY_ENERGY: float
@@ -19,9 +20,11 @@ F32 = npt.NDArray[np.float32]
 
 class Index:
     @staticmethod
-    def build(indptr: I64, indices: I64, values: F32, vocab_size: int, impacts: str, block_size: int) -> Index: ...
+    def build(
+        indptr: I64, indices: I64, values: F32, vocab_size: int, impacts: str, block_size: int, doc_order: str
+    ) -> Index: ...
     @staticmethod
-    def from_parquet(path: str, impacts: str, block_size: int) -> Index: ...
+    def from_parquet(path: str, impacts: str, block_size: int, doc_order: str) -> Index: ...
     @staticmethod
     def load(path: str) -> Index: ...
     def save(self, path: str) -> None: ...

@@ -186,8 +186,16 @@ macro_rules! with_index {
     };
 }
 
-fn build_any(docs: &CsrMatrix, impacts: &str, block_size: usize) -> PyResult<AnyIndex> {
-    let config = IndexConfig { block_size };
+fn build_any(
+    docs: &CsrMatrix,
+    impacts: &str,
+    block_size: usize,
+    doc_order: &str,
+) -> PyResult<AnyIndex> {
+    let config = IndexConfig {
+        block_size,
+        doc_order: doc_order.parse().map_err(index_err)?,
+    };
     Ok(match impacts {
         "u8" => AnyIndex::U8(InvertedIndex::<u8>::build(docs, config).map_err(index_err)?),
         "u16" => AnyIndex::U16(InvertedIndex::<u16>::build(docs, config).map_err(index_err)?),
@@ -230,7 +238,8 @@ struct Index {
 #[pymethods]
 impl Index {
     #[staticmethod]
-    #[pyo3(signature = (indptr, indices, values, vocab_size, impacts, block_size))]
+    #[pyo3(signature = (indptr, indices, values, vocab_size, impacts, block_size, doc_order))]
+    #[allow(clippy::too_many_arguments)] // the Python wrapper's keyword arguments
     fn build(
         py: Python<'_>,
         indptr: PyReadonlyArray1<'_, i64>,
@@ -239,9 +248,10 @@ impl Index {
         vocab_size: usize,
         impacts: &str,
         block_size: usize,
+        doc_order: &str,
     ) -> PyResult<Self> {
         let docs = csr(&indptr, &indices, &values, vocab_size)?;
-        let index = py.detach(|| build_any(&docs, impacts, block_size))?;
+        let index = py.detach(|| build_any(&docs, impacts, block_size, doc_order))?;
         Ok(Self { index, ids: None })
     }
 
@@ -252,9 +262,10 @@ impl Index {
         path: PathBuf,
         impacts: &str,
         block_size: usize,
+        doc_order: &str,
     ) -> PyResult<Self> {
         let table = mmlsr_store::SparseTable::read_parquet(&path, None).map_err(store_err)?;
-        let index = py.detach(|| build_any(&table.matrix, impacts, block_size))?;
+        let index = py.detach(|| build_any(&table.matrix, impacts, block_size, doc_order))?;
         let ids = (0..table.matrix.n_rows())
             .map(|r| table.ids.id(r).to_string())
             .collect();
@@ -822,6 +833,10 @@ fn _mmlsr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_folder, m)?)?;
     m.add_function(wrap_pyfunction!(read_sparse, m)?)?;
     m.add("DEFAULT_BLOCK_SIZE", IndexConfig::default().block_size)?;
+    m.add(
+        "DEFAULT_DOC_ORDER",
+        IndexConfig::default().doc_order.to_string(),
+    )?;
     let approx = ApproxConfig::default();
     m.add("APPROX_POSTINGS_PER_TERM", approx.postings_per_term)?;
     m.add("APPROX_BLOCK_SIZE", approx.block_size)?;

@@ -48,6 +48,24 @@ def test_saved_index_is_the_cli_file_and_answers_as_the_cli(tiny, tmp_path):
             assert list(one) == [d for d in rows[qn] if d >= 0]
 
 
+def test_reordered_index_gives_the_same_hits_and_keeps_its_order_through_a_file(tiny, tmp_path):
+    path = tiny["enc"] / "img_sparse.parquet"
+    given = mmlsr.Index.from_parquet(path, block_size=4)
+    reordered = mmlsr.Index.from_parquet(path, block_size=4, doc_order="heaviest-terms:2")
+    reordered.save(tmp_path / "reordered")
+    loaded = mmlsr.Index.load(tmp_path / "reordered")
+    _, queries, _ = store.read_sparse(tiny["enc"] / "text_sparse.parquet")
+    want, want_scores = given.search_batch(queries, k=10, threads=1)
+    for index in (reordered, loaded):
+        assert index.ids == given.ids
+        for algorithm in mmlsr.ALGORITHMS:
+            rows, scores = index.search_batch(queries, k=10, threads=1, algorithm=algorithm)
+            np.testing.assert_array_equal(rows, want)
+            np.testing.assert_array_equal(scores, want_scores)
+    with pytest.raises(ValueError, match="heaviest-terms:N"):
+        mmlsr.Index.from_parquet(path, doc_order="heaviest")
+
+
 def dense(m, vocab):
     p, i, v = m
     out = np.zeros((len(p) - 1, vocab), dtype=np.float64)

@@ -12,8 +12,8 @@ use clap::Args;
 use mmlsr_core::CsrMatrix;
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, DenseFlat, DenseHnsw,
-    ExactIndex, ExactScratch, ForwardWeights, Hit, HnswConfig, IndexConfig, InvertedIndex, Pruning,
-    QueryMode, QueryWeights, Scratch, recall,
+    DocOrder, ExactIndex, ExactScratch, ForwardWeights, Hit, HnswConfig, IndexConfig,
+    InvertedIndex, Pruning, QueryMode, QueryWeights, Scratch, recall,
 };
 use mmlsr_store::{Dataset, SparseTable, Split, Vocabulary};
 use rand::SeedableRng;
@@ -73,6 +73,9 @@ pub struct BenchPlan {
     /// Documents per block of the exact index (block-max pruning's granularity).
     #[arg(long, default_value_t = IndexConfig::default().block_size)]
     pub block_size: usize,
+    /// Document order of the exact index: `given` or `heaviest-terms:N` (same results).
+    #[arg(long, default_value_t = IndexConfig::default().doc_order)]
+    pub doc_order: DocOrder,
     /// Approximate mode: postings kept per term (Seismic's λ).
     #[arg(long, default_value_t = ApproxConfig::default().postings_per_term)]
     pub approx_lambda: usize,
@@ -127,6 +130,7 @@ impl Default for BenchPlan {
             ks: vec![10, 100, 1000],
             hybrid_candidates: 100,
             block_size: IndexConfig::default().block_size,
+            doc_order: IndexConfig::default().doc_order,
             approx_lambda: ApproxConfig::default().postings_per_term,
             approx_block: ApproxConfig::default().block_size,
             approx_alpha: ApproxConfig::default().summary_energy,
@@ -308,6 +312,7 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
     let t = Instant::now();
     let config = IndexConfig {
         block_size: args.block_size,
+        doc_order: args.doc_order,
     };
     let index = InvertedIndex::<u8>::build(&c.docs, config)?;
     let build_exact = t.elapsed().as_secs_f64();
@@ -390,8 +395,9 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
             }
             let fallback = if alg == Algorithm::BlockMax {
                 format!(
-                    " (b {}, exhaustive fallback {:.0} %)",
+                    " (b {}, {} order, exhaustive fallback {:.0} %)",
                     args.block_size,
+                    args.doc_order,
                     100.0 * fell_back as f64 / n_q.max(1) as f64
                 )
             } else {

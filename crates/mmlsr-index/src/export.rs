@@ -98,7 +98,10 @@ fn delimited(w: &mut dyn Write, msg: &[u8]) -> std::io::Result<()> {
 
 impl<I: Impact> InvertedIndex<I> {
     /// Write the index as CIFF: postings lists in token order (terms without postings are
-    /// left out), impacts as term frequencies, document length = sum of its impacts.
+    /// left out), impacts as term frequencies, document length = sum of its impacts. CIFF
+    /// document ids are the index's positions, so a reordered index ([`crate::DocOrder`])
+    /// hands its order on; each `DocRecord` names the document at that position (`doc_ids`
+    /// are in the given order).
     pub fn write_ciff(
         &self,
         path: &Path,
@@ -147,11 +150,12 @@ impl<I: Impact> InvertedIndex<I> {
                 }
                 delimited(w, &m)?;
             }
-            for (d, id) in doc_ids.iter().enumerate() {
+            for (d, len) in doc_len.iter().enumerate() {
+                let id = &doc_ids[self.doc_id(d as u32) as usize];
                 m.clear();
                 field_varint(&mut m, 1, d as u64);
                 field_bytes(&mut m, 2, id.as_bytes());
-                field_varint(&mut m, 3, doc_len[d]);
+                field_varint(&mut m, 3, *len);
                 delimited(w, &m)?;
             }
             Ok(())

@@ -1,9 +1,9 @@
-//! The on-disk format, version 3 (all integers little-endian):
+//! The on-disk format, version 4 (all integers little-endian):
 //!
 //! ```text
 //! offset  size              field
 //! 0       8                 magic "MMLSRIDX"
-//! 8       4                 version (3)
+//! 8       4                 version (4)
 //! 12      4                 n_docs
 //! 16      4                 vocab_size (V)
 //! 20      4                 block_size (documents per block)
@@ -13,13 +13,15 @@
 //! 40      8                 forward nnz (F)
 //! 48      8                 packed posting document-id bytes (C)
 //! 56      8                 packed forward term-id bytes (G)
-//! 64      8·(V+1)           term_start
+//! 64      8                 document-order entries (O: 0, or n_docs when reordered)
+//! 72      8·(V+1)           term_start
 //!         C                 document ids, gap-coded and bit-packed per term (see `codec`)
 //!         B·P               impacts (u8 or u16)
 //!         8·(n_docs+1)      forward indptr
 //!         G                 forward term ids, gap-coded and bit-packed per document
 //!                           (versions 1 and 2: 4·F plain)
 //!         4·F               forward values (f32)
+//!         4·O               document order: position p holds given document order[p]
 //! end−4   4                 CRC-32 of every byte before it
 //! ```
 //!
@@ -28,8 +30,8 @@
 //! checksum, then validates every structural invariant the query code relies on, so a corrupt
 //! file is an error, never a panic. Block and term maxima and the quantised forward index are
 //! derived from the postings on load, not stored. Versions 1 (44-byte header, `u8` impacts,
-//! `4·P` bytes of plain document ids) and 2 (48-byte header with the impact bits, plain ids)
-//! are still read.
+//! `4·P` bytes of plain document ids), 2 (48-byte header with the impact bits, plain ids) and
+//! 3 (64-byte header, no document order) are still read.
 
 use std::path::Path;
 
@@ -38,8 +40,9 @@ use mmlsr_core::CsrMatrix;
 use crate::{Error, Impact, InvertedIndex, Result};
 
 const MAGIC: &[u8; 8] = b"MMLSRIDX";
-const VERSION: u32 = 3;
-const HEADER: usize = 64;
+const VERSION: u32 = 4;
+const HEADER: usize = 72;
+const HEADER_V3: usize = 64;
 const HEADER_V1: usize = 44;
 const HEADER_V2: usize = 48;
 
@@ -63,7 +66,7 @@ pub fn impact_bits(path: &Path) -> Result<u32> {
     }
     match u32::from_le_bytes(head[8..12].try_into().expect("4 bytes")) {
         1 => Ok(8),
-        2 | VERSION => Ok(u32::from_le_bytes(
+        2 | 3 | VERSION => Ok(u32::from_le_bytes(
             head[28..32].try_into().expect("4 bytes"),
         )),
         v => Err(bad(format!(
@@ -85,7 +88,8 @@ impl<I: Impact> InvertedIndex<I> {
                 + packed.len()
                 + (I::BITS as usize / 8) * self.docs.len()
                 + packed_fwd.len()
-                + 4 * fidx.len(),
+                + 4 * fidx.len()
+                + 4 * self.order.as_ref().map_or(0, Vec::len),
         );
         b.extend_from_slice(MAGIC);
         for x in [VERSION, self.n_docs, self.vocab_size, self.block_size] {
@@ -98,6 +102,7 @@ impl<I: Impact> InvertedIndex<I> {
             fidx.len() as u64,
             packed.len() as u64,
             packed_fwd.len() as u64,
+            self.order.as_ref().map_or(0, Vec::len) as u64,
         ] {
             b.extend_from_slice(&x.to_le_bytes());
         }
@@ -111,6 +116,10 @@ impl<I: Impact> InvertedIndex<I> {
             .for_each(|&x| b.extend_from_slice(&(x as u64).to_le_bytes()));
         b.extend_from_slice(&packed_fwd);
         fval.iter()
+            .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+        self.order
+            .iter()
+            .flatten()
             .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
         let crc = crc32fast::hash(&b);
         b.extend_from_slice(&crc.to_le_bytes());
@@ -156,6 +165,7 @@ impl<I: Impact> InvertedIndex<I> {
         let header = match version {
             1 => HEADER_V1,
             2 => HEADER_V2,
+            3 => HEADER_V3,
             VERSION => HEADER,
             _ => {
                 return Err(format!(
@@ -195,11 +205,19 @@ impl<I: Impact> InvertedIndex<I> {
         };
         // Bytes of the posting document ids and the forward term ids: plain u32 before
         // version 3, packed from it on.
-        let (c, g) = if version == VERSION {
+        let packed = version >= 3;
+        let (c, g) = if packed {
             (Some(u64_at(48)), Some(u64_at(56)))
         } else {
             (p.checked_mul(4), f.checked_mul(4))
         };
+        // Document-order entries: from version 4 on, 0 or n_docs.
+        let o_len = if version >= 4 { u64_at(64) } else { 0 };
+        if o_len != 0 && o_len != n_docs as u64 {
+            return Err(format!(
+                "document order has {o_len} entries; expected 0 or n_docs = {n_docs}"
+            ));
+        }
         let too_big = || "section lengths overflow".to_string();
         let v1 = vocab as u64 + 1;
         let expected = [
@@ -209,6 +227,7 @@ impl<I: Impact> InvertedIndex<I> {
             (n_docs as u64 + 1).checked_mul(8),
             g,
             f.checked_mul(4),
+            o_len.checked_mul(4),
         ]
         .into_iter()
         .try_fold(header as u64, |acc, x| x.and_then(|x| acc.checked_add(x)))
@@ -249,7 +268,7 @@ impl<I: Impact> InvertedIndex<I> {
         {
             return Err("posting offsets do not span the postings".into());
         }
-        let docs = if version == VERSION {
+        let docs = if packed {
             crate::codec::decode_doc_ids(&term_start, take(c.unwrap_or(0) as usize))
                 .map_err(|e| format!("posting lists (list = term id): {e}"))?
         } else {
@@ -260,7 +279,7 @@ impl<I: Impact> InvertedIndex<I> {
             .into_iter()
             .map(|x| x as usize)
             .collect();
-        let fidx = if version == VERSION {
+        let fidx = if packed {
             let starts: Vec<u64> = indptr.iter().map(|&x| x as u64).collect();
             if starts[0] != 0 || starts[nd] != f as u64 || starts.windows(2).any(|w| w[1] < w[0]) {
                 return Err("forward offsets do not span the forward index".into());
@@ -274,6 +293,24 @@ impl<I: Impact> InvertedIndex<I> {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
             .collect();
+        let order = if o_len > 0 {
+            let order = u32s(take(4 * o_len as usize));
+            let mut seen = vec![false; nd];
+            for (pos, &d) in order.iter().enumerate() {
+                match seen.get_mut(d as usize) {
+                    Some(s) if !*s => *s = true,
+                    _ => {
+                        return Err(format!(
+                            "document order, position {pos}: document {d} is out of range or \
+                             repeated (expected a permutation of 0..{nd})"
+                        ));
+                    }
+                }
+            }
+            Some(order)
+        } else {
+            None
+        };
 
         // Structural invariants the query code relies on.
         if term_start[0] != 0 || term_start[v] != p as u64 {
@@ -300,7 +337,7 @@ impl<I: Impact> InvertedIndex<I> {
             return Err("forward index has the wrong number of documents".into());
         }
         Ok(Self::from_postings(
-            block_size, scale, term_start, docs, impacts, forward,
+            block_size, scale, term_start, docs, impacts, forward, order,
         ))
     }
 }

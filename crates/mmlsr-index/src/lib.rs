@@ -52,7 +52,7 @@ pub use crate::{
     export::{Ciff, CiffDoc, CiffList, CiffPosting, read_ciff, write_jsonl},
     format::impact_bits,
     impact::Impact,
-    index::{IndexConfig, InvertedIndex},
+    index::{DocOrder, IndexConfig, InvertedIndex},
     modes::QueryMode,
     scratch::Scratch,
     search::{

@@ -2,7 +2,8 @@
 //! (Turtle & Flood, 1995; safe dynamic pruning, document at a time) and block-max pruning.
 //! Scores are integers (`u16` query weights × `u8` or `u16` impacts), so every algorithm
 //! returns exactly the same scores whatever order it adds them in; ties are broken by document
-//! id, ascending.
+//! id, ascending — the given id, also when the index lays documents out in another order
+//! ([`crate::DocOrder`]).
 
 use std::{cmp::Reverse, collections::BinaryHeap};
 
@@ -101,7 +102,9 @@ pub enum Algorithm {
     /// forward index, or from the query terms' postings in the block, whichever is estimated
     /// cheaper —, stopping once no remaining block can beat the k-th score. When the blocks
     /// left after the first tier are estimated to cost more than exhaustive scoring, the query
-    /// is answered exhaustively instead ([`Scratch::fell_back`]). Safe (exact).
+    /// is answered exhaustively instead ([`Scratch::fell_back`]). Safe (exact). Pair it with a
+    /// [`crate::DocOrder`] that gathers similar documents into blocks: from about a million
+    /// documents on it then beats exhaustive scoring (results/peers/exact-pruning.md).
     BlockMax,
 }
 
@@ -377,7 +380,7 @@ impl<I: Impact> InvertedIndex<I> {
                 for (&t, &i) in self.fwd_terms[a..b].iter().zip(&self.fwd_impacts[a..b]) {
                     score += s.query_dense[t as usize] as u64 * i.get() as u64;
                 }
-                offer(&mut s.heap, k, d as u32, score);
+                offer(&mut s.heap, k, self.doc_id(d as u32), score);
             }
             return;
         }
@@ -403,7 +406,7 @@ impl<I: Impact> InvertedIndex<I> {
         }
         for d in first..last {
             let score = std::mem::take(&mut s.block_acc[d - first]);
-            offer(&mut s.heap, k, d as u32, score);
+            offer(&mut s.heap, k, self.doc_id(d as u32), score);
         }
     }
 
@@ -429,14 +432,17 @@ impl<I: Impact> InvertedIndex<I> {
                 unsafe { *acc.get_unchecked_mut(d as usize) += I::product(w, i) };
             }
         }
-        // One pass over the accumulator in document order: a later document with the same
-        // score as the k-th never displaces it, so ties go to the smaller id.
+        // One pass over the accumulator in position order: in the given order a later
+        // document with the same score as the k-th never displaces it, so ties go to the
+        // smaller id.
         heap.clear();
         let mut threshold = 0u64;
+        // Reordered, a later position may hold a smaller document id, so ties are offered.
+        let ties = self.order.is_some();
         for (d, a) in acc.iter_mut().enumerate() {
             let a: u64 = std::mem::take(a).into();
-            if a > threshold && k > 0 {
-                offer(&mut heap, k, d as u32, a);
+            if (a > threshold || (ties && a == threshold)) && k > 0 {
+                offer(&mut heap, k, self.doc_id(d as u32), a);
                 if heap.len() == k {
                     threshold = heap.peek().map_or(0, |t| t.0.0);
                 }
@@ -454,6 +460,12 @@ impl<I: Impact> InvertedIndex<I> {
         if k == 0 || n == 0 {
             return Vec::new();
         }
+        // Whether a document whose score is at most `bound` cannot enter a full top k whose
+        // k-th score is `threshold`: in the given order a later document that ties never
+        // displaces it; reordered, a later position may hold a smaller id, so ties can enter.
+        let ties = self.order.is_some();
+        let cannot_enter =
+            |bound: u64, threshold: u64| bound < threshold || (!ties && bound == threshold);
         // Terms by upper bound, ascending; cumulative bounds.
         let ub = |i: usize| q.weights[i] as u64 * self.term_max[q.terms[i] as usize].get() as u64;
         s.order.clear();
@@ -507,7 +519,7 @@ impl<I: Impact> InvertedIndex<I> {
             let full = s.heap.len() == k;
             let mut pruned = false;
             for j in (0..first_essential).rev() {
-                if full && score + s.cum[j] <= threshold {
+                if full && cannot_enter(score + s.cum[j], threshold) {
                     pruned = true;
                     break;
                 }
@@ -535,10 +547,10 @@ impl<I: Impact> InvertedIndex<I> {
             if pruned {
                 continue;
             }
-            offer(&mut s.heap, k, d, score);
+            offer(&mut s.heap, k, self.doc_id(d), score);
             if s.heap.len() == k {
                 threshold = s.heap.peek().map_or(0, |t| t.0.0);
-                while first_essential < n && s.cum[first_essential] <= threshold {
+                while first_essential < n && cannot_enter(s.cum[first_essential], threshold) {
                     first_essential += 1;
                 }
             }

@@ -3,8 +3,8 @@
 
 use mmlsr_core::CsrMatrix;
 use mmlsr_index::{
-    Algorithm, Error, Impact, IndexConfig, InvertedIndex, QueryWeights, Scratch, brute_force_top_k,
-    exact_top_k_f64,
+    Algorithm, DocOrder, Error, Impact, IndexConfig, InvertedIndex, QueryWeights, Scratch,
+    brute_force_top_k, exact_top_k_f64,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -54,6 +54,13 @@ fn check_all<I: Impact>(index: &InvertedIndex<I>, queries: &CsrMatrix, ks: &[usi
     }
 }
 
+/// The document orders every exactness test runs under.
+const ORDERS: [DocOrder; 3] = [
+    DocOrder::Given,
+    DocOrder::HeaviestTerms { terms: 1 },
+    DocOrder::HeaviestTerms { terms: 3 },
+];
+
 #[test]
 fn random_collections_match_brute_force() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
@@ -69,12 +76,29 @@ fn random_collections_match_brute_force() {
         // Skewed document frequencies, as in learned sparse vectors.
         let docs = random_rows(&mut rng, n_docs, v, &|t| 0.6 / (1.0 + t as f64 * 0.3), ties);
         let queries = random_rows(&mut rng, 30, v, &|_| 0.15, ties);
-        let config = IndexConfig { block_size: block };
-        let index = InvertedIndex::<u8>::build(&docs, config).unwrap();
-        let ks = [1, 3, 10, 100, 5000];
-        check_all(&index, &queries, &ks, &format!("round {round}, u8"));
-        let index = InvertedIndex::<u16>::build(&docs, config).unwrap();
-        check_all(&index, &queries, &ks, &format!("round {round}, u16"));
+        // Reordered documents must give the same hits (ids as given, ties by given id).
+        for doc_order in ORDERS {
+            let config = IndexConfig {
+                block_size: block,
+                doc_order,
+            };
+            let index = InvertedIndex::<u8>::build(&docs, config).unwrap();
+            assert_eq!(index.doc_order().is_some(), doc_order != DocOrder::Given);
+            let ks = [1, 3, 10, 100, 5000];
+            check_all(
+                &index,
+                &queries,
+                &ks,
+                &format!("round {round}, u8, {doc_order:?}"),
+            );
+            let index = InvertedIndex::<u16>::build(&docs, config).unwrap();
+            check_all(
+                &index,
+                &queries,
+                &ks,
+                &format!("round {round}, u16, {doc_order:?}"),
+            );
+        }
     }
 }
 
@@ -92,21 +116,33 @@ fn adversarial_inputs_match_brute_force() {
             _ => docs.push_row(&[0, 9], &[0.5, 3.0]).unwrap(),
         }
     }
-    let index = InvertedIndex::<u8>::build(&docs, IndexConfig { block_size: 4 }).unwrap();
-    let index16 = InvertedIndex::<u16>::build(&docs, IndexConfig { block_size: 4 }).unwrap();
     let mut queries = CsrMatrix::empty(v);
     queries.push_row(&[], &[]).unwrap(); // empty query
     queries.push_row(&[5], &[1.0]).unwrap(); // a term no document has
     queries.push_row(&[0], &[1.0]).unwrap(); // a term in (almost) every document
     queries.push_row(&[0, 3, 9], &[1.0, 1.0, 1.0]).unwrap();
     queries.push_row(&[3, 9], &[2.0, 1.0 / 3.0 * 4.0]).unwrap(); // ties across different docs
-    check_all(&index, &queries, &[0, 1, 7, 49, 50, 1000], "adversarial");
-    check_all(
-        &index16,
-        &queries,
-        &[0, 1, 7, 49, 50, 1000],
-        "adversarial u16",
-    );
+    for doc_order in ORDERS {
+        let config = IndexConfig {
+            block_size: 4,
+            doc_order,
+        };
+        let index = InvertedIndex::<u8>::build(&docs, config).unwrap();
+        let index16 = InvertedIndex::<u16>::build(&docs, config).unwrap();
+        let ks = [0, 1, 7, 49, 50, 1000];
+        check_all(
+            &index,
+            &queries,
+            &ks,
+            &format!("adversarial, {doc_order:?}"),
+        );
+        check_all(
+            &index16,
+            &queries,
+            &ks,
+            &format!("adversarial u16, {doc_order:?}"),
+        );
+    }
     // An empty collection.
     let empty = InvertedIndex::<u16>::build(&CsrMatrix::empty(v), IndexConfig::default()).unwrap();
     check_all(&empty, &queries, &[1, 10], "empty collection u16");
@@ -287,7 +323,14 @@ fn block_max_prunes_selective_queries_and_falls_back_on_flat_ones() {
     // long query favour forward scoring; long documents and a short query, the postings.
     for (n, v, len, n_planted, q_len) in [(4000, 300, 4, 10, 20), (4000, 300, 120, 10, 2)] {
         let (docs, queries) = planted(&mut rng, n, v, len, n_planted, q_len);
-        let index = InvertedIndex::<u8>::build(&docs, IndexConfig { block_size: 8 }).unwrap();
+        let index = InvertedIndex::<u8>::build(
+            &docs,
+            IndexConfig {
+                block_size: 8,
+                ..IndexConfig::default()
+            },
+        )
+        .unwrap();
         let q = index.quantize_query(queries.row(0)).unwrap();
         let got = index.search(&q, 10, Algorithm::BlockMax, &mut s);
         assert!(!s.fell_back, "documents of {len} terms: fell back");
@@ -314,10 +357,81 @@ fn block_max_prunes_selective_queries_and_falls_back_on_flat_ones() {
     // Flat bounds: every document draws from the same few terms.
     let docs = random_rows(&mut rng, 3000, 20, &|_| 0.5, false);
     let queries = random_rows(&mut rng, 5, 20, &|_| 0.8, false);
-    let index = InvertedIndex::<u8>::build(&docs, IndexConfig { block_size: 8 }).unwrap();
+    let index = InvertedIndex::<u8>::build(
+        &docs,
+        IndexConfig {
+            block_size: 8,
+            ..IndexConfig::default()
+        },
+    )
+    .unwrap();
     let q = index.quantize_query(queries.row(0)).unwrap();
     let got = index.search(&q, 10, Algorithm::BlockMax, &mut s);
     assert!(s.fell_back);
     assert_eq!(got, brute_force_top_k(&index, &q, 10));
     check_all(&index, &queries, &[1, 10, 100], "flat");
+}
+
+/// Document reordering's point: documents of one heavy "topic" term are spread over every
+/// fourth block in the given order (topic = id mod 64, blocks of 16) and gathered into a few
+/// blocks when sorted by their heaviest term, so block-max pruning scores far fewer blocks —
+/// with the same hits.
+#[test]
+fn reordering_gathers_a_topic_into_few_blocks() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (n, topics, v) = (4096u32, 64u32, 300u32);
+    let mut docs = CsrMatrix::empty(v as usize);
+    for d in 0..n {
+        let mut terms = vec![d % topics];
+        while terms.len() < 4 {
+            let t = rng.random_range(topics..v);
+            if !terms.contains(&t) {
+                terms.push(t);
+            }
+        }
+        terms.sort_unstable();
+        let w: Vec<f32> = terms
+            .iter()
+            .map(|&t| {
+                if t < topics {
+                    rng.random_range(4.0f32..5.0)
+                } else {
+                    rng.random_range(0.01f32..0.2)
+                }
+            })
+            .collect();
+        docs.push_row(&terms, &w).unwrap();
+    }
+    let mut queries = CsrMatrix::empty(v as usize);
+    for topic in [5u32, 17, 40] {
+        queries
+            .push_row(&[topic, 100, 200], &[1.0, 0.5, 0.5])
+            .unwrap();
+    }
+    let mut blocks = Vec::new();
+    for doc_order in [DocOrder::Given, DocOrder::HeaviestTerms { terms: 1 }] {
+        let config = IndexConfig {
+            block_size: 16,
+            doc_order,
+        };
+        let index = InvertedIndex::<u8>::build(&docs, config).unwrap();
+        let mut s = Scratch::default();
+        let mut scored = 0;
+        for q in queries.rows() {
+            let q = index.quantize_query(q).unwrap();
+            let got = index.search(&q, 10, Algorithm::BlockMax, &mut s);
+            assert!(!s.fell_back, "{doc_order:?}");
+            assert_eq!(got, brute_force_top_k(&index, &q, 10), "{doc_order:?}");
+            scored += s.blocks_scored;
+        }
+        blocks.push(scored);
+    }
+    // A topic's 64 documents fill 4 blocks once gathered.
+    assert!(blocks[1] <= 3 * 5, "reordered: {} blocks scored", blocks[1]);
+    assert!(
+        blocks[1] * 3 < blocks[0],
+        "blocks scored: given order {}, reordered {}",
+        blocks[0],
+        blocks[1]
+    );
 }

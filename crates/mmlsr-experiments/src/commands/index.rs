@@ -4,7 +4,7 @@ use std::{path::PathBuf, time::Instant};
 
 use anyhow::Context;
 use clap::Args;
-use mmlsr_index::{Impact, IndexConfig, InvertedIndex, write_jsonl};
+use mmlsr_index::{DocOrder, Impact, IndexConfig, InvertedIndex, write_jsonl};
 use mmlsr_store::SparseTable as Table;
 use mmlsr_store::{SparseTable, Vocabulary};
 
@@ -25,6 +25,11 @@ pub struct IndexArgs {
     /// Documents per block of the block-max bounds.
     #[arg(long, default_value_t = IndexConfig::default().block_size)]
     pub block_size: usize,
+    /// Document order: `given`, or `heaviest-terms:N` (documents sorted by their N heaviest
+    /// terms, so that block-max pruning skips more; results are the same, CIFF export in that
+    /// order).
+    #[arg(long, default_value_t = IndexConfig::default().doc_order)]
+    pub doc_order: DocOrder,
     /// The data folder (its vocabulary names the terms of the JSONL and CIFF exports).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -65,6 +70,7 @@ fn build<I: Impact>(args: &IndexArgs, path: &std::path::Path, docs: &Table) -> a
         &docs.matrix,
         IndexConfig {
             block_size: args.block_size,
+            doc_order: args.doc_order,
         },
     )
     .with_context(|| format!("indexing {}", path.display()))?;
