@@ -24,7 +24,8 @@ and setting it measures, on the same machine in the same process:
 Systems (each in its own process, so that its peak memory is its own: the peak resident set
 of a process that loads the collection, builds that system's indexes one after another and
 searches them; the `load only` row is that floor without any index): mmlsr rank-safe
-(exhaustive u8 and u16 impacts, MaxScore, block-max, and the unquantised f32 `ExactIndex`),
+(exhaustive u8 and u16 impacts, MaxScore, block-max — also over documents reordered by
+--doc-order, u8 and u16 —, and the unquantised f32 `ExactIndex`),
 mmlsr approximate (several λ / query_cut / heap_factor settings), Seismic (pyseismic-lsr,
 build_from_dataset; several n_postings / query_cut / heap_factor settings) and BMP (bmp:
 block-max pruning over integer weights: documents and queries × the largest scale ≤ 100
@@ -140,6 +141,9 @@ def machine():
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit}
 
 
+# mmlsr's extra block-max rows: documents sorted by their three heaviest terms, blocks of 16
+# (the index's default block size), results/peers/exact-pruning.md.
+DOC_ORDER = "heaviest-terms:3"
 SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismic", "bmp", "pisa")
 # Approximate settings, the same grid for both systems (--approx-builds, --approx-searches):
 # build (λ = n_postings: postings per list on average, the collection's heaviest, no list over
@@ -274,6 +278,19 @@ def worker(a) -> int:
                 lambda: [index.search(i, v, k, algorithm=algo)[0] for i, v in query_rows],
                 lambda: index.search_batch(queries, k, threads=1, algorithm=algo)[0],
                 lambda: index.search_batch(queries, k, threads=a.threads, algorithm=algo)[0],
+            )
+        if a.doc_order != "given" and "blockmax" not in a.skip_set:
+            # Block-max pruning over documents reordered so that similar ones share blocks.
+            t = time.perf_counter()
+            reordered = mmlsr.Index.build(docs, vocab_size=vocab, impacts=impacts, doc_order=a.doc_order)
+            build = time.perf_counter() - t
+            reordered.save(tmp / f"mmlsr-{impacts}-reordered")
+            size = (tmp / f"mmlsr-{impacts}-reordered" / "index.mmlsr").stat().st_size
+            record(
+                "mmlsr", f"blockmax {impacts} {a.doc_order}", True, build, size,
+                lambda: [reordered.search(i, v, k, algorithm="blockmax")[0] for i, v in query_rows],
+                lambda: reordered.search_batch(queries, k, threads=1, algorithm="blockmax")[0],
+                lambda: reordered.search_batch(queries, k, threads=a.threads, algorithm="blockmax")[0],
             )
     elif system == "mmlsr-f32":
         # Rank-safe over the unquantised weights (f64 sums); kept in memory only.
@@ -445,6 +462,10 @@ def main() -> int:
         "--pisa-algorithms", default=PISA_ALGORITHMS,
         help="PISA's query algorithms, comma-separated (block_max_wand ran over 13 minutes on 200 160-term queries without finishing)",
     )
+    ap.add_argument(
+        "--doc-order", default=DOC_ORDER,
+        help="mmlsr's reordered index for its block-max rows (u8 and u16): heaviest-terms:N, or given to leave them out",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--truth", help=argparse.SUPPRESS)
     ap.add_argument("--rows", help=argparse.SUPPRESS)
@@ -490,7 +511,7 @@ def main() -> int:
                "--rows", str(rows_path), "--queries", str(n_q), "--k", str(k), "--repeat", str(a.repeat),
                "--threads", str(a.threads), "--skip", a.skip, "--approx-builds", a.approx_builds,
                "--approx-searches", a.approx_searches, "--pisa-queries", str(a.pisa_queries),
-               "--pisa-algorithms", a.pisa_algorithms]
+               "--pisa-algorithms", a.pisa_algorithms, "--doc-order", a.doc_order]
         child = subprocess.Popen(cmd)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -527,6 +548,8 @@ def main() -> int:
         skip += f" --pisa-queries {a.pisa_queries}"
     if a.pisa_algorithms != PISA_ALGORITHMS:
         skip += f" --pisa-algorithms {a.pisa_algorithms}"
+    if a.doc_order != DOC_ORDER:
+        skip += f" --doc-order {a.doc_order}"
     md = [
         f"# {out.name}: mmlsr beside Seismic, BMP and PISA",
         "",

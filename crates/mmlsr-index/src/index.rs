@@ -42,7 +42,7 @@ pub enum DocOrder {
     /// reordering. With 3 terms and blocks of 16 on FLOPs-3 Zipf vectors, block-max pruning
     /// runs 1.85× (1M documents) and 3.3× (4M) faster than exhaustive scoring, against 0.9×
     /// and 1.8× in the given order (`u8`; results/peers/exact-pruning.md); the build takes
-    /// about 1.4× as long.
+    /// 1.5–2× as long.
     HeaviestTerms {
         /// How many of a document's heaviest terms form its sort key (at least 1).
         terms: usize,
