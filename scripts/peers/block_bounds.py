@@ -1,29 +1,49 @@
 #!/usr/bin/env python3
-"""Why exact block-max pruning cannot beat a scan on a collection: per query, the share of the
-blocks (64 consecutive documents, as mmlsr's block-max index uses) whose upper bound
+"""Why exact block-max pruning cannot beat a scan on a collection, or can: per query, the share
+of the blocks (B consecutive documents, 64 unless --block says) whose upper bound
 Σ_t q_t · max weight of t in the block (float64) reaches the exact 10th score. No exact
 block-max algorithm may skip those blocks, whatever order it visits them in.
 
-    python3 scripts/peers/block_bounds.py ENCODED_DIR [QUERIES=100]
+    python3 scripts/peers/block_bounds.py ENCODED_DIR [QUERIES=100] [--block B]
+        [--order given|heaviest-terms:N]
 
-ENCODED_DIR as for run_peers.py (img_sparse.parquet, text_sparse.parquet)."""
-import sys
+ENCODED_DIR as for run_peers.py (img_sparse.parquet, text_sparse.parquet). --order
+heaviest-terms:N lays the documents out as mmlsr's `DocOrder::HeaviestTerms` does (sorted by the
+ids of their N heaviest terms, heaviest first; ties by id) before cutting them into blocks."""
+import argparse
 
 import numpy as np
 import scipy.sparse as sp
 
 from mmlsr import store
 
-enc = sys.argv[1]
-nq = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+ap.add_argument("encoded")
+ap.add_argument("queries", nargs="?", type=int, default=100)
+ap.add_argument("--block", type=int, default=64)
+ap.add_argument("--order", default="given")
+a = ap.parse_args()
+enc, nq = a.encoded, a.queries
 _, docs, vocab = store.read_sparse(f"{enc}/img_sparse.parquet")
 _, qs, _ = store.read_sparse(f"{enc}/text_sparse.parquet")
 dp, di, dv = docs
 n = len(dp) - 1
 D = sp.csr_matrix((dv.astype(np.float64), di, dp), shape=(n, vocab))
+if a.order != "given":
+    if not a.order.startswith("heaviest-terms:") or int(a.order.split(":")[1]) < 1:
+        ap.error(f"--order {a.order!r}: expected given or heaviest-terms:N (N >= 1)")
+    terms = int(a.order.split(":")[1])
+    keys = []
+    for d in range(n):
+        t_, w_ = di[dp[d]:dp[d+1]], dv[dp[d]:dp[d+1]]
+        # Heaviest first, ties by term id; the key is the term ids.
+        top = sorted(zip(-w_, t_))[:terms]
+        keys.append((tuple(int(t) for _, t in top), d))
+    keys.sort()
+    D = D[np.array([d for _, d in keys])]
 Dc = D.tocsc()
 qp, qi, qv = qs
-B = 64
+B = a.block
 nb = (n + B - 1) // B
 fr_blocks, fr_post = [], []
 for q in range(nq):
@@ -45,6 +65,6 @@ for q in range(nq):
     must = ub >= kth * (1 - 1e-12)
     fr_blocks.append(must.sum() / (ub > 0).sum())
     fr_post.append(post[must].sum() / post.sum())
-print(f"{enc}: {n:,} documents, {nb:,} blocks of {B}, {nq} queries: blocks with bound >= 10th score "
+print(f"{enc}: {n:,} documents in {a.order} order, {nb:,} blocks of {B}, {nq} queries: blocks with bound >= 10th score "
       f"{100*np.mean(fr_blocks):.1f} % of the blocks a query touches (median {100*np.median(fr_blocks):.1f} %), "
       f"holding {100*np.mean(fr_post):.1f} % of its postings")

@@ -25,7 +25,7 @@ Systems (each in its own process, so that its peak memory is its own: the peak r
 of a process that loads the collection, builds that system's indexes one after another and
 searches them; the `load only` row is that floor without any index): mmlsr rank-safe
 (exhaustive u8 and u16 impacts, MaxScore, block-max — also over documents reordered by
---doc-order, u8 and u16 —, and the unquantised f32 `ExactIndex`),
+--doc-order, u8 and u16, and BMP too over that order —, and the unquantised f32 `ExactIndex`),
 mmlsr approximate (several λ / query_cut / heap_factor settings), Seismic (pyseismic-lsr,
 build_from_dataset; several n_postings / query_cut / heap_factor settings) and BMP (bmp:
 block-max pruning over integer weights: documents and queries × the largest scale ≤ 100
@@ -45,6 +45,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,25 @@ def csr_of(triple, vocab, rows=None):
     p, i, v = triple
     m = sp.csr_matrix((v.astype(np.float64), i, p), shape=(len(p) - 1, vocab))
     return m if rows is None else m[:rows]
+
+
+def heaviest_terms_order(docs, terms):
+    """The permutation mmlsr's `DocOrder::HeaviestTerms { terms }` lays documents out in
+    (position p holds document order[p]): documents sorted by the ids of their `terms` heaviest
+    terms (weight descending, ties by term id), a shorter key first, ties by document id."""
+    dp, di, dv = docs
+    n = len(dp) - 1
+    lens = np.diff(dp)
+    rows = np.repeat(np.arange(n), lens)
+    # Entries by document, then weight descending, then term id.
+    by = np.lexsort((di, -dv.astype(np.float32), rows))
+    keys = []
+    for j in range(terms):
+        has = lens > j
+        col = np.full(n, -1, dtype=np.int64)  # -1: the key is shorter, so it sorts first
+        col[has] = di[by[dp[:-1][has] + j]]
+        keys.append(col)
+    return np.lexsort([np.arange(n)] + keys[::-1])
 
 
 def exact_kth(q, d, k):
@@ -384,6 +404,26 @@ def worker(a) -> int:
                 ],
                 None, None,
             )
+        if a.doc_order != "given":
+            # BMP over the documents in the order mmlsr's reordered rows use (BMP's own papers
+            # pair it with graph-bisection reordering): rank-safe settings only. Build time
+            # excludes computing the order.
+            order = heaviest_terms_order(docs, int(a.doc_order.split(":")[1]))
+            del searcher
+            path_r = str(tmp / "index-reordered.bmp")
+            t = time.perf_counter()
+            ix = bmp.Indexer(path_r, bsize=32, compress_range=False)
+            for r in order:
+                ix.add_document(str(r), {f"t{t_}": int(round(w * scale)) for t_, w in zip(di[dp[r] : dp[r + 1]], dv[dp[r] : dp[r + 1]])})
+            ix.finish()
+            build = time.perf_counter() - t
+            searcher_r = bmp.Searcher(path_r)
+            record(
+                "bmp", f"bsize=32 ×{scale:g} alpha=1.0 beta=1.0 {a.doc_order}", True, build,
+                os.path.getsize(path_r),
+                lambda: [[int(d) for d in searcher_r.search(qd, k=k, alpha=1.0, beta=1.0)[0]] for qd in q_dicts],
+                None, None,
+            )
     elif system == "pisa":
         # PISA (pyterrier-pisa 0.4.9's native module) over integer impacts: documents × the
         # scale that maps the heaviest weight to 65,535 (u16, as mmlsr's u16 rows), its
@@ -464,7 +504,8 @@ def main() -> int:
     )
     ap.add_argument(
         "--doc-order", default=DOC_ORDER,
-        help="mmlsr's reordered index for its block-max rows (u8 and u16): heaviest-terms:N, or given to leave them out",
+        help="document order of mmlsr's extra block-max rows (u8 and u16) and BMP's extra rank-safe row: "
+        "heaviest-terms:N, or given to leave them out",
     )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--truth", help=argparse.SUPPRESS)
@@ -476,6 +517,8 @@ def main() -> int:
         a.searches = [(int(c), float(h)) for c, h in (x.split(":") for x in a.approx_searches.split(","))]
     except ValueError as e:
         ap.error(f"--approx-builds / --approx-searches: {e} (e.g. 1000,2000 and 10:0.7,20:0.9)")
+    if a.doc_order != "given" and not re.fullmatch(r"heaviest-terms:[1-9][0-9]*", a.doc_order):
+        ap.error(f"--doc-order {a.doc_order!r}: expected given or heaviest-terms:N (N >= 1)")
     unknown = set(a.pisa_algorithms.split(",")) - set(PISA_ALGORITHMS.split(","))
     if unknown:
         ap.error(f"--pisa-algorithms: unknown {', '.join(sorted(unknown))} (expected some of {PISA_ALGORITHMS})")

@@ -75,6 +75,7 @@ pub struct BenchPlan {
     pub block_size: usize,
     /// Document order of the exact index: `given` or `heaviest-terms:N` (same results).
     #[arg(long, default_value_t = IndexConfig::default().doc_order)]
+    #[serde(with = "doc_order_text")]
     pub doc_order: DocOrder,
     /// Approximate mode: postings kept per term (Seismic's λ).
     #[arg(long, default_value_t = ApproxConfig::default().postings_per_term)]
@@ -708,5 +709,19 @@ mod tests {
         let cmd = <Cli as clap::CommandFactory>::command();
         let m = cmd.try_get_matches_from(["bench", "--docs", "7"]).unwrap();
         assert_eq!(Cli::from_arg_matches(&m).unwrap().plan.docs, 7);
+    }
+}
+
+/// `doc_order` in a TOML config: the text the command line takes (`given`, `heaviest-terms:N`).
+mod doc_order_text {
+    use mmlsr_index::DocOrder;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(order: &DocOrder, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(order)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DocOrder, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
     }
 }

@@ -648,6 +648,44 @@ fn train_encode_index_search_evaluate_compare() {
             "{alg} differs from block-max"
         );
     }
+    // Reordered documents (`--doc-order`) change the layout, not the run; a bad order is
+    // refused by name.
+    let out = run_ok(
+        mmlsr()
+            .arg("index")
+            .arg(p("enc"))
+            .arg("--out")
+            .arg(p("idx-reordered"))
+            .args(["--doc-order", "heaviest-terms:2", "--block-size", "4"]),
+    );
+    assert!(out.contains("heaviest-terms:2 order"), "{out}");
+    for alg in ["block-max", "maxscore", "exhaustive"] {
+        let run = p(&format!("reordered-{alg}.trec"));
+        run_ok(
+            mmlsr()
+                .arg("search")
+                .arg(p("idx-reordered"))
+                .arg(p("enc"))
+                .arg("--out")
+                .arg(&run)
+                .args(["--k", "100", "--algorithm", alg]),
+        );
+        assert!(
+            std::fs::read(&run).unwrap() == exp_run,
+            "{alg} over reordered documents differs from the given order's run"
+        );
+    }
+    let err = mmlsr()
+        .arg("index")
+        .arg(p("enc"))
+        .arg("--out")
+        .arg(p("idx-bad"))
+        .args(["--doc-order", "heaviest"])
+        .output()
+        .unwrap();
+    assert!(!err.status.success());
+    let stderr = String::from_utf8_lossy(&err.stderr);
+    assert!(stderr.contains("heaviest-terms:N"), "{stderr}");
     let metrics = |run: &str| -> serde_json::Value {
         run_ok(
             mmlsr()

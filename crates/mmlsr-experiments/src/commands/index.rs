@@ -117,11 +117,14 @@ fn build<I: Impact>(args: &IndexArgs, path: &std::path::Path, docs: &Table) -> a
     // The manifest ties doc_ids.txt to index.mmlsr: a reordered id file is refused.
     crate::integrity::seal(&args.out)?;
     println!(
-        "indexed {} images ({} postings, u{} impacts, |V| = {}) in {build:.2} s → {}",
+        "indexed {} images ({} postings, u{} impacts, |V| = {}, blocks of {}, {} order) in \
+         {build:.2} s → {}",
         index.n_docs(),
         index.n_postings(),
         I::BITS,
         index.vocab_size(),
+        args.block_size,
+        args.doc_order,
         args.out.display()
     );
     Ok(())
