@@ -40,7 +40,7 @@ pub enum DocOrder {
     /// Sorted by the ids of each document's `terms` heaviest terms (heaviest first, compared
     /// lexicographically; ties by the given id): a cheap stand-in for graph-bisection
     /// reordering. With 3 terms and blocks of 16 on FLOPs-3 Zipf vectors, block-max pruning
-    /// runs 1.85× (1M documents) and 3.3× (4M) faster than exhaustive scoring, against 0.9×
+    /// runs 1.9× (1M documents) and 3.3× (4M) faster than exhaustive scoring, against 0.9×
     /// and 1.8× in the given order (`u8`; results/peers/exact-pruning.md); the build takes
     /// 1.5–2× as long.
     HeaviestTerms {
