@@ -11,39 +11,33 @@ ENCODED_DIR as for run_peers.py (img_sparse.parquet, text_sparse.parquet). --ord
 heaviest-terms:N lays the documents out as mmlsr's `DocOrder::HeaviestTerms` does (sorted by the
 ids of their N heaviest terms, heaviest first; ties by id) before cutting them into blocks."""
 import argparse
+import re
 
 import numpy as np
 import scipy.sparse as sp
 
 from mmlsr import store
+from run_peers import heaviest_terms_order  # the same folder
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 ap.add_argument("encoded")
 ap.add_argument("queries", nargs="?", type=int, default=100)
 ap.add_argument("--block", type=int, default=64)
 ap.add_argument("--order", default="given")
-a = ap.parse_args()
-enc, nq = a.encoded, a.queries
+args = ap.parse_args()
+enc, nq = args.encoded, args.queries
 _, docs, vocab = store.read_sparse(f"{enc}/img_sparse.parquet")
 _, qs, _ = store.read_sparse(f"{enc}/text_sparse.parquet")
 dp, di, dv = docs
 n = len(dp) - 1
 D = sp.csr_matrix((dv.astype(np.float64), di, dp), shape=(n, vocab))
-if a.order != "given":
-    if not a.order.startswith("heaviest-terms:") or int(a.order.split(":")[1]) < 1:
-        ap.error(f"--order {a.order!r}: expected given or heaviest-terms:N (N >= 1)")
-    terms = int(a.order.split(":")[1])
-    keys = []
-    for d in range(n):
-        t_, w_ = di[dp[d]:dp[d+1]], dv[dp[d]:dp[d+1]]
-        # Heaviest first, ties by term id; the key is the term ids.
-        top = sorted(zip(-w_, t_))[:terms]
-        keys.append((tuple(int(t) for _, t in top), d))
-    keys.sort()
-    D = D[np.array([d for _, d in keys])]
+if args.order != "given":
+    if not re.fullmatch(r"heaviest-terms:[1-9][0-9]*", args.order):
+        ap.error(f"--order {args.order!r}: expected given or heaviest-terms:N (N >= 1)")
+    D = D[heaviest_terms_order(docs, int(args.order.split(":")[1]))]
 Dc = D.tocsc()
 qp, qi, qv = qs
-B = a.block
+B = args.block
 nb = (n + B - 1) // B
 fr_blocks, fr_post = [], []
 for q in range(nq):
@@ -65,6 +59,6 @@ for q in range(nq):
     must = ub >= kth * (1 - 1e-12)
     fr_blocks.append(must.sum() / (ub > 0).sum())
     fr_post.append(post[must].sum() / post.sum())
-print(f"{enc}: {n:,} documents in {a.order} order, {nb:,} blocks of {B}, {nq} queries: blocks with bound >= 10th score "
+print(f"{enc}: {n:,} documents in {args.order} order, {nb:,} blocks of {B}, {nq} queries: blocks with bound >= 10th score "
       f"{100*np.mean(fr_blocks):.1f} % of the blocks a query touches (median {100*np.median(fr_blocks):.1f} %), "
       f"holding {100*np.mean(fr_post):.1f} % of its postings")

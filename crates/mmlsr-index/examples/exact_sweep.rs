@@ -121,6 +121,18 @@ impl Sweep<'_> {
     }
 }
 
+/// A comma-separated argument, or `default` when it is absent.
+fn list<T: std::str::FromStr>(arg: Option<&String>, default: &str) -> Res<Vec<T>>
+where
+    T::Err: std::error::Error + 'static,
+{
+    Ok(arg
+        .map_or(default, String::as_str)
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?)
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(source) = args.first() else {
@@ -129,18 +141,8 @@ fn main() -> Res<()> {
         );
     };
     let n_q: usize = args.get(1).map_or(Ok(200), |s| s.parse())?;
-    let blocks: Vec<usize> = args
-        .get(2)
-        .map_or("16,64", String::as_str)
-        .split(',')
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    let orders: Vec<DocOrder> = args
-        .get(3)
-        .map_or("given,heaviest-terms:3", String::as_str)
-        .split(',')
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
+    let blocks: Vec<usize> = list(args.get(2), "16,64")?;
+    let orders: Vec<DocOrder> = list(args.get(3), "given,heaviest-terms:3")?;
     let reps: usize = args.get(4).map_or(Ok(3), |s| s.parse())?;
     let algorithms: Vec<Algorithm> = args
         .get(5)

@@ -57,7 +57,7 @@ impl ExactIndex {
         let v = docs.n_cols();
         let vocab_size =
             u32::try_from(v).map_err(|_| Error::Config("vocabulary larger than 2^32-1".into()))?;
-        let (term_start, post_docs, weights) = invert(docs, Some);
+        let (term_start, post_docs, weights) = invert(docs, None, Some);
         Ok(Self {
             n_docs,
             vocab_size,

@@ -41,8 +41,8 @@ pub enum DocOrder {
     /// lexicographically; ties by the given id): a cheap stand-in for graph-bisection
     /// reordering. With 3 terms and blocks of 16 on FLOPs-3 Zipf vectors, block-max pruning
     /// runs 1.9× (1M documents) and 3.3× (4M) faster than exhaustive scoring, against 0.9×
-    /// and 1.8× in the given order (`u8`; results/peers/exact-pruning.md); the build takes
-    /// 1.5–2× as long.
+    /// and 1.8× in the given order (`u8`; results/peers/exact-pruning.md); the build also
+    /// sorts the documents (1M: 2.5 s, against 1.8–2.9 s in the given order).
     HeaviestTerms {
         /// How many of a document's heaviest terms form its sort key (at least 1).
         terms: usize,
@@ -182,21 +182,10 @@ impl<I: Impact> InvertedIndex<I> {
         let scale = if max_w > 0.0 { max_w / top } else { 1.0 };
         let quant = |w: f32| -> I { I::from_u32((w / scale).round().clamp(0.0, top) as u32) };
 
-        let keep = |w| Some(quant(w)).filter(|&q| q > I::default());
         let order = config.doc_order.permutation(docs);
-        let (term_start, post_docs, impacts) = match &order {
-            None => invert(docs, keep),
-            Some(order) => {
-                let mut laid_out = CsrMatrix::empty(docs.n_cols());
-                for &d in order {
-                    let row = docs.row(d as usize);
-                    laid_out
-                        .push_row(row.indices, row.values)
-                        .map_err(|e| Error::Config(format!("document {d}: {e}")))?;
-                }
-                invert(&laid_out, keep)
-            }
-        };
+        let (term_start, post_docs, impacts) = invert(docs, order.as_deref(), |w| {
+            Some(quant(w)).filter(|&q| q > I::default())
+        });
         Ok(Self::from_postings(
             config.block_size as u32,
             scale,
@@ -311,9 +300,11 @@ impl<I: Impact> InvertedIndex<I> {
 
 /// Term-major postings of `docs` (one row per document): every entry `keep` maps to
 /// `Some(value)`, as `term_start` offsets (`term_start[t]..term_start[t + 1]` are term `t`'s),
-/// document ids (increasing within each term) and values.
+/// document positions (increasing within each term) and values. Position `p` is document
+/// `order[p]` (a permutation of the rows), or row `p` without an order.
 pub(crate) fn invert<T: Copy + Default>(
     docs: &CsrMatrix,
+    order: Option<&[u32]>,
     keep: impl Fn(f32) -> Option<T>,
 ) -> (Vec<u64>, Vec<u32>, Vec<T>) {
     let v = docs.n_cols();
@@ -331,11 +322,12 @@ pub(crate) fn invert<T: Copy + Default>(
     let mut fill: Vec<u64> = term_start[..v].to_vec();
     let mut post_docs = vec![0u32; total];
     let mut values = vec![T::default(); total];
-    for (d, row) in docs.rows().enumerate() {
+    for pos in 0..docs.n_rows() {
+        let row = docs.row(order.map_or(pos, |o| o[pos] as usize));
         for (&t, &w) in row.indices.iter().zip(row.values) {
             if let Some(x) = keep(w) {
                 let p = &mut fill[t as usize];
-                post_docs[*p as usize] = d as u32;
+                post_docs[*p as usize] = pos as u32;
                 values[*p as usize] = x;
                 *p += 1;
             }

@@ -54,6 +54,14 @@ fn check_all<I: Impact>(index: &InvertedIndex<I>, queries: &CsrMatrix, ks: &[usi
     }
 }
 
+/// The default configuration with blocks of `block_size` documents.
+fn blocks_of(block_size: usize) -> IndexConfig {
+    IndexConfig {
+        block_size,
+        ..IndexConfig::default()
+    }
+}
+
 /// The document orders every exactness test runs under.
 const ORDERS: [DocOrder; 3] = [
     DocOrder::Given,
@@ -323,14 +331,7 @@ fn block_max_prunes_selective_queries_and_falls_back_on_flat_ones() {
     // long query favour forward scoring; long documents and a short query, the postings.
     for (n, v, len, n_planted, q_len) in [(4000, 300, 4, 10, 20), (4000, 300, 120, 10, 2)] {
         let (docs, queries) = planted(&mut rng, n, v, len, n_planted, q_len);
-        let index = InvertedIndex::<u8>::build(
-            &docs,
-            IndexConfig {
-                block_size: 8,
-                ..IndexConfig::default()
-            },
-        )
-        .unwrap();
+        let index = InvertedIndex::<u8>::build(&docs, blocks_of(8)).unwrap();
         let q = index.quantize_query(queries.row(0)).unwrap();
         let got = index.search(&q, 10, Algorithm::BlockMax, &mut s);
         assert!(!s.fell_back, "documents of {len} terms: fell back");
@@ -357,14 +358,7 @@ fn block_max_prunes_selective_queries_and_falls_back_on_flat_ones() {
     // Flat bounds: every document draws from the same few terms.
     let docs = random_rows(&mut rng, 3000, 20, &|_| 0.5, false);
     let queries = random_rows(&mut rng, 5, 20, &|_| 0.8, false);
-    let index = InvertedIndex::<u8>::build(
-        &docs,
-        IndexConfig {
-            block_size: 8,
-            ..IndexConfig::default()
-        },
-    )
-    .unwrap();
+    let index = InvertedIndex::<u8>::build(&docs, blocks_of(8)).unwrap();
     let q = index.quantize_query(queries.row(0)).unwrap();
     let got = index.search(&q, 10, Algorithm::BlockMax, &mut s);
     assert!(s.fell_back);
