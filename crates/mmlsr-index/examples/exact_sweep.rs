@@ -1,6 +1,7 @@
 //! The exact algorithms' speed by block size and document order: per setting, build time and
 //! ms/query (one thread, one query per call, best of REPS passes) of exhaustive scoring and
-//! block-max pruning (MaxScore too if asked), with `u8` and `u16` impacts. Every setting's hits
+//! block-max pruning (MaxScore too if asked), with `u8` and `u16` impacts, and the block maxima
+//! block-max pruning reads a query. Every setting's hits
 //! are checked equal to the first setting's exhaustive hits of the same width (the run stops
 //! otherwise), so only speed differs.
 //!
@@ -77,23 +78,9 @@ impl Sweep<'_> {
                     .collect::<Result<_, _>>()?;
                 let mut exhaustive_ms = None;
                 for &algorithm in self.algorithms {
-                    let mut s = Scratch::default();
-                    let (mut best, mut blocks_scored, mut fell_back) = (f64::MAX, 0u64, 0usize);
-                    let mut hits = Vec::new();
-                    for _ in 0..self.reps {
-                        hits.clear();
-                        (blocks_scored, fell_back) = (0, 0);
-                        let t = Instant::now();
-                        for q in &qs {
-                            let h = index.search(q, 10, algorithm, &mut s);
-                            blocks_scored += s.blocks_scored;
-                            fell_back += s.fell_back as usize;
-                            hits.push(h.iter().map(|h| h.doc).collect::<Vec<_>>());
-                        }
-                        best = best.min(t.elapsed().as_secs_f64() * 1e3 / qs.len() as f64);
-                    }
-                    let want = reference.get_or_insert_with(|| hits.clone());
-                    if *want != hits {
+                    let m = self.measure(&index, &qs, algorithm);
+                    let want = reference.get_or_insert_with(|| m.hits.clone());
+                    if *want != m.hits {
                         return Err(format!(
                             "{name}, block {block_size}, {doc_order}, {algorithm:?}: hits differ \
                              from the first setting's exhaustive scoring"
@@ -102,22 +89,66 @@ impl Sweep<'_> {
                     }
                     let vs = match (algorithm, exhaustive_ms) {
                         (Algorithm::Exhaustive, _) => {
-                            exhaustive_ms = Some(best);
+                            exhaustive_ms = Some(m.ms);
                             "1.00×".to_string()
                         }
-                        (_, Some(e)) => format!("{:.2}×", e / best),
+                        (_, Some(e)) => format!("{:.2}×", e / m.ms),
                         _ => "–".to_string(),
                     };
+                    let n = qs.len() as f64;
                     println!(
                         "| {name} | {block_size} | {doc_order} | {build:.1} | {algorithm:?} | \
-                         {best:.3} | {vs} | {} | {:.0} % |",
-                        blocks_scored / qs.len() as u64,
-                        100.0 * fell_back as f64 / qs.len() as f64
+                         {:.3} | {vs} | {:.0} | {:.0} | {:.0} % |",
+                        m.ms,
+                        m.bounds_read as f64 / n,
+                        m.blocks_scored as f64 / n,
+                        100.0 * m.fell_back as f64 / n
                     );
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// One algorithm's best pass over the queries, with its hits and work (of the last pass).
+struct Measured {
+    ms: f64,
+    hits: Vec<Vec<u32>>,
+    bounds_read: u64,
+    blocks_scored: u64,
+    fell_back: usize,
+}
+
+impl Sweep<'_> {
+    fn measure<I: Impact>(
+        &self,
+        index: &InvertedIndex<I>,
+        qs: &[QueryWeights],
+        algorithm: Algorithm,
+    ) -> Measured {
+        let mut s = Scratch::default();
+        let mut m = Measured {
+            ms: f64::MAX,
+            hits: Vec::new(),
+            bounds_read: 0,
+            blocks_scored: 0,
+            fell_back: 0,
+        };
+        for _ in 0..self.reps {
+            m.hits.clear();
+            (m.bounds_read, m.blocks_scored, m.fell_back) = (0, 0, 0);
+            let t = Instant::now();
+            for q in qs {
+                let h = index.search(q, 10, algorithm, &mut s);
+                m.bounds_read += s.bounds_read;
+                m.blocks_scored += s.blocks_scored;
+                m.fell_back += s.fell_back as usize;
+                m.hits.push(h.iter().map(|h| h.doc).collect());
+            }
+            m.ms = m.ms.min(t.elapsed().as_secs_f64() * 1e3 / qs.len() as f64);
+        }
+        m
     }
 }
 
@@ -175,9 +206,10 @@ fn main() -> Res<()> {
         start.elapsed().as_secs_f64()
     );
     println!(
-        "| impacts | block | order | build s | algorithm | ms/query | speed vs exhaustive | blocks scored | fell back |"
+        "| impacts | block | order | build s | algorithm | ms/query | speed vs exhaustive | \
+         bounds read | blocks scored | fell back |"
     );
-    println!("|---|---:|---|---:|---|---:|---:|---:|---:|");
+    println!("|---|---:|---|---:|---|---:|---:|---:|---:|---:|");
     let sweep = Sweep {
         docs: &docs,
         queries: &queries,

@@ -134,6 +134,12 @@ pub struct InvertedIndex<I: Impact = u8> {
     /// Where the term's postings in that block start (an index into `docs`); they end where
     /// the term's next block starts, or at the end of the term's list.
     pub(crate) block_post: Vec<u64>,
+    /// Terms frequent enough that block-max pruning adds their block maxima as one dense row
+    /// (vectorised) rather than entry by entry: `dense_row[t]` is term `t`'s row of
+    /// `dense_max`, or `u32::MAX` (derived from the block maxima, never stored).
+    pub(crate) dense_row: Vec<u32>,
+    /// Those terms' block maxima, one row of all blocks each (0 where the term is absent).
+    pub(crate) dense_max: Vec<I>,
     /// Quantised forward index (derived from the postings): `fwd_start[d]..fwd_start[d + 1]`.
     pub(crate) fwd_start: Vec<u64>,
     /// Terms of each document, increasing.
@@ -213,6 +219,9 @@ impl<I: Impact> InvertedIndex<I> {
             block_maxima(&term_start, &docs, &impacts, block_size);
         let (fwd_start, fwd_terms, fwd_impacts) =
             transpose(&term_start, &docs, &impacts, n_docs as usize);
+        let n_blocks = (n_docs as usize).div_ceil(block_size as usize);
+        let (dense_row, dense_max) =
+            dense_block_maxima(&block_start, &block_ids, &block_max, n_blocks);
         Self {
             n_docs,
             vocab_size: forward.n_cols() as u32,
@@ -225,6 +234,8 @@ impl<I: Impact> InvertedIndex<I> {
             block_ids,
             block_max,
             block_post,
+            dense_row,
+            dense_max,
             term_max,
             fwd_start,
             fwd_terms,
@@ -370,6 +381,37 @@ pub(crate) fn block_maxima<I: Impact>(
         block_start.push(block_ids.len() as u64);
     }
     (block_start, block_ids, block_max, block_post, term_max)
+}
+
+/// A term occurring in at least one block in `DENSE_BLOCKS` gets a dense row of block maxima:
+/// adding a dense row costs ~0.1–0.2 ns a block against ~1 ns an entry of the sparse list.
+const DENSE_BLOCKS: usize = 8;
+
+/// Dense rows of block maxima for the terms that occur in at least one block in
+/// [`DENSE_BLOCKS`] (the index's `dense_row`/`dense_max`): per term its row or `u32::MAX`, and the
+/// rows (`n_blocks` maxima each).
+pub(crate) fn dense_block_maxima<I: Impact>(
+    block_start: &[u64],
+    block_ids: &[u32],
+    block_max: &[I],
+    n_blocks: usize,
+) -> (Vec<u32>, Vec<I>) {
+    let mut dense_row = Vec::with_capacity(block_start.len() - 1);
+    let mut dense_max = Vec::new();
+    for w in block_start.windows(2) {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        if (b - a) * DENSE_BLOCKS < n_blocks.max(1) || b == a {
+            dense_row.push(u32::MAX);
+            continue;
+        }
+        dense_row.push((dense_max.len() / n_blocks) as u32);
+        let row = dense_max.len();
+        dense_max.resize(row + n_blocks, I::default());
+        for (&blk, &m) in block_ids[a..b].iter().zip(&block_max[a..b]) {
+            dense_max[row + blk as usize] = m;
+        }
+    }
+    (dense_row, dense_max)
 }
 
 /// The document-major copy of the postings.

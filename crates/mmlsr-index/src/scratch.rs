@@ -5,9 +5,8 @@ use std::{cmp::Reverse, collections::BinaryHeap};
 /// Reusable per-thread buffers, so queries do not allocate.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    pub(crate) acc: Vec<u64>,
-    /// Exhaustive scoring's per-document accumulator (`u8` impacts); all zeros between
-    /// queries.
+    /// Exhaustive scoring's per-document accumulator (`u8` impacts), block-max pruning's
+    /// block bounds too; all zeros between queries.
     pub(crate) doc_acc: Vec<u32>,
     /// The same for `u16` impacts.
     pub(crate) doc_acc_wide: Vec<u64>,

@@ -216,23 +216,37 @@ impl<I: Impact> InvertedIndex<I> {
         if k == 0 || q.terms.is_empty() || self.n_docs == 0 {
             return Vec::new();
         }
-        let bs = self.block_size as usize;
-        let n_blocks = (self.n_docs as usize).div_ceil(bs);
-        // Upper bound of every block: Σ_t q_t · max impact of t in the block.
-        s.acc.clear();
-        s.acc.resize(n_blocks, 0);
+        let n_blocks = (self.n_docs as usize).div_ceil(self.block_size as usize);
+        // Upper bound of every block: Σ_t q_t · max impact of t in the block, in the
+        // exhaustive accumulator's type and buffer (scores fit it, so bounds do too; it is all
+        // zeros between queries, and again once the bounds are taken back out below).
+        let mut bounds = std::mem::take(I::accumulator(s));
+        if bounds.len() < n_blocks {
+            bounds.resize(n_blocks, I::Acc::default());
+        }
+        let acc = &mut bounds[..n_blocks];
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
+            let row = self.dense_row[t as usize];
+            if row != u32::MAX {
+                // A frequent term: its dense row of block maxima, added in one vectorised pass.
+                let row = &self.dense_max[row as usize * n_blocks..][..n_blocks];
+                s.bounds_read += n_blocks as u64;
+                for (a, &m) in acc.iter_mut().zip(row) {
+                    *a += I::product(w, m);
+                }
+                continue;
+            }
             let (a, b) = self.term_blocks(t);
-            let w = w as u64;
             s.bounds_read += (b - a) as u64;
             for (&blk, &m) in self.block_ids[a..b].iter().zip(&self.block_max[a..b]) {
                 // SAFETY: block ids are `doc / block_size` of valid documents, so below
                 // `n_blocks`.
-                unsafe { *s.acc.get_unchecked_mut(blk as usize) += w * m.get() as u64 };
+                unsafe { *acc.get_unchecked_mut(blk as usize) += I::product(w, m) };
             }
         }
-        let max_ub = s.acc.iter().copied().max().unwrap_or(0);
+        let max_ub: u64 = acc.iter().copied().max().map_or(0, Into::into);
         if max_ub == 0 {
+            *I::accumulator(s) = bounds;
             return Vec::new();
         }
         // Dense query weights for scoring a block through the forward index (all zeros
@@ -241,10 +255,12 @@ impl<I: Impact> InvertedIndex<I> {
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
             s.query_dense[t as usize] = w;
         }
-        let finished = self.score_blocks_by_bound(q, k, max_ub, s);
+        let finished = self.score_blocks_by_bound(q, k, max_ub, &mut bounds[..n_blocks], s);
         for &t in &q.terms {
             s.query_dense[t as usize] = 0;
         }
+        bounds[..n_blocks].fill(I::Acc::default());
+        *I::accumulator(s) = bounds;
         if finished {
             drain(&mut s.heap, q, scale)
         } else {
@@ -253,7 +269,7 @@ impl<I: Impact> InvertedIndex<I> {
         }
     }
 
-    /// Block-max pruning's visit of the blocks (bounds in `s.acc`, the largest `max_ub > 0`), in
+    /// Block-max pruning's visit of the blocks (their bounds, the largest `max_ub > 0`), in
     /// decreasing bound order and two tiers so that few blocks are ever sorted. Tier 0: the
     /// `FIRST_TIER` blocks of highest bound (candidates found with a 64-bucket histogram of the
     /// bounds, then selected), which set a k-th score early. Tier 1: every other block whose
@@ -266,14 +282,16 @@ impl<I: Impact> InvertedIndex<I> {
         q: &QueryWeights,
         k: usize,
         max_ub: u64,
+        bounds: &mut [I::Acc],
         s: &mut Scratch,
     ) -> bool {
         const FIRST_TIER: usize = 32;
-        // Monotone in the bound (all that exactness needs of it).
-        let per_bucket = 63.0 / max_ub as f64;
-        let bucket = |u: u64| ((u as f64 * per_bucket) as usize).min(63);
+        // Monotone in the bound (all that exactness needs of it): the bound's top 6 bits.
+        let shift = (u64::BITS - max_ub.leading_zeros()).saturating_sub(6);
+        let bucket = |u: u64| (u >> shift) as usize;
         let mut hist = [0usize; 64];
-        for &u in &s.acc {
+        for &u in bounds.iter() {
+            let u: u64 = u.into();
             if u > 0 {
                 hist[bucket(u)] += 1;
             }
@@ -288,11 +306,12 @@ impl<I: Impact> InvertedIndex<I> {
         let mut blocks = std::mem::take(&mut s.blocks);
         blocks.clear();
         blocks.extend(
-            s.acc
+            bounds
                 .iter()
+                .map(|&u| u.into())
                 .enumerate()
-                .filter(|(_, u)| **u > 0 && bucket(**u) >= cut_bucket)
-                .map(|(b, &u)| (u, b as u32)),
+                .filter(|&(_, u)| u > 0 && bucket(u) >= cut_bucket)
+                .map(|(b, u)| (u, b as u32)),
         );
         if blocks.len() > FIRST_TIER {
             blocks.select_nth_unstable_by(FIRST_TIER - 1, by_bound);
@@ -303,14 +322,14 @@ impl<I: Impact> InvertedIndex<I> {
         self.score_in_order(q, k, s, &blocks, &mut threshold);
         // Tier 1 takes the other blocks.
         for &(_, blk) in &blocks {
-            s.acc[blk as usize] = 0;
+            bounds[blk as usize] = I::Acc::default();
         }
         let floor = if s.heap.len() == k { threshold } else { 1 };
         blocks.clear();
         let mut cost = 0.0;
-        for (b, &u) in s.acc.iter().enumerate() {
-            if u >= floor {
-                blocks.push((u, b as u32));
+        for (b, &u) in bounds.iter().enumerate() {
+            if u.into() >= floor {
+                blocks.push((u.into(), b as u32));
                 cost += self.block_cost(b, q.terms.len());
             }
         }
