@@ -140,6 +140,9 @@ pub struct InvertedIndex<I: Impact = u8> {
     pub(crate) dense_row: Vec<u32>,
     /// Those terms' block maxima, one row of all blocks each (0 where the term is absent).
     pub(crate) dense_max: Vec<I>,
+    /// Forward-index entries of each block (saturated at `u32::MAX`): block-max pruning's
+    /// cost estimate reads them for every candidate block, without striding `fwd_start`.
+    pub(crate) block_entries: Vec<u32>,
     /// Quantised forward index (derived from the postings): `fwd_start[d]..fwd_start[d + 1]`.
     pub(crate) fwd_start: Vec<u64>,
     /// Terms of each document, increasing.
@@ -222,6 +225,13 @@ impl<I: Impact> InvertedIndex<I> {
         let n_blocks = (n_docs as usize).div_ceil(block_size as usize);
         let (dense_row, dense_max) =
             dense_block_maxima(&block_start, &block_ids, &block_max, n_blocks);
+        let block_entries = (0..n_blocks)
+            .map(|b| {
+                let first = b * block_size as usize;
+                let last = (first + block_size as usize).min(n_docs as usize);
+                u32::try_from(fwd_start[last] - fwd_start[first]).unwrap_or(u32::MAX)
+            })
+            .collect();
         Self {
             n_docs,
             vocab_size: forward.n_cols() as u32,
@@ -236,6 +246,7 @@ impl<I: Impact> InvertedIndex<I> {
             block_post,
             dense_row,
             dense_max,
+            block_entries,
             term_max,
             fwd_start,
             fwd_terms,

@@ -325,26 +325,30 @@ impl<I: Impact> InvertedIndex<I> {
             bounds[blk as usize] = I::Acc::default();
         }
         let floor = if s.heap.len() == k { threshold } else { 1 };
-        blocks.clear();
-        let mut cost = 0.0;
-        for (b, &u) in bounds.iter().enumerate() {
-            if u.into() >= floor {
-                blocks.push((u.into(), b as u32));
-                cost += self.block_cost(b, q.terms.len());
-            }
-        }
         let postings: u64 = q
             .terms
             .iter()
             .map(|&t| self.term_start[t as usize + 1] - self.term_start[t as usize])
             .sum();
-        let affordable = cost <= postings as f64 * POSTING_COST;
-        if affordable {
-            blocks.sort_unstable_by(by_bound);
-            self.score_in_order(q, k, s, &blocks, &mut threshold);
+        // Exhaustive scoring's cost: tier 1 gives up as soon as its blocks' cost passes it.
+        let budget = postings as f64 * POSTING_COST;
+        let search_cost = q.terms.len() as f64 * BLOCK_SEARCH_COST;
+        blocks.clear();
+        let mut cost = 0.0;
+        for (b, &u) in bounds.iter().enumerate() {
+            if u.into() >= floor {
+                blocks.push((u.into(), b as u32));
+                cost += (self.block_entries[b] as f64 * FORWARD_ENTRY_COST).min(search_cost);
+                if cost > budget {
+                    s.blocks = blocks;
+                    return false;
+                }
+            }
         }
+        blocks.sort_unstable_by(by_bound);
+        self.score_in_order(q, k, s, &blocks, &mut threshold);
         s.blocks = blocks;
-        affordable
+        true
     }
 
     /// Score `blocks` (bound, block; in decreasing bound order) until a bound falls below the
@@ -367,16 +371,6 @@ impl<I: Impact> InvertedIndex<I> {
                 *threshold = s.heap.peek().map_or(0, |t| t.0.0);
             }
         }
-    }
-
-    /// The estimated cost of [`Self::score_block`] on block `blk` for a query of `n_terms`
-    /// terms (in units of [`POSTING_COST`]).
-    fn block_cost(&self, blk: usize, n_terms: usize) -> f64 {
-        let bs = self.block_size as usize;
-        let first = blk * bs;
-        let last = (first + bs).min(self.n_docs as usize);
-        let entries = (self.fwd_start[last] - self.fwd_start[first]) as f64;
-        (entries * FORWARD_ENTRY_COST).min(n_terms as f64 * BLOCK_SEARCH_COST)
     }
 
     /// Score every document of block `blk` exactly and offer it to the heap: through the
