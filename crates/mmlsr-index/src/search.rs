@@ -97,7 +97,8 @@ pub enum Algorithm {
     /// whose upper bound cannot beat the current k-th score.
     MaxScore,
     /// Block-max pruning (Mallia, Suel & Tonellotto, SIGIR 2024): upper bounds of every block
-    /// of `block_size` consecutive documents from the per-term block maxima, blocks visited in
+    /// of `block_size` consecutive documents from the per-term block maxima (a frequent term's
+    /// as one dense row, added in a vectorised pass), blocks visited in
     /// decreasing bound order (the most promising tier first) and scored exactly — through the
     /// forward index, or from the query terms' postings in the block, whichever is estimated
     /// cheaper —, stopping once no remaining block can beat the k-th score. When the blocks
