@@ -11,8 +11,9 @@ pub struct IndexConfig {
     /// Documents per block: the index keeps, for every term, the largest impact in each range
     /// of `block_size` consecutive documents (the upper bounds of block-max pruning,
     /// Mallia et al., SIGIR 2024). 16 by default: on FLOPs-3 Zipf vectors at 4M documents
-    /// blocks of 16 make block-max pruning 1.8× faster than exhaustive scoring, blocks of 64
-    /// 0.7× (`u8`, given order; `examples/exact_sweep.rs`, results/peers/exact-pruning.md).
+    /// blocks of 16 made block-max pruning 1.8× faster than exhaustive scoring, blocks of 64
+    /// 0.7× (`u8`, given order, commit f58e8d1; `examples/exact_sweep.rs`,
+    /// results/peers/exact-pruning.md).
     pub block_size: usize,
     /// The order the index lays the documents out in, and so which documents share a block.
     /// It changes speed only, never results: hits carry the given document ids, ties broken
@@ -40,8 +41,9 @@ pub enum DocOrder {
     /// Sorted by the ids of each document's `terms` heaviest terms (heaviest first, compared
     /// lexicographically; ties by the given id): a cheap stand-in for graph-bisection
     /// reordering. With 3 terms and blocks of 16 on FLOPs-3 Zipf vectors, block-max pruning
-    /// runs 1.9× (1M documents) and 3.3× (4M) faster than exhaustive scoring, against 0.9×
-    /// and 1.8× in the given order (`u8`; results/peers/exact-pruning.md); the build also
+    /// runs 3.6× (1M documents) and 8.2× (4M) faster than exhaustive scoring, against 1.4×
+    /// and 3.7× in the given order (`u8`; results/peers/zipf-f3-1m-exact.md and
+    /// exact-pruning.md); the build also
     /// sorts the documents (1M: 2.5 s, against 1.8–2.9 s in the given order).
     HeaviestTerms {
         /// How many of a document's heaviest terms form its sort key (at least 1).
