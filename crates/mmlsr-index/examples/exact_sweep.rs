@@ -1,8 +1,8 @@
 //! The exact algorithms' speed by block size and document order: per setting, build time and
 //! ms/query (one thread, one query per call, best of REPS passes) of exhaustive scoring and
 //! block-max pruning (MaxScore too if asked), with `u8` and `u16` impacts, and the block maxima
-//! block-max pruning reads a query. Every setting's hits
-//! are checked equal to the first setting's exhaustive hits of the same width (the run stops
+//! block-max pruning reads a query (a dense row counts all its blocks). Every setting's hits are
+//! checked equal to the first setting's exhaustive hits of the same width (the run stops
 //! otherwise), so only speed differs.
 //!
 //! ```text
