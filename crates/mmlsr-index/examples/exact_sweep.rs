@@ -50,6 +50,15 @@ struct Sweep<'a> {
     algorithms: &'a [Algorithm],
 }
 
+/// One algorithm's best pass over the queries, with its hits and work (of the last pass).
+struct Measured {
+    ms: f64,
+    hits: Vec<Vec<u32>>,
+    bounds_read: u64,
+    blocks_scored: u64,
+    fell_back: usize,
+}
+
 impl Sweep<'_> {
     /// One impact width over every block size and order; `reference` holds the first
     /// setting's exhaustive hits, which every exact setting of this width must return.
@@ -109,18 +118,8 @@ impl Sweep<'_> {
         }
         Ok(())
     }
-}
 
-/// One algorithm's best pass over the queries, with its hits and work (of the last pass).
-struct Measured {
-    ms: f64,
-    hits: Vec<Vec<u32>>,
-    bounds_read: u64,
-    blocks_scored: u64,
-    fell_back: usize,
-}
-
-impl Sweep<'_> {
+    /// One algorithm over the queries, `reps` passes.
     fn measure<I: Impact>(
         &self,
         index: &InvertedIndex<I>,
