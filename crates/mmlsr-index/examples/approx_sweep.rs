@@ -6,13 +6,15 @@
 //! ```text
 //! cargo run --release -p mmlsr-index --example approx_sweep -- \
 //!     data/zipf/f3-1m [QUERIES=500] [LAMBDAS=4000] [BLOCK=16] [PRUNING=per-term] [WEIGHTS=half] \
-//!     [SUMMARY_TERMS=64] [SKETCH_TERMS=64] [SUMMARY_ENERGY=0.5]
+//!     [SUMMARY_TERMS=64] [SKETCH_TERMS=64] [SUMMARY_ENERGY=0.5] \
+//!     [SEARCHES=5:0.9,10:0.7,10:0.9,10:1.0,20:0.9]
 //! ```
 //!
 //! LAMBDAS is comma-separated (e.g. `1000,2000,4000`); PRUNING `per-term` or `global:F`
 //! (max_fraction F); WEIGHTS the forward index's `half` or `full` (f32) precision;
 //! SUMMARY_TERMS the most terms a block summary keeps; SKETCH_TERMS the heaviest terms of a
-//! document that assign it to a cluster; SUMMARY_ENERGY the L1 fraction a summary keeps.
+//! document that assign it to a cluster; SUMMARY_ENERGY the L1 fraction a summary keeps;
+//! SEARCHES the `query_cut:heap_factor` pairs searched on every build.
 
 use std::time::Instant;
 
@@ -27,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(dir) = args.first() else {
         return Err(
             "usage: approx_sweep ENCODED_DIR [QUERIES] [LAMBDAS] [BLOCK] [PRUNING] [WEIGHTS] \
-             [SUMMARY_TERMS] [SKETCH_TERMS] [SUMMARY_ENERGY]"
+             [SUMMARY_TERMS] [SKETCH_TERMS] [SUMMARY_ENERGY] [SEARCHES]"
                 .into(),
         );
     };
@@ -60,6 +62,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary_energy: f32 = args
         .get(8)
         .map_or(Ok(ApproxConfig::default().summary_energy), |s| s.parse())?;
+    let searches: Vec<(usize, f32)> = args
+        .get(9)
+        .map_or("5:0.9,10:0.7,10:0.9,10:1.0,20:0.9", String::as_str)
+        .split(',')
+        .map(|pair| {
+            let parsed = pair
+                .split_once(':')
+                .and_then(|(cut, heap)| Some((cut.parse().ok()?, heap.parse().ok()?)));
+            parsed.ok_or_else(|| format!("search {pair:?}: expected query_cut:heap_factor"))
+        })
+        .collect::<Result<_, _>>()?;
     let k = 10;
     let dir = std::path::Path::new(dir);
     let docs = SparseTable::read_parquet(&dir.join("img_sparse.parquet"), None)?;
@@ -103,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         )?;
         let build = start.elapsed().as_secs_f64();
-        for (query_cut, heap_factor) in [(5, 0.9), (10, 0.7), (10, 0.9), (10, 1.0), (20, 0.9)] {
+        for &(query_cut, heap_factor) in &searches {
             let params = ApproxParams {
                 query_cut,
                 heap_factor,
