@@ -9,14 +9,17 @@
 //! Per file and system it takes up to three points: the fastest rank-safe setting (solid line)
 //! and the fastest setting that is not rank-safe with recall@10 ≥ 0.95 (long dashes) and
 //! ≥ 0.99 (short dashes); one run each, one query per call on one thread. Rows without a
-//! latency (the runner's `(load only)` memory floor) are left out.
+//! latency (the runner's `(load only)` memory floor) are left out. Tables of the same
+//! collection size are merged (e.g. a rank-safe run and an approximate run of one collection):
+//! each point is the fastest over all of them.
 
 use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-/// (system, class) → [(documents, ms/query)].
-type Series = BTreeMap<(String, &'static str), Vec<(f64, f64)>>;
+/// (system, class) → documents → fastest ms/query (documents as `f64` bits: every value is a
+/// positive count, so the bits order as the numbers do).
+type Series = BTreeMap<(String, &'static str), BTreeMap<u64, f64>>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,7 +37,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let rows = v["rows"]
             .as_array()
             .ok_or_else(|| format!("{path}: no rows"))?;
-        let mut best: BTreeMap<(String, &'static str), f64> = BTreeMap::new();
         for r in rows {
             let system = r["system"].as_str().unwrap_or("?").to_string();
             let Some(ms) = r["ms_per_query"].as_f64() else {
@@ -51,18 +53,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &[]
             };
             for &class in classes {
-                let e = best.entry((system.clone(), class)).or_insert(f64::INFINITY);
+                let e = series
+                    .entry((system.clone(), class))
+                    .or_default()
+                    .entry(docs.to_bits())
+                    .or_insert(f64::INFINITY);
                 *e = e.min(ms);
             }
         }
-        for (key, ms) in best {
-            series.entry(key).or_default().push((docs, ms));
-        }
     }
+    let series: BTreeMap<(String, &'static str), Vec<(f64, f64)>> = series
+        .into_iter()
+        .map(|(key, pts)| {
+            let pts = pts.into_iter().map(|(d, ms)| (f64::from_bits(d), ms));
+            (key, pts.collect())
+        })
+        .collect();
     let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 0f64, f64::MAX, 0f64);
-    for pts in series.values_mut() {
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for &(x, y) in pts.iter() {
+    for pts in series.values() {
+        for &(x, y) in pts {
             (xmin, xmax, ymin, ymax) = (xmin.min(x), xmax.max(x), ymin.min(y), ymax.max(y));
         }
     }
