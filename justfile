@@ -107,10 +107,10 @@ python-test:
     python3 -m pip install --force-reinstall --no-deps ./python
     MMLSR_BIN="${CARGO_TARGET_DIR:-target}/release/mmlsr" python3 -m pytest -q python/tests
 
-# mmlsr's index beside Seismic, BMP and PISA on an encoded folder's vectors (installs the peers
+# mmlsr's index beside Seismic, BMP, PISA and Faiss on an encoded folder's vectors (installs the peers
 # and the Python package), e.g. the latency table's 123,287-image collection after reproduce-table6.
 # PISA comes without its python-terrier dependencies: only its native module is used.
 bench-peers encoded="runs/table6/encoded/exp=c" name="table6-exp-c" queries="500":
-    python3 -m pip install --quiet ./python pyseismic-lsr bmp scipy 'tbb<=2020.3.254'
+    python3 -m pip install --quiet ./python pyseismic-lsr bmp scipy faiss-cpu 'tbb<=2020.3.254'
     python3 -m pip install --quiet --no-deps pyterrier-pisa==0.4.9
     python3 scripts/peers/run_peers.py {{encoded}} --out results/peers/{{name}} --queries {{queries}}

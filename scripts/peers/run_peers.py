@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""mmlsr's index beside Seismic, BMP and PISA on the same vectors, one run, one table.
+"""mmlsr's index beside Seismic, BMP, PISA and Faiss on the same vectors, one run, one table.
 
-    pip install ./python pyseismic-lsr bmp scipy 'tbb<=2020.3.254'
+    pip install ./python pyseismic-lsr bmp scipy faiss-cpu 'tbb<=2020.3.254'
     pip install --no-deps pyterrier-pisa==0.4.9
     python3 scripts/peers/run_peers.py ENCODED_DIR --out results/peers/NAME [--queries 1000]
 
@@ -33,7 +33,9 @@ block-max pruning over integer weights: documents and queries × the largest sca
 those integers) and PISA (pyterrier-pisa's native module only, no python-terrier or Java:
 the canonical collection written from the vectors, documents × 65,535 / their heaviest weight,
 queries × 255 / their heaviest; ranked_or, maxscore, block_max_wand, block_max_maxscore, all
-rank-safe over those integers). --skip leaves systems out (e.g. `maxscore`, whose one-query-at-a-time pass at
+rank-safe over those integers) and Faiss (faiss-cpu: IndexFlatIP, exact, and IndexHNSWFlat over
+the dense form of the vectors — the collection over the terms its documents use —, only where
+that dense matrix fits --faiss-max-gib; otherwise its row says why it was not run). --skip leaves systems out (e.g. `maxscore`, whose one-query-at-a-time pass at
 millions of documents takes minutes).
 Writes NAME.md and NAME.json.
 """
@@ -164,7 +166,11 @@ def machine():
 # mmlsr's extra block-max rows: documents sorted by their three heaviest terms, blocks of 16
 # (the index's default block size), results/peers/exact-pruning.md.
 DOC_ORDER = "heaviest-terms:3"
-SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismic", "bmp", "pisa")
+SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismic", "bmp", "pisa", "faiss")
+# Faiss's HNSW graph (inner product) and the efSearch values searched.
+FAISS_HNSW_M = 32
+FAISS_EF_CONSTRUCTION = 200
+FAISS_EF_SEARCH = (32, 128, 512)
 # Approximate settings, the same grid for both systems (--approx-builds, --approx-searches):
 # build (λ = n_postings: postings per list on average, the collection's heaviest, no list over
 # 1.5 λ: Seismic's default global pruning, and mmlsr's pruning="global") × search (query_cut,
@@ -373,6 +379,8 @@ def worker(a) -> int:
                     one, lambda: batch(1), lambda: batch(a.threads),
                 )
             del sidx
+    elif system == "faiss":
+        faiss_rows(a, docs, query_rows, n_docs, vocab, k, tmp, record, results)
     elif system == "bmp":
         import bmp
 
@@ -478,6 +486,66 @@ def worker(a) -> int:
     return 0
 
 
+def faiss_rows(a, docs, query_rows, n_docs, vocab, k, tmp, record, results):
+    """Faiss (faiss-cpu) over the dense form of the same vectors: the collection over the terms
+    its documents use (a query's other terms score nothing), float32. IndexFlatIP is exact (its
+    float32 dot products rank as the float64 truth does, ties aside); IndexHNSWFlat (inner
+    product, M = FAISS_HNSW_M) is approximate. Not run, with a row that says why, when the dense
+    matrix would exceed --faiss-max-gib: the Zipf collections use nearly every one of 30,522
+    terms (123k documents: 14 GiB)."""
+    import faiss
+
+    dp, di, dv = docs
+    cols = np.unique(di)
+    gib = n_docs * len(cols) * 4 / 2**30
+    if gib > a.faiss_max_gib:
+        print(f"faiss: not run: the dense collection ({n_docs:,} × {len(cols):,} float32) would take {gib:.1f} GiB")
+        results.append({
+            "system": "faiss", "setting": f"not run: dense form {n_docs:,} × {len(cols):,} terms = {gib:.1f} GiB "
+            f"(> --faiss-max-gib {a.faiss_max_gib:g})", "rank_safe": None, "build_s": None, "index_bytes": None,
+            "ms_per_query": None, f"recall@{k}": None, "qps_batch_1": None, f"qps_batch_{a.threads}": None,
+        })
+        return
+    column = np.full(vocab, -1, dtype=np.int64)
+    column[cols] = np.arange(len(cols))
+    dense = sp.csr_matrix((dv.astype(np.float32), column[di], dp), shape=(n_docs, len(cols))).toarray()
+    queries = np.zeros((len(query_rows), len(cols)), dtype=np.float32)
+    for q, (i, v) in enumerate(query_rows):
+        keep = column[i] >= 0
+        queries[q, column[i][keep]] = v[keep]
+
+    def searcher(index, threads, one_by_one):
+        def run():
+            faiss.omp_set_num_threads(threads)
+            if one_by_one:
+                return [index.search(queries[q : q + 1], k)[1][0].tolist() for q in range(len(queries))]
+            return index.search(queries, k)[1].tolist()
+        return run
+
+    def size(index, name):
+        faiss.write_index(index, str(tmp / name))
+        return (tmp / name).stat().st_size
+
+    t = time.perf_counter()
+    flat = faiss.IndexFlatIP(len(cols))
+    flat.add(dense)
+    build = time.perf_counter() - t
+    record("faiss", f"IndexFlatIP {len(cols)} dims", True, build, size(flat, "flat.faiss"),
+           searcher(flat, 1, True), searcher(flat, 1, False), searcher(flat, a.threads, False))
+    del flat
+    faiss.omp_set_num_threads(a.threads)
+    t = time.perf_counter()
+    hnsw = faiss.IndexHNSWFlat(len(cols), FAISS_HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = FAISS_EF_CONSTRUCTION
+    hnsw.add(dense)
+    build = time.perf_counter() - t
+    hnsw_bytes = size(hnsw, "hnsw.faiss")
+    for ef in FAISS_EF_SEARCH:
+        hnsw.hnsw.efSearch = ef
+        record("faiss", f"IndexHNSWFlat M={FAISS_HNSW_M} efC={FAISS_EF_CONSTRUCTION} efSearch={ef}", False, build,
+               hnsw_bytes, searcher(hnsw, 1, True), searcher(hnsw, 1, False), searcher(hnsw, a.threads, False))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("encoded")
@@ -506,6 +574,10 @@ def main() -> int:
         "--doc-order", default=DOC_ORDER,
         help="document order of mmlsr's extra block-max rows (u8 and u16) and BMP's extra rank-safe row: "
         "heaviest-terms:N, or given to leave them out",
+    )
+    ap.add_argument(
+        "--faiss-max-gib", type=float, default=4.0,
+        help="largest dense float32 collection Faiss is given (documents × the terms they use); above it faiss is not run",
     )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--truth", help=argparse.SUPPRESS)
@@ -554,7 +626,8 @@ def main() -> int:
                "--rows", str(rows_path), "--queries", str(n_q), "--k", str(k), "--repeat", str(a.repeat),
                "--threads", str(a.threads), "--skip", a.skip, "--approx-builds", a.approx_builds,
                "--approx-searches", a.approx_searches, "--pisa-queries", str(a.pisa_queries),
-               "--pisa-algorithms", a.pisa_algorithms, "--doc-order", a.doc_order]
+               "--pisa-algorithms", a.pisa_algorithms, "--doc-order", a.doc_order,
+               "--faiss-max-gib", str(a.faiss_max_gib)]
         child = subprocess.Popen(cmd)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -594,7 +667,7 @@ def main() -> int:
     if a.doc_order != DOC_ORDER:
         skip += f" --doc-order {a.doc_order}"
     md = [
-        f"# {out.name}: mmlsr beside Seismic, BMP and PISA",
+        f"# {out.name}: mmlsr beside Seismic, BMP, PISA and Faiss",
         "",
         f"`python3 scripts/peers/run_peers.py {a.encoded} --out {a.out} --queries {n_q} --repeat {a.repeat}{skip}` at commit "
         f"{meta['commit']}; {meta['cpu']}, {meta['cores']} cores, one run (ratios, not absolutes). "
