@@ -171,6 +171,7 @@ SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismi
 FAISS_HNSW_M = 32
 FAISS_EF_CONSTRUCTION = 200
 FAISS_EF_SEARCH = (32, 128, 512)
+FAISS_MAX_GIB = 4.0
 # Approximate settings, the same grid for both systems (--approx-builds, --approx-searches):
 # build (λ = n_postings: postings per list on average, the collection's heaviest, no list over
 # 1.5 λ: Seismic's default global pruning, and mmlsr's pruning="global") × search (query_cut,
@@ -576,7 +577,7 @@ def main() -> int:
         "heaviest-terms:N, or given to leave them out",
     )
     ap.add_argument(
-        "--faiss-max-gib", type=float, default=4.0,
+        "--faiss-max-gib", type=float, default=FAISS_MAX_GIB,
         help="largest dense float32 collection Faiss is given (documents × the terms they use); above it faiss is not run",
     )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -666,6 +667,8 @@ def main() -> int:
         skip += f" --pisa-algorithms {a.pisa_algorithms}"
     if a.doc_order != DOC_ORDER:
         skip += f" --doc-order {a.doc_order}"
+    if a.faiss_max_gib != FAISS_MAX_GIB:
+        skip += f" --faiss-max-gib {a.faiss_max_gib:g}"
     md = [
         f"# {out.name}: mmlsr beside Seismic, BMP, PISA and Faiss",
         "",
