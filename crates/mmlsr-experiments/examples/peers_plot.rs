@@ -17,8 +17,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-/// (system, class) → documents → fastest ms/query (documents as `f64` bits: every value is a
-/// positive count, so the bits order as the numbers do).
+/// (system, class) → documents → fastest ms/query.
 type Series = BTreeMap<(String, &'static str), BTreeMap<u64, f64>>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,8 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let v: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("{path}: not JSON: {e}"))?;
         let docs = v["machine"]["documents"]
-            .as_f64()
-            .ok_or_else(|| format!("{path}: no machine.documents"))?;
+            .as_u64()
+            .ok_or_else(|| format!("{path}: machine.documents is not a document count"))?;
         let rows = v["rows"]
             .as_array()
             .ok_or_else(|| format!("{path}: no rows"))?;
@@ -56,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let e = series
                     .entry((system.clone(), class))
                     .or_default()
-                    .entry(docs.to_bits())
+                    .entry(docs)
                     .or_insert(f64::INFINITY);
                 *e = e.min(ms);
             }
@@ -65,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let series: BTreeMap<(String, &'static str), Vec<(f64, f64)>> = series
         .into_iter()
         .map(|(key, pts)| {
-            let pts = pts.into_iter().map(|(d, ms)| (f64::from_bits(d), ms));
+            let pts = pts.into_iter().map(|(d, ms)| (d as f64, ms));
             (key, pts.collect())
         })
         .collect();
