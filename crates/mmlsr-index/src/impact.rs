@@ -26,6 +26,8 @@ pub trait Impact: Copy + Ord + Default + Send + Sync + Debug + 'static + sealed:
     fn get(self) -> u32;
     /// `w · i` in the accumulator type.
     fn product(w: u16, i: Self) -> Self::Acc;
+    /// The impact's top 8 bits (`self >> (BITS − 8)`): what a dense row of impacts holds.
+    fn top_byte(self) -> u8;
     /// The largest quantised weight of a query with `n` terms such that its score against
     /// any document fits `Acc`.
     fn query_max(n: usize) -> u16;
@@ -51,6 +53,10 @@ impl Impact for u8 {
     #[inline(always)]
     fn product(w: u16, i: Self) -> u32 {
         w as u32 * i as u32
+    }
+    #[inline(always)]
+    fn top_byte(self) -> u8 {
+        self
     }
     fn query_max(n: usize) -> u16 {
         (u32::MAX as u64 / (255 * n.max(1) as u64)).min(65_535) as u16
@@ -80,6 +86,10 @@ impl Impact for u16 {
     #[inline(always)]
     fn product(w: u16, i: Self) -> u64 {
         w as u64 * i as u64
+    }
+    #[inline(always)]
+    fn top_byte(self) -> u8 {
+        (self >> 8) as u8
     }
     fn query_max(_n: usize) -> u16 {
         // 65,535² · 2³² terms still fit a u64.

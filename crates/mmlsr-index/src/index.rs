@@ -142,6 +142,13 @@ pub struct InvertedIndex<I: Impact = u8> {
     pub(crate) dense_row: Vec<u32>,
     /// Those terms' block maxima, one row of all blocks each (0 where the term is absent).
     pub(crate) dense_max: Vec<I>,
+    /// Terms held by enough documents to get a dense row of impacts
+    /// ([`InvertedIndex::set_impact_rows`]): `impact_row[t]` is term `t`'s row of
+    /// `impact_rows`, or `u32::MAX` (derived from the postings, never stored).
+    pub(crate) impact_row: Vec<u32>,
+    /// Those terms' impacts' top bytes, one row of all document positions each (0 where
+    /// absent).
+    pub(crate) impact_rows: Vec<u8>,
     /// Forward-index entries of each block (saturated at `u32::MAX`): block-max pruning's
     /// cost estimate reads them for every candidate block, without striding `fwd_start`.
     pub(crate) block_entries: Vec<u32>,
@@ -227,6 +234,13 @@ impl<I: Impact> InvertedIndex<I> {
         let n_blocks = (n_docs as usize).div_ceil(block_size as usize);
         let (dense_row, dense_max) =
             dense_block_maxima(&block_start, &block_ids, &block_max, n_blocks);
+        let (impact_row, impact_rows) = crate::rows::impact_rows(
+            &term_start,
+            &docs,
+            &impacts,
+            n_docs as usize,
+            crate::rows::IMPACT_ROW_MIN_FRACTION,
+        );
         let block_entries = (0..n_blocks)
             .map(|b| {
                 let first = b * block_size as usize;
@@ -248,6 +262,8 @@ impl<I: Impact> InvertedIndex<I> {
             block_post,
             dense_row,
             dense_max,
+            impact_row,
+            impact_rows,
             block_entries,
             term_max,
             fwd_start,

@@ -34,6 +34,7 @@ mod hnsw;
 mod impact;
 mod index;
 mod modes;
+mod rows;
 mod scratch;
 mod search;
 
@@ -54,6 +55,7 @@ pub use crate::{
     impact::Impact,
     index::{DocOrder, IndexConfig, InvertedIndex},
     modes::QueryMode,
+    rows::{IMPACT_ROW_MIN_FRACTION, ROW_QUERY_GROUP},
     scratch::Scratch,
     search::{
         Algorithm, IndexHit, QuantisedScore, QueryWeights, brute_force_top_k, exact_top_k_f64,

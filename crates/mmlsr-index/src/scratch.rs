@@ -19,6 +19,14 @@ pub struct Scratch {
     pub(crate) order: Vec<usize>,
     pub(crate) cursors: Vec<usize>,
     pub(crate) cum: Vec<u64>,
+    /// Chunked exhaustive scoring (`rows.rs`): the group's dense-row terms (row offset,
+    /// weight), sparse lists (cursor, end, weight), each query's share of them, and its heap.
+    pub(crate) row_terms: Vec<(usize, u16)>,
+    pub(crate) lists: Vec<(usize, usize, u16)>,
+    pub(crate) spans: Vec<crate::rows::QuerySpan>,
+    pub(crate) heaps: Vec<BinaryHeap<(Reverse<u64>, u32)>>,
+    /// Per query of a group (`u16` impacts): documents (position, filter score) to rescore.
+    pub(crate) candidates: Vec<Vec<(u32, u64)>>,
     /// Postings visited by the last query (a cost measure; block-max pruning counts the
     /// forward-index entries of the blocks it scores that way).
     pub postings_scored: u64,
@@ -28,4 +36,7 @@ pub struct Scratch {
     pub blocks_scored: u64,
     /// Whether block-max pruning handed the last query to exhaustive scoring.
     pub fell_back: bool,
+    /// Documents rescored exactly through the forward index after the dense rows' filter
+    /// (exhaustive scoring with `u16` impacts, [`crate::InvertedIndex::set_impact_rows`]).
+    pub rescored: u64,
 }

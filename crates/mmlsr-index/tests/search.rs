@@ -36,20 +36,29 @@ fn random_rows(
     m
 }
 
+/// Every algorithm, one query at a time and in batches (`search_many`, `search_batch`), against
+/// the brute force.
 fn check_all<I: Impact>(index: &InvertedIndex<I>, queries: &CsrMatrix, ks: &[usize], what: &str) {
     let mut scratch = Scratch::default();
-    for (qi, q) in queries.rows().enumerate() {
-        let q = index.quantize_query(q).unwrap();
-        for &k in ks {
-            let want = brute_force_top_k(index, &q, k);
-            for alg in [
-                Algorithm::Exhaustive,
-                Algorithm::MaxScore,
-                Algorithm::BlockMax,
-            ] {
-                let got = index.search(&q, k, alg, &mut scratch);
-                assert_eq!(got, want, "{what}: query {qi}, k {k}, {alg:?}");
+    let all: Vec<QueryWeights> = queries
+        .rows()
+        .map(|q| index.quantize_query(q).unwrap())
+        .collect();
+    for &k in ks {
+        let want: Vec<_> = all.iter().map(|q| brute_force_top_k(index, q, k)).collect();
+        for alg in [
+            Algorithm::Exhaustive,
+            Algorithm::MaxScore,
+            Algorithm::BlockMax,
+        ] {
+            for (qi, q) in all.iter().enumerate() {
+                let got = index.search(q, k, alg, &mut scratch);
+                assert_eq!(got, want[qi], "{what}: query {qi}, k {k}, {alg:?}");
             }
+            let many = index.search_many(&all, k, alg, &mut scratch);
+            assert_eq!(many, want, "{what}: search_many, k {k}, {alg:?}");
+            let batch = index.search_batch(&all, k, alg);
+            assert_eq!(batch, want, "{what}: search_batch, k {k}, {alg:?}");
         }
     }
 }
@@ -105,6 +114,54 @@ fn random_collections_match_brute_force() {
                 &queries,
                 &ks,
                 &format!("round {round}, u16, {doc_order:?}"),
+            );
+        }
+    }
+}
+
+/// Dense rows of impacts for no term, the frequent ones, or every term, never change a result;
+/// with `u16` impacts the rows' filter rescores a few documents per query, and a query whose
+/// top k it cannot vouch for (fewer matches than k) is answered from its postings.
+#[test]
+fn impact_rows_change_speed_only() {
+    let mut rng = ChaCha8Rng::seed_from_u64(29);
+    // Dense vectors over a small vocabulary (as trained heads make them), with ties, and
+    // queries from dense to a single rare term.
+    let v = 80;
+    for ties in [false, true] {
+        let docs = random_rows(&mut rng, 700, v, &|t| 0.5 / (1.0 + t as f64 * 0.05), ties);
+        let mut queries = random_rows(&mut rng, 40, v, &|_| 0.4, ties);
+        queries.push_row(&[v as u32 - 1], &[1.0]).unwrap();
+        queries.push_row(&[0, v as u32 - 1], &[1e-3, 2.0]).unwrap();
+        for doc_order in [DocOrder::Given, DocOrder::HeaviestTerms { terms: 2 }] {
+            let config = IndexConfig {
+                block_size: 16,
+                doc_order,
+            };
+            let mut u8_index = InvertedIndex::<u8>::build(&docs, config).unwrap();
+            let mut u16_index = InvertedIndex::<u16>::build(&docs, config).unwrap();
+            let ks = [1, 10, 100, 1000];
+            for fraction in [f64::INFINITY, 0.5, 1.0 / 8.0, 0.0] {
+                u8_index.set_impact_rows(fraction);
+                u16_index.set_impact_rows(fraction);
+                let what = format!("ties {ties}, {doc_order:?}, rows for ≥ {fraction}");
+                check_all(&u8_index, &queries, &ks, &format!("u8, {what}"));
+                check_all(&u16_index, &queries, &ks, &format!("u16, {what}"));
+            }
+            assert_eq!(u16_index.n_impact_rows(), v);
+            // Dense queries: the filter rescored a few candidates, not the collection.
+            let mut s = Scratch::default();
+            let mut rescored = Vec::new();
+            for q in queries.rows().take(40) {
+                let q = u16_index.quantize_query(q).unwrap();
+                u16_index.search(&q, 10, Algorithm::Exhaustive, &mut s);
+                rescored.push(s.rescored);
+            }
+            rescored.sort_unstable();
+            let median = rescored[rescored.len() / 2];
+            assert!(
+                (10..=100).contains(&median),
+                "{doc_order:?}, ties {ties}: documents rescored per query {rescored:?}"
             );
         }
     }

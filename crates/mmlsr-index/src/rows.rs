@@ -1,0 +1,435 @@
+//! Frequent terms as dense rows of impacts, and exhaustive scoring over document chunks that
+//! reads them.
+//!
+//! A term held by a large share of the documents costs exhaustive scoring one scattered add
+//! per posting (~0.6 ns on the benchmark machine). Kept as one row of bytes over all
+//! documents (zeros where the term is absent), the same term is added by a contiguous,
+//! vectorised pass. Trained heads over small vocabularies are made of such terms (on the
+//! trained exp=c collection 463 of 593 terms are held by ≥ 1/8 of the images, and 93 % of the
+//! postings are theirs), so this is what lets the inverted index keep up with a dense matrix
+//! product there (results/peers/README.md, "Dense rows of impacts").
+//!
+//! Scoring runs over chunks of documents sized so that the chunk's slice of every row stays
+//! in the L2 cache: a group of queries scores one chunk after the other, each query adding
+//! its rows and its sparse lists' postings in the chunk into one small `u32` accumulator, then
+//! offering the chunk's documents to its top-k heap. The rows are read from memory once per
+//! group, not once per query.
+//!
+//! A row holds an impact's top 8 bits: the impact itself for `u8` impacts, so that the chunk's
+//! scores are the exact integer scores; for `u16` impacts the high byte, so that they are a
+//! filter: `unit · A ≤ score ≤ unit · (A + slack)` for the filter score `A` (see
+//! [`QuerySpan`]). Every document whose `A` comes within `slack` of the k-th largest is
+//! rescored exactly through the forward index (on the trained exp=c collection about 16 per
+//! query), and a query whose k-th filter score is not above its slack is answered by
+//! exhaustive scoring of its postings instead. Either way the results are the same exact
+//! integers, ranked the same way, as every other algorithm's.
+
+use std::collections::BinaryHeap;
+
+use crate::{
+    Impact, InvertedIndex,
+    scratch::Scratch,
+    search::{IndexHit, QueryWeights, drain, offer},
+};
+
+/// Default of [`InvertedIndex::set_impact_rows`]: a term held by at least this share of the
+/// documents gets a dense row.
+pub const IMPACT_ROW_MIN_FRACTION: f64 = 1.0 / 8.0;
+
+/// Bytes of the rows' slices that one chunk of documents should keep in cache.
+const CHUNK_ROW_BYTES: usize = 256 << 10;
+
+/// Queries that [`InvertedIndex::search_many`] scores per pass over the rows.
+pub const ROW_QUERY_GROUP: usize = 32;
+
+/// Dense rows of impacts' top bytes (in document positions) for the terms of `term_start`
+/// holding at least `min_fraction` of the `n_docs` documents: per term its row or `u32::MAX`,
+/// and the rows (`n_docs` bytes each, 0 where the term is absent).
+pub(crate) fn impact_rows<I: Impact>(
+    term_start: &[u64],
+    docs: &[u32],
+    impacts: &[I],
+    n_docs: usize,
+    min_fraction: f64,
+) -> (Vec<u32>, Vec<u8>) {
+    let min_postings = min_fraction * n_docs as f64;
+    let mut row_of = vec![u32::MAX; term_start.len().saturating_sub(1)];
+    let mut n_rows = 0usize;
+    for (t, w) in term_start.windows(2).enumerate() {
+        let len = w[1] - w[0];
+        if len > 0 && len as f64 >= min_postings {
+            row_of[t] = n_rows as u32;
+            n_rows += 1;
+        }
+    }
+    let mut rows = vec![0u8; n_rows * n_docs];
+    for (t, &r) in row_of.iter().enumerate() {
+        if r == u32::MAX {
+            continue;
+        }
+        let row = &mut rows[r as usize * n_docs..][..n_docs];
+        let (a, b) = (term_start[t] as usize, term_start[t + 1] as usize);
+        for (&d, &i) in docs[a..b].iter().zip(&impacts[a..b]) {
+            row[d as usize] = i.top_byte();
+        }
+    }
+    (row_of, rows)
+}
+
+/// Documents per chunk for `n_rows` rows: their slices fill [`CHUNK_ROW_BYTES`], a multiple of
+/// 64 between 256 and 16,384.
+fn chunk_docs(n_rows: usize) -> usize {
+    (CHUNK_ROW_BYTES / n_rows.max(1)).clamp(256, 16_384) / 64 * 64
+}
+
+/// `acc[i] += Σ w · rows[offset + start + i]` over the `(offset, w)` of `terms`, four rows at
+/// a time (one load and store of the accumulator per four products). The caller bounds the
+/// sum (see [`QuerySpan`]).
+#[inline(always)]
+fn add_rows_portable(acc: &mut [u32], rows: &[u8], terms: &[(usize, u16)], start: usize) {
+    let len = acc.len();
+    let row = |off: usize| &rows[off + start..][..len];
+    let mut quads = terms.chunks_exact(4);
+    for c in &mut quads {
+        let (r0, r1, r2, r3) = (row(c[0].0), row(c[1].0), row(c[2].0), row(c[3].0));
+        let (w0, w1, w2, w3) = (c[0].1 as u32, c[1].1 as u32, c[2].1 as u32, c[3].1 as u32);
+        for ((((a, &x0), &x1), &x2), &x3) in acc.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+            *a += w0 * x0 as u32 + w1 * x1 as u32 + w2 * x2 as u32 + w3 * x3 as u32;
+        }
+    }
+    for &(off, w) in quads.remainder() {
+        for (a, &x) in acc.iter_mut().zip(row(off)) {
+            *a += w as u32 * x as u32;
+        }
+    }
+}
+
+/// [`add_rows_portable`] compiled for AVX2 (8 documents per instruction).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_rows_avx2(acc: &mut [u32], rows: &[u8], terms: &[(usize, u16)], start: usize) {
+    add_rows_portable(acc, rows, terms, start);
+}
+
+/// Whether [`add_rows`] may take the AVX2 path on this CPU.
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`add_rows_portable`], through AVX2 where `avx2` (from [`has_avx2`]).
+#[inline]
+fn add_rows(avx2: bool, acc: &mut [u32], rows: &[u8], terms: &[(usize, u16)], start: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` comes from `has_avx2`, the CPU's own answer.
+        unsafe { add_rows_avx2(acc, rows, terms, start) };
+        return;
+    }
+    let _ = avx2;
+    add_rows_portable(acc, rows, terms, start);
+}
+
+/// A query of a group: its row terms `rows.0..rows.1` and sparse lists `lists.0..lists.1` in
+/// the group's buffers, with weights `w' = w >> shift` (the smallest shift that keeps
+/// `255 · Σ w'` within `u32`), and what its filter score `A = Σ w' · top byte` says of its
+/// exact score `Σ w · impact`: with impacts of `b` bits and `w = 2^shift · w' + r`,
+/// `score − unit · A = Σ 2^shift · w' · (low b − 8 bits) + Σ r · impact`, between 0 and
+/// `Σ (2^shift · w' · (2^(b−8) − 1) + r · max impact of the term) ≤ unit · slack`, where
+/// `unit = 2^(shift + b − 8)`. For `u8` impacts `unit` is 1 and `slack` 0: `A` is the score.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuerySpan {
+    rows: (usize, usize),
+    lists: (usize, usize),
+    slack: u64,
+}
+
+impl<I: Impact> InvertedIndex<I> {
+    /// Give every term held by at least `min_fraction` of the documents a dense row of its
+    /// impacts (their top byte), which exhaustive scoring adds in a vectorised pass instead
+    /// of one scattered add per posting (replacing the rows there were). Each row costs
+    /// `n_docs` bytes; at the default fraction, [`IMPACT_ROW_MIN_FRACTION`] (1/8), at most
+    /// 1.6× the term's postings (`u8`; 1.33× for `u16`). `0.0` gives every term with a
+    /// posting a row, anything above 1 none. Rows change speed only, never results; they are
+    /// derived when an index is built or loaded, not stored.
+    pub fn set_impact_rows(&mut self, min_fraction: f64) {
+        let (row_of, rows) = impact_rows(
+            &self.term_start,
+            &self.docs,
+            &self.impacts,
+            self.n_docs as usize,
+            min_fraction,
+        );
+        self.impact_row = row_of;
+        self.impact_rows = rows;
+    }
+
+    /// How many terms have a dense row of impacts ([`InvertedIndex::set_impact_rows`]).
+    pub fn n_impact_rows(&self) -> usize {
+        if self.n_docs == 0 {
+            0
+        } else {
+            self.impact_rows.len() / self.n_docs as usize
+        }
+    }
+
+    /// Whether any term of `q` has a dense row (so that [`InvertedIndex::exhaustive_chunked`]
+    /// serves it).
+    pub(crate) fn uses_rows(&self, q: &QueryWeights) -> bool {
+        !self.impact_rows.is_empty()
+            && q.terms
+                .iter()
+                .any(|&t| self.impact_row[t as usize] != u32::MAX)
+    }
+
+    /// Query `q`'s terms into the group's buffers, and its span of them.
+    fn split_query(
+        &self,
+        q: &QueryWeights,
+        row_terms: &mut Vec<(usize, u16)>,
+        lists: &mut Vec<(usize, usize, u16)>,
+        s: &mut Scratch,
+    ) -> QuerySpan {
+        let n = self.n_docs as usize;
+        let total: u64 = q.weights.iter().map(|&w| w as u64).sum();
+        let mut shift = 0u32;
+        while (total >> shift) * 255 > u32::MAX as u64 {
+            shift += 1;
+        }
+        let low_bits = I::BITS - 8;
+        let (r0, l0) = (row_terms.len(), lists.len());
+        let mut excess = 0u64;
+        for (&t, &w) in q.terms.iter().zip(&q.weights) {
+            let (a, b) = (
+                self.term_start[t as usize] as usize,
+                self.term_start[t as usize + 1] as usize,
+            );
+            s.postings_scored += (b - a) as u64;
+            let shifted = w >> shift;
+            let rest = (w - (shifted << shift)) as u64;
+            excess += ((shifted as u64) << shift) * ((1u64 << low_bits) - 1)
+                + rest * self.term_max[t as usize].get() as u64;
+            let row = self.impact_row[t as usize];
+            if row != u32::MAX {
+                row_terms.push((row as usize * n, shifted));
+            } else if a < b {
+                lists.push((a, b, shifted));
+            }
+        }
+        let unit = 1u64 << (shift + low_bits);
+        QuerySpan {
+            rows: (r0, row_terms.len()),
+            lists: (l0, lists.len()),
+            slack: excess.div_ceil(unit),
+        }
+    }
+
+    /// Exhaustive top-k of every query of `queries`, chunk by chunk of documents (see the
+    /// module's documentation): the same results as exhaustive scoring query by query.
+    /// `scratch`'s counters sum over the group.
+    pub(crate) fn exhaustive_chunked(
+        &self,
+        queries: &[&QueryWeights],
+        k: usize,
+        s: &mut Scratch,
+    ) -> Vec<Vec<IndexHit>> {
+        let n = self.n_docs as usize;
+        if k == 0 || n == 0 {
+            return vec![Vec::new(); queries.len()];
+        }
+        let mut row_terms = std::mem::take(&mut s.row_terms);
+        let mut lists = std::mem::take(&mut s.lists);
+        let mut spans = std::mem::take(&mut s.spans);
+        row_terms.clear();
+        lists.clear();
+        spans.clear();
+        for q in queries {
+            let span = self.split_query(q, &mut row_terms, &mut lists, s);
+            spans.push(span);
+        }
+        let mut heaps = std::mem::take(&mut s.heaps);
+        heaps.resize_with(queries.len().max(heaps.len()), BinaryHeap::new);
+        heaps.iter_mut().for_each(BinaryHeap::clear);
+        let mut candidates = std::mem::take(&mut s.candidates);
+        candidates.resize_with(queries.len().max(candidates.len()), Vec::new);
+        candidates.iter_mut().for_each(Vec::clear);
+        let mut thresholds = vec![0u64; queries.len()];
+        let chunk = chunk_docs(self.n_impact_rows());
+        // The `u8` exhaustive accumulator's first `chunk` entries: all zeros between queries
+        // (the selection below takes back what it reads), as exhaustive scoring leaves them.
+        let mut acc_vec = std::mem::take(&mut s.doc_acc);
+        if acc_vec.len() < chunk.min(n) {
+            acc_vec.resize(chunk.min(n), 0);
+        }
+        let avx2 = has_avx2();
+        // Reordered, a later position may hold a smaller document id, so ties are offered.
+        let ties = self.order.is_some();
+        let keep = (8 * k).max(8192);
+        for start in (0..n).step_by(chunk) {
+            let end = (start + chunk).min(n);
+            let acc = &mut acc_vec[..end - start];
+            for (qi, span) in spans.iter().enumerate() {
+                add_rows(
+                    avx2,
+                    acc,
+                    &self.impact_rows,
+                    &row_terms[span.rows.0..span.rows.1],
+                    start,
+                );
+                for (cur, stop, w) in &mut lists[span.lists.0..span.lists.1] {
+                    while *cur < *stop {
+                        let d = self.docs[*cur] as usize;
+                        if d >= end {
+                            break;
+                        }
+                        acc[d - start] += *w as u32 * self.impacts[*cur].top_byte() as u32;
+                        *cur += 1;
+                    }
+                }
+                let (heap, threshold) = (&mut heaps[qi], &mut thresholds[qi]);
+                if span.slack == 0 {
+                    // Exact scores: offered as exhaustive scoring offers them.
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        let a = std::mem::take(a) as u64;
+                        if a > *threshold || (ties && a == *threshold) {
+                            offer(heap, k, self.doc_id((start + i) as u32), a);
+                            if heap.len() == k {
+                                *threshold = heap.peek().map_or(0, |t| t.0.0);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                // Filter scores: the heap keeps the k largest (by position: which of tied
+                // documents it keeps does not matter), the candidates every document within
+                // `slack` of the k-th so far.
+                let cands = &mut candidates[qi];
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let a = std::mem::take(a) as u64;
+                    if a == 0 || a + span.slack < *threshold {
+                        continue;
+                    }
+                    cands.push(((start + i) as u32, a));
+                    offer(heap, k, (start + i) as u32, a);
+                    if heap.len() == k {
+                        *threshold = heap.peek().map_or(0, |t| t.0.0);
+                    }
+                }
+                if cands.len() > keep {
+                    let t = *threshold;
+                    cands.retain(|&(_, a)| a + span.slack >= t);
+                }
+            }
+        }
+        s.doc_acc = acc_vec;
+        let mut hits = Vec::with_capacity(queries.len());
+        for (qi, (q, span)) in queries.iter().zip(&spans).enumerate() {
+            if span.slack == 0 {
+                hits.push(drain(&mut heaps[qi], q, self.scale));
+                continue;
+            }
+            let threshold = thresholds[qi];
+            if heaps[qi].len() < k || threshold <= span.slack {
+                // A document with filter score 0 might belong in the top k.
+                hits.push(self.exhaustive_lists(q, k, s, self.scale));
+                continue;
+            }
+            hits.push(self.rescore(q, k, &candidates[qi], threshold - span.slack, s));
+        }
+        s.row_terms = row_terms;
+        s.lists = lists;
+        s.spans = spans;
+        s.heaps = heaps;
+        s.candidates = candidates;
+        hits
+    }
+
+    /// The top `k` of the `candidates` (position, filter score) whose filter score reaches
+    /// `floor`, by their exact scores through the quantised forward index.
+    fn rescore(
+        &self,
+        q: &QueryWeights,
+        k: usize,
+        candidates: &[(u32, u64)],
+        floor: u64,
+        s: &mut Scratch,
+    ) -> Vec<IndexHit> {
+        s.query_dense.resize(self.vocab_size as usize, 0);
+        for (&t, &w) in q.terms.iter().zip(&q.weights) {
+            s.query_dense[t as usize] = w;
+        }
+        let mut heap = std::mem::take(&mut s.heap);
+        heap.clear();
+        for &(pos, a) in candidates {
+            if a < floor {
+                continue;
+            }
+            let (from, to) = (
+                self.fwd_start[pos as usize] as usize,
+                self.fwd_start[pos as usize + 1] as usize,
+            );
+            let mut raw = 0u64;
+            for (&t, &i) in self.fwd_terms[from..to]
+                .iter()
+                .zip(&self.fwd_impacts[from..to])
+            {
+                raw += s.query_dense[t as usize] as u64 * i.get() as u64;
+            }
+            offer(&mut heap, k, self.doc_id(pos), raw);
+            s.rescored += 1;
+        }
+        for &t in &q.terms {
+            s.query_dense[t as usize] = 0;
+        }
+        let hits = drain(&mut heap, q, self.scale);
+        s.heap = heap;
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX2 path and the portable one add the same integers.
+    #[test]
+    fn avx2_and_portable_rows_add_alike() {
+        let n = 1000;
+        let rows: Vec<u8> = (0..7 * n).map(|i| ((i * 37 + 11) % 256) as u8).collect();
+        let terms: Vec<(usize, u16)> = (0..7).map(|r| (r * n, 40_000 + r as u16 * 3000)).collect();
+        for start in [0, 13, 200] {
+            let len = n - start - 5;
+            let mut a = vec![1u32; len];
+            let mut b = vec![1u32; len];
+            add_rows(has_avx2(), &mut a, &rows, &terms, start);
+            add_rows_portable(&mut b, &rows, &terms, start);
+            let want: Vec<u32> = (0..len)
+                .map(|i| {
+                    1 + terms
+                        .iter()
+                        .map(|&(off, w)| w as u32 * rows[off + start + i] as u32)
+                        .sum::<u32>()
+                })
+                .collect();
+            assert_eq!(a, want);
+            assert_eq!(b, want);
+        }
+    }
+
+    #[test]
+    fn chunks_hold_their_rows_in_cache_within_bounds() {
+        assert_eq!(chunk_docs(0), 16_384);
+        assert_eq!(chunk_docs(463), 512);
+        assert_eq!(chunk_docs(100_000), 256);
+        assert_eq!(chunk_docs(100) % 64, 0);
+    }
+}
