@@ -228,6 +228,39 @@ fn hits_of<I: Impact>(
         .collect())
 }
 
+/// Every row of `queries` through the index's batch search (groups of queries share each pass
+/// over its dense rows of impacts) on `threads` threads (all cores when `None`), without the
+/// GIL; results in row order.
+fn batch_hits<I: Impact>(
+    py: Python<'_>,
+    index: &InvertedIndex<I>,
+    queries: &CsrMatrix,
+    k: usize,
+    algo: Algorithm,
+    threads: Option<usize>,
+) -> PyResult<Vec<Vec<(u32, f32)>>> {
+    let quantised = (0..queries.n_rows())
+        .map(|r| {
+            index
+                .quantize_query(queries.row(r))
+                .map_err(|e| value_err(format!("query row {r}: {e}")))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let pairs = |hits: Vec<Vec<mmlsr_index::IndexHit>>| -> Vec<Vec<(u32, f32)>> {
+        hits.into_iter()
+            .map(|h| h.into_iter().map(|x| (x.doc, x.score.value)).collect())
+            .collect()
+    };
+    if threads == Some(1) {
+        // No pool to build: a one-query call costs only its search.
+        return Ok(
+            py.detach(|| pairs(index.search_many(&quantised, k, algo, &mut Scratch::default())))
+        );
+    }
+    let pool = pool(threads)?;
+    Ok(py.detach(|| pool.install(|| pairs(index.search_batch(&quantised, k, algo)))))
+}
+
 /// The quantised inverted index (`u8` or `u16` impacts) with its exact algorithms.
 #[pyclass(module = "mmlsr._mmlsr", frozen)]
 struct Index {
@@ -384,12 +417,7 @@ impl Index {
     ) -> PyResult<Batch<'py>> {
         let algo = self::algorithm(algorithm)?;
         let queries = csr(&indptr, &indices, &values, self.vocab_size())?;
-        let results = search_rows(
-            py,
-            threads,
-            &queries,
-            |s: &mut Scratch, row| with_index!(self, i => hits_of(i, row.indices, row.values, k, algo, s)),
-        )?;
+        let results = with_index!(self, i => batch_hits(py, i, &queries, k, algo, threads))?;
         to_batch(py, results, k)
     }
 

@@ -5,8 +5,8 @@
 //! per posting (~0.6 ns on the benchmark machine). Kept as one row of bytes over all
 //! documents (zeros where the term is absent), the same term is added by a contiguous,
 //! vectorised pass. Trained heads over small vocabularies are made of such terms (on the
-//! trained exp=c collection 463 of 593 terms are held by ≥ 1/8 of the images, and 93 % of the
-//! postings are theirs), so this is what lets the inverted index keep up with a dense matrix
+//! trained exp=c collection 568 of 593 terms are held by ≥ 1/16 of the images, and 99.4 % of
+//! the postings are theirs), so this is what lets the inverted index keep up with a dense matrix
 //! product there (results/peers/README.md, "Dense rows of impacts").
 //!
 //! Scoring runs over chunks of documents sized so that the chunk's slice of every row stays
@@ -33,8 +33,11 @@ use crate::{
 };
 
 /// Default of [`InvertedIndex::set_impact_rows`]: a term held by at least this share of the
-/// documents gets a dense row.
-pub const IMPACT_ROW_MIN_FRACTION: f64 = 1.0 / 8.0;
+/// documents gets a dense row. Of 1/8, 1/16 and 1/32, 1/16 was fastest or within noise of the
+/// fastest on the trained exp=c collection, Zipf FLOPs 3 at 123k and 1M documents and FLOPs 12
+/// at 1M, 1/32 on the 1,024-term Zipf collection (`examples/rows_sweep.rs`,
+/// results/peers/README.md "Dense rows of impacts").
+pub const IMPACT_ROW_MIN_FRACTION: f64 = 1.0 / 16.0;
 
 /// Bytes of the rows' slices that one chunk of documents should keep in cache.
 const CHUNK_ROW_BYTES: usize = 256 << 10;
@@ -157,8 +160,8 @@ impl<I: Impact> InvertedIndex<I> {
     /// Give every term held by at least `min_fraction` of the documents a dense row of its
     /// impacts (their top byte), which exhaustive scoring adds in a vectorised pass instead
     /// of one scattered add per posting (replacing the rows there were). Each row costs
-    /// `n_docs` bytes; at the default fraction, [`IMPACT_ROW_MIN_FRACTION`] (1/8), at most
-    /// 1.6× the term's postings (`u8`; 1.33× for `u16`). `0.0` gives every term with a
+    /// `n_docs` bytes; at the default fraction, [`IMPACT_ROW_MIN_FRACTION`] (1/16), at most
+    /// 3.2× the term's postings (`u8`; 2.7× for `u16`). `0.0` gives every term with a
     /// posting a row, anything above 1 none. Rows change speed only, never results; they are
     /// derived when an index is built or loaded, not stored.
     pub fn set_impact_rows(&mut self, min_fraction: f64) {
