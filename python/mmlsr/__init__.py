@@ -116,7 +116,9 @@ class Index:
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top `k` of every row of a CSR matrix (scipy or a triple), on `threads` threads
         (all cores by default): (rows int64 [n, k], -1 past the results; scores float32
-        [n, k], NaN there)."""
+        [n, k], NaN there). Exhaustive scoring takes the queries in groups of 32 that share
+        each pass over the index's dense rows of frequent terms, so a batch is faster per
+        query than one call per query."""
         (p, i, v), _ = as_csr(queries, self.vocab_size)
         return self._inner.search_batch(p, i, v, int(k), algorithm, threads)
 
