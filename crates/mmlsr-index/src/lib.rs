@@ -1,8 +1,9 @@
 //! A purpose-built inverted index for learned sparse image vectors: `u8` or `u16` impacts (or
-//! unquantised `f32` weights, [`ExactIndex`], for exactness checks) with per-term
-//! and per-block maxima, exact top-k by exhaustive term-at-a-time scoring, MaxScore or block-max
-//! pruning, a Seismic-style approximate index, a forward index for rescoring, a versioned,
-//! checksummed on-disk format, and the dense baselines (flat; HNSW with the `hnsw` feature).
+//! unquantised `f32` weights, [`ExactIndex`], for exactness checks) with per-term and
+//! per-block maxima, exact top-k by exhaustive term-at-a-time scoring (frequent terms as dense
+//! rows, scored over document chunks by query groups), MaxScore or block-max pruning, a
+//! Seismic-style approximate index, a forward index for rescoring, a versioned, checksummed
+//! on-disk format, and the dense baselines (flat; HNSW with the `hnsw` feature).
 //!
 //! ```
 //! use mmlsr_core::CsrMatrix;

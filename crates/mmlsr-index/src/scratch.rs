@@ -6,7 +6,8 @@ use std::{cmp::Reverse, collections::BinaryHeap};
 #[derive(Debug, Default)]
 pub struct Scratch {
     /// Exhaustive scoring's per-document accumulator (`u8` impacts), block-max pruning's
-    /// block bounds too; all zeros between queries.
+    /// block bounds too, and the chunk accumulator of scoring over dense rows (either width);
+    /// all zeros between queries.
     pub(crate) doc_acc: Vec<u32>,
     /// The same for `u16` impacts.
     pub(crate) doc_acc_wide: Vec<u64>,
