@@ -234,12 +234,12 @@ impl<I: Impact> InvertedIndex<I> {
         let n_blocks = (n_docs as usize).div_ceil(block_size as usize);
         let (dense_row, dense_max) =
             dense_block_maxima(&block_start, &block_ids, &block_max, n_blocks);
-        let (impact_row, impact_rows) = crate::rows::impact_rows(
+        let (impact_row, impact_rows) = impact_rows(
             &term_start,
             &docs,
             &impacts,
             n_docs as usize,
-            crate::rows::IMPACT_ROW_MIN_FRACTION,
+            IMPACT_ROW_MIN_FRACTION,
         );
         let block_entries = (0..n_blocks)
             .map(|b| {
@@ -473,4 +473,45 @@ pub(crate) fn transpose<I: Impact>(
         }
     }
     (start, terms, imps)
+}
+
+/// Default of [`InvertedIndex::set_impact_rows`]: a term held by at least this share of the
+/// documents gets a dense row. Of 1/8, 1/16 and 1/32, 1/16 was fastest or within noise of the
+/// fastest on the trained exp=c collection, Zipf FLOPs 3 at 123k and 1M documents and FLOPs 12
+/// at 1M, 1/32 on the 1,024-term Zipf collection (`examples/rows_sweep.rs`,
+/// results/peers/README.md "Dense rows of impacts").
+pub const IMPACT_ROW_MIN_FRACTION: f64 = 1.0 / 16.0;
+
+/// Dense rows of impacts' top bytes (in document positions) for the terms of `term_start`
+/// holding at least `min_fraction` of the `n_docs` documents: per term its row or `u32::MAX`,
+/// and the rows (`n_docs` bytes each, 0 where the term is absent).
+pub(crate) fn impact_rows<I: Impact>(
+    term_start: &[u64],
+    docs: &[u32],
+    impacts: &[I],
+    n_docs: usize,
+    min_fraction: f64,
+) -> (Vec<u32>, Vec<u8>) {
+    let min_postings = min_fraction * n_docs as f64;
+    let mut row_of = vec![u32::MAX; term_start.len().saturating_sub(1)];
+    let mut n_rows = 0usize;
+    for (t, w) in term_start.windows(2).enumerate() {
+        let len = w[1] - w[0];
+        if len > 0 && len as f64 >= min_postings {
+            row_of[t] = n_rows as u32;
+            n_rows += 1;
+        }
+    }
+    let mut rows = vec![0u8; n_rows * n_docs];
+    for (t, &r) in row_of.iter().enumerate() {
+        if r == u32::MAX {
+            continue;
+        }
+        let row = &mut rows[r as usize * n_docs..][..n_docs];
+        let (a, b) = (term_start[t] as usize, term_start[t + 1] as usize);
+        for (&d, &i) in docs[a..b].iter().zip(&impacts[a..b]) {
+            row[d as usize] = i.top_byte();
+        }
+    }
+    (row_of, rows)
 }

@@ -54,12 +54,12 @@ pub use crate::{
     export::{Ciff, CiffDoc, CiffList, CiffPosting, read_ciff, write_jsonl},
     format::impact_bits,
     impact::Impact,
-    index::{DocOrder, IndexConfig, InvertedIndex},
+    index::{DocOrder, IMPACT_ROW_MIN_FRACTION, IndexConfig, InvertedIndex},
     modes::QueryMode,
-    rows::{IMPACT_ROW_MIN_FRACTION, ROW_QUERY_GROUP},
     scratch::Scratch,
     search::{
-        Algorithm, IndexHit, QuantisedScore, QueryWeights, brute_force_top_k, exact_top_k_f64,
+        Algorithm, IndexHit, QuantisedScore, QueryWeights, ROW_QUERY_GROUP, brute_force_top_k,
+        exact_top_k_f64,
     },
 };
 

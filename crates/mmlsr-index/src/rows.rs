@@ -28,56 +28,13 @@ use std::collections::BinaryHeap;
 
 use crate::{
     Impact, InvertedIndex,
-    scratch::Scratch,
+    index::impact_rows,
+    scratch::{QuerySpan, Scratch},
     search::{IndexHit, QueryWeights, drain, offer},
 };
 
-/// Default of [`InvertedIndex::set_impact_rows`]: a term held by at least this share of the
-/// documents gets a dense row. Of 1/8, 1/16 and 1/32, 1/16 was fastest or within noise of the
-/// fastest on the trained exp=c collection, Zipf FLOPs 3 at 123k and 1M documents and FLOPs 12
-/// at 1M, 1/32 on the 1,024-term Zipf collection (`examples/rows_sweep.rs`,
-/// results/peers/README.md "Dense rows of impacts").
-pub const IMPACT_ROW_MIN_FRACTION: f64 = 1.0 / 16.0;
-
 /// Bytes of the rows' slices that one chunk of documents should keep in cache.
 const CHUNK_ROW_BYTES: usize = 256 << 10;
-
-/// Queries that [`InvertedIndex::search_many`] scores per pass over the rows.
-pub const ROW_QUERY_GROUP: usize = 32;
-
-/// Dense rows of impacts' top bytes (in document positions) for the terms of `term_start`
-/// holding at least `min_fraction` of the `n_docs` documents: per term its row or `u32::MAX`,
-/// and the rows (`n_docs` bytes each, 0 where the term is absent).
-pub(crate) fn impact_rows<I: Impact>(
-    term_start: &[u64],
-    docs: &[u32],
-    impacts: &[I],
-    n_docs: usize,
-    min_fraction: f64,
-) -> (Vec<u32>, Vec<u8>) {
-    let min_postings = min_fraction * n_docs as f64;
-    let mut row_of = vec![u32::MAX; term_start.len().saturating_sub(1)];
-    let mut n_rows = 0usize;
-    for (t, w) in term_start.windows(2).enumerate() {
-        let len = w[1] - w[0];
-        if len > 0 && len as f64 >= min_postings {
-            row_of[t] = n_rows as u32;
-            n_rows += 1;
-        }
-    }
-    let mut rows = vec![0u8; n_rows * n_docs];
-    for (t, &r) in row_of.iter().enumerate() {
-        if r == u32::MAX {
-            continue;
-        }
-        let row = &mut rows[r as usize * n_docs..][..n_docs];
-        let (a, b) = (term_start[t] as usize, term_start[t + 1] as usize);
-        for (&d, &i) in docs[a..b].iter().zip(&impacts[a..b]) {
-            row[d as usize] = i.top_byte();
-        }
-    }
-    (row_of, rows)
-}
 
 /// Documents per chunk for `n_rows` rows: their slices fill [`CHUNK_ROW_BYTES`], a multiple of
 /// 64 between 256 and 16,384.
@@ -142,25 +99,11 @@ fn add_rows(avx2: bool, acc: &mut [u32], rows: &[u8], terms: &[(usize, u16)], st
     add_rows_portable(acc, rows, terms, start);
 }
 
-/// A query of a group: its row terms `rows.0..rows.1` and sparse lists `lists.0..lists.1` in
-/// the group's buffers, with weights `w' = w >> shift` (the smallest shift that keeps
-/// `255 · Σ w'` within `u32`), and what its filter score `A = Σ w' · top byte` says of its
-/// exact score `Σ w · impact`: with impacts of `b` bits and `w = 2^shift · w' + r`,
-/// `score − unit · A = Σ 2^shift · w' · (low b − 8 bits) + Σ r · impact`, between 0 and
-/// `Σ (2^shift · w' · (2^(b−8) − 1) + r · max impact of the term) ≤ unit · slack`, where
-/// `unit = 2^(shift + b − 8)`. For `u8` impacts `unit` is 1 and `slack` 0: `A` is the score.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct QuerySpan {
-    rows: (usize, usize),
-    lists: (usize, usize),
-    slack: u64,
-}
-
 impl<I: Impact> InvertedIndex<I> {
     /// Give every term held by at least `min_fraction` of the documents a dense row of its
     /// impacts (their top byte), which exhaustive scoring adds in a vectorised pass instead
     /// of one scattered add per posting (replacing the rows there were). Each row costs
-    /// `n_docs` bytes; at the default fraction, [`IMPACT_ROW_MIN_FRACTION`] (1/16), at most
+    /// `n_docs` bytes; at the default fraction, [`crate::IMPACT_ROW_MIN_FRACTION`] (1/16), at most
     /// 3.2× the term's postings (`u8`; 2.7× for `u16`). `0.0` gives every term with a
     /// posting a row, anything above 1 none. Rows change speed only, never results; they are
     /// derived when an index is built or loaded, not stored.

@@ -24,7 +24,7 @@ pub struct Scratch {
     /// weight), sparse lists (cursor, end, weight), each query's share of them, and its heap.
     pub(crate) row_terms: Vec<(usize, u16)>,
     pub(crate) lists: Vec<(usize, usize, u16)>,
-    pub(crate) spans: Vec<crate::rows::QuerySpan>,
+    pub(crate) spans: Vec<QuerySpan>,
     pub(crate) heaps: Vec<BinaryHeap<(Reverse<u64>, u32)>>,
     /// Per query of a group (`u16` impacts): documents (position, filter score) to rescore.
     pub(crate) candidates: Vec<Vec<(u32, u64)>>,
@@ -40,4 +40,18 @@ pub struct Scratch {
     /// Documents rescored exactly through the forward index after the dense rows' filter
     /// (exhaustive scoring with `u16` impacts, [`crate::InvertedIndex::set_impact_rows`]).
     pub rescored: u64,
+}
+
+/// A query of a group: its row terms `rows.0..rows.1` and sparse lists `lists.0..lists.1` in
+/// the group's buffers, with weights `w' = w >> shift` (the smallest shift that keeps
+/// `255 · Σ w'` within `u32`), and what its filter score `A = Σ w' · top byte` says of its
+/// exact score `Σ w · impact`: with impacts of `b` bits and `w = 2^shift · w' + r`,
+/// `score − unit · A = Σ 2^shift · w' · (low b − 8 bits) + Σ r · impact`, between 0 and
+/// `Σ (2^shift · w' · (2^(b−8) − 1) + r · max impact of the term) ≤ unit · slack`, where
+/// `unit = 2^(shift + b − 8)`. For `u8` impacts `unit` is 1 and `slack` 0: `A` is the score.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuerySpan {
+    pub(crate) rows: (usize, usize),
+    pub(crate) lists: (usize, usize),
+    pub(crate) slack: u64,
 }

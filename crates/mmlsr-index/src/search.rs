@@ -139,6 +139,9 @@ impl QueryWeights {
     }
 }
 
+/// Queries that [`InvertedIndex::search_many`] scores per pass over the rows.
+pub const ROW_QUERY_GROUP: usize = 32;
+
 /// Relative costs (ns on the benchmark machine, `mmlsr bench`) behind block-max pruning's
 /// choices; they decide speed only, never results: adding one posting to the exhaustive
 /// accumulator,
@@ -595,7 +598,7 @@ impl<I: Impact> InvertedIndex<I> {
 
 impl<I: Impact> InvertedIndex<I> {
     /// Answer many queries on all threads of the current rayon pool (one [`Scratch`] per
-    /// worker, groups of [`crate::ROW_QUERY_GROUP`] queries as in
+    /// worker, groups of [`ROW_QUERY_GROUP`] queries as in
     /// [`InvertedIndex::search_many`]); results in query order.
     pub fn search_batch(
         &self,
@@ -605,7 +608,7 @@ impl<I: Impact> InvertedIndex<I> {
     ) -> Vec<Vec<IndexHit>> {
         use rayon::prelude::*;
         let groups: Vec<Vec<Vec<IndexHit>>> = queries
-            .par_chunks(crate::ROW_QUERY_GROUP)
+            .par_chunks(ROW_QUERY_GROUP)
             .map_init(Scratch::default, |s, g| {
                 self.search_many(g, k, algorithm, s)
             })
@@ -615,7 +618,7 @@ impl<I: Impact> InvertedIndex<I> {
 
     /// Answer many queries on this thread; results in query order, the same as
     /// [`InvertedIndex::search`]'s one by one. Exhaustive scoring takes them in groups of
-    /// [`crate::ROW_QUERY_GROUP`] that share each pass over the dense rows of impacts
+    /// [`ROW_QUERY_GROUP`] that share each pass over the dense rows of impacts
     /// ([`InvertedIndex::set_impact_rows`]); the other algorithms one by one. `scratch`'s
     /// counters then describe the last group or query.
     pub fn search_many(
@@ -632,7 +635,7 @@ impl<I: Impact> InvertedIndex<I> {
                 .collect();
         }
         let mut out = Vec::with_capacity(queries.len());
-        for g in queries.chunks(crate::ROW_QUERY_GROUP) {
+        for g in queries.chunks(ROW_QUERY_GROUP) {
             scratch.postings_scored = 0;
             scratch.bounds_read = 0;
             scratch.blocks_scored = 0;
