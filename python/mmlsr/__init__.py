@@ -122,6 +122,32 @@ class Index:
         (p, i, v), _ = as_csr(queries, self.vocab_size)
         return self._inner.search_batch(p, i, v, int(k), algorithm, threads)
 
+    def search_cut_batch(
+        self,
+        queries: Any,
+        k: int = 10,
+        *,
+        terms: int,
+        candidates: int,
+        threads: Optional[int] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Approximate top `k` by query-term pruning: every document scored with each query's
+        `terms` heaviest terms, the best `candidates` (at least `k`) ranked by their exact
+        score under the whole query. Shaped as `search_batch`."""
+        (p, i, v), _ = as_csr(queries, self.vocab_size)
+        return self._inner.search_cut_batch(p, i, v, int(k), int(terms), int(candidates), threads)
+
+    def search_cut(
+        self, indices: Any, values: Any, k: int = 10, *, terms: int, candidates: int
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """One query; the rows of `search_cut_batch` without the padding."""
+        i, v = as_query(indices, values)
+        docs, scores = self.search_cut_batch(
+            (np.array([0, i.size]), i, v), k, terms=terms, candidates=candidates, threads=1
+        )
+        keep = docs[0] >= 0
+        return docs[0][keep].astype(np.uint32), scores[0][keep]
+
     def search_mode(
         self,
         indices: Any,

@@ -45,6 +45,9 @@ class Index:
     def search_mode(
         self, indices: I64, values: F32, own_terms: I64, mode: str, k: int, candidates: int, algorithm: str
     ) -> Tuple[npt.NDArray[np.uint32], F32]: ...
+    def search_cut_batch(
+        self, indptr: I64, indices: I64, values: F32, k: int, terms: int, candidates: int, threads: Optional[int] = None
+    ) -> Tuple[I64, F32]: ...
 
 class ApproxIndex:
     @staticmethod

@@ -12,7 +12,7 @@ use mmlsr_core::{CsrMatrix, Qrels, SparseRow, SparseVec};
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex as RsApproxIndex, ApproxParams, ApproxScratch,
     ExactIndex as RsExactIndex, ExactScratch, ForwardWeights, Impact, IndexConfig, InvertedIndex,
-    Pruning, QueryMode, Scratch, impact_bits,
+    Pruning, QueryCut, QueryMode, Scratch, impact_bits,
 };
 use mmlsr_metrics::{Measure, Run, RunBuilder};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -228,6 +228,13 @@ fn hits_of<I: Impact>(
         .collect())
 }
 
+/// How [`batch_hits`] answers: an exact algorithm, or query-term pruning.
+#[derive(Clone, Copy)]
+enum BatchMode {
+    Exact(Algorithm),
+    Cut(QueryCut),
+}
+
 /// Every row of `queries` through the index's batch search (groups of queries share each pass
 /// over its dense rows of impacts) on `threads` threads (all cores when `None`), without the
 /// GIL; results in row order.
@@ -236,7 +243,7 @@ fn batch_hits<I: Impact>(
     index: &InvertedIndex<I>,
     queries: &CsrMatrix,
     k: usize,
-    algo: Algorithm,
+    mode: BatchMode,
     threads: Option<usize>,
 ) -> PyResult<Vec<Vec<(u32, f32)>>> {
     let quantised = (0..queries.n_rows())
@@ -251,14 +258,23 @@ fn batch_hits<I: Impact>(
             .map(|h| h.into_iter().map(|x| (x.doc, x.score.value)).collect())
             .collect()
     };
+    let run = |one_thread: bool| -> mmlsr_index::Result<Vec<Vec<mmlsr_index::IndexHit>>> {
+        let mut s = Scratch::default();
+        match (mode, one_thread) {
+            (BatchMode::Exact(a), true) => Ok(index.search_many(&quantised, k, a, &mut s)),
+            (BatchMode::Exact(a), false) => Ok(index.search_batch(&quantised, k, a)),
+            (BatchMode::Cut(c), true) => index.search_cut_many(&quantised, k, c, &mut s),
+            (BatchMode::Cut(c), false) => index.search_cut_batch(&quantised, k, c),
+        }
+    };
     if threads == Some(1) {
         // No pool to build: a one-query call costs only its search.
-        return Ok(
-            py.detach(|| pairs(index.search_many(&quantised, k, algo, &mut Scratch::default())))
-        );
+        return py.detach(|| run(true)).map(pairs).map_err(index_err);
     }
     let pool = pool(threads)?;
-    Ok(py.detach(|| pool.install(|| pairs(index.search_batch(&quantised, k, algo)))))
+    py.detach(|| pool.install(|| run(false)))
+        .map(pairs)
+        .map_err(index_err)
 }
 
 /// The quantised inverted index (`u8` or `u16` impacts) with its exact algorithms.
@@ -417,7 +433,28 @@ impl Index {
     ) -> PyResult<Batch<'py>> {
         let algo = self::algorithm(algorithm)?;
         let queries = csr(&indptr, &indices, &values, self.vocab_size())?;
-        let results = with_index!(self, i => batch_hits(py, i, &queries, k, algo, threads))?;
+        let results = with_index!(self, i => batch_hits(py, i, &queries, k, BatchMode::Exact(algo), threads))?;
+        to_batch(py, results, k)
+    }
+
+    /// Query-term pruning (approximate): every document scored with each query's `terms`
+    /// heaviest terms, the best `candidates` ranked by their exact score.
+    #[pyo3(signature = (indptr, indices, values, k, terms, candidates, threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn search_cut_batch<'py>(
+        &self,
+        py: Python<'py>,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i64>,
+        values: PyReadonlyArray1<'py, f32>,
+        k: usize,
+        terms: usize,
+        candidates: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Batch<'py>> {
+        let queries = csr(&indptr, &indices, &values, self.vocab_size())?;
+        let mode = BatchMode::Cut(QueryCut { terms, candidates });
+        let results = with_index!(self, i => batch_hits(py, i, &queries, k, mode, threads))?;
         to_batch(py, results, k)
     }
 

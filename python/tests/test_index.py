@@ -48,6 +48,30 @@ def test_saved_index_is_the_cli_file_and_answers_as_the_cli(tiny, tmp_path):
             assert list(one) == [d for d in rows[qn] if d >= 0]
 
 
+def test_query_cut_keeping_every_term_is_exact_and_refuses_bad_cuts(tiny):
+    for folder in (tiny["index"], tiny["index16"]):
+        index = mmlsr.Index.load(folder)
+        _, queries, _ = store.read_sparse(tiny["enc"] / "text_sparse.parquet")
+        rows, scores = index.search_batch(queries, k=10, threads=1)
+        cut_rows, cut_scores = index.search_cut_batch(queries, k=10, terms=10**6, candidates=10, threads=2)
+        np.testing.assert_array_equal(cut_rows, rows)
+        np.testing.assert_array_equal(cut_scores, scores)
+        # Fewer terms: every hit still carries its exact score under the whole query.
+        short_rows, short_scores = index.search_cut_batch(queries, k=10, terms=2, candidates=50)
+        p, i, v = queries
+        for q in range(0, len(p) - 1, 53):
+            one, one_scores = index.search_cut(i[p[q] : p[q + 1]], v[p[q] : p[q + 1]], k=10, terms=2, candidates=50)
+            assert list(one) == [d for d in short_rows[q] if d >= 0]
+            exact_rows, exact_scores = index.search_batch((np.array([0, p[q + 1] - p[q]]), i[p[q] : p[q + 1]], v[p[q] : p[q + 1]]), k=index.n_docs)
+            exact = {int(d): float(x) for d, x in zip(exact_rows[0], exact_scores[0]) if d >= 0}
+            for d, x in zip(one, one_scores):
+                assert exact[int(d)] == pytest.approx(float(x), rel=1e-6)
+        with pytest.raises(ValueError, match="at least k = 10 candidates"):
+            index.search_cut_batch(queries, k=10, terms=5, candidates=9)
+        with pytest.raises(ValueError, match="at least 1 term"):
+            index.search_cut_batch(queries, k=10, terms=0, candidates=10)
+
+
 def test_reordered_index_gives_the_same_hits_and_keeps_its_order_through_a_file(tiny, tmp_path):
     path = tiny["enc"] / "img_sparse.parquet"
     given = mmlsr.Index.from_parquet(path, block_size=4)

@@ -26,7 +26,9 @@ of a process that loads the collection, builds that system's indexes one after a
 searches them; the `load only` row is that floor without any index): mmlsr rank-safe
 (exhaustive u8 and u16 impacts, MaxScore, block-max — also over documents reordered by
 --doc-order, u8 and u16, and BMP too over that order —, and the unquantised f32 `ExactIndex`),
-mmlsr approximate (several λ / query_cut / heap_factor settings), Seismic (pyseismic-lsr,
+mmlsr approximate (several λ / query_cut / heap_factor settings), mmlsr query-term pruning
+over its u16 index (each query's N heaviest terms score every document, the best C are ranked
+by their exact score; --cut-settings), Seismic (pyseismic-lsr,
 build_from_dataset; several n_postings / query_cut / heap_factor settings) and BMP (bmp:
 block-max pruning over integer weights: documents and queries × the largest scale ≤ 100
 (PyTerrier's) whose scores fit BMP's 16-bit accumulators; alpha = beta = 1 is rank-safe over
@@ -166,7 +168,7 @@ def machine():
 # mmlsr's extra block-max rows: documents sorted by their three heaviest terms, blocks of 16
 # (the index's default block size), results/peers/exact-pruning.md.
 DOC_ORDER = "heaviest-terms:3"
-SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "seismic", "bmp", "pisa", "faiss")
+SYSTEMS = ("load", "mmlsr-u8", "mmlsr-u16", "mmlsr-f32", "mmlsr-approx", "mmlsr-cut", "seismic", "bmp", "pisa", "faiss")
 # Faiss's HNSW graph (inner product) and the efSearch values searched.
 FAISS_HNSW_M = 32
 FAISS_EF_CONSTRUCTION = 200
@@ -179,6 +181,8 @@ FAISS_MAX_GIB = 4.0
 # the k-th score, as mmlsr does: the same knob.
 APPROX_BUILDS = "1000,2000,4000"
 APPROX_SEARCHES = "10:0.7,10:0.9,10:1.0,20:0.9"
+# mmlsr's query-term pruning over its u16 index (--cut-settings): terms:candidates pairs.
+CUT_SETTINGS = "10:100,20:100,20:300,40:100,40:300"
 PISA_ALGORITHMS = "ranked_or,maxscore,block_max_wand,block_max_maxscore"
 
 
@@ -330,6 +334,19 @@ def worker(a) -> int:
             lambda: index.search_batch(queries, k, threads=1)[0],
             lambda: index.search_batch(queries, k, threads=a.threads)[0],
         )
+    elif system == "mmlsr-cut":
+        # Query-term pruning over the exact u16 index: each query's heaviest terms score every
+        # document, the best candidates are ranked by their exact score.
+        t = time.perf_counter()
+        index = mmlsr.Index.build(docs, vocab_size=vocab, impacts="u16")
+        build = time.perf_counter() - t
+        for terms, cands in a.cuts:
+            record(
+                "mmlsr", f"cut u16 terms={terms} candidates={cands}", False, build, None,
+                lambda: [index.search_cut(i, v, k, terms=terms, candidates=cands)[0] for i, v in query_rows],
+                lambda: index.search_cut_batch(queries, k, terms=terms, candidates=cands, threads=1)[0],
+                lambda: index.search_cut_batch(queries, k, terms=terms, candidates=cands, threads=a.threads)[0],
+            )
     elif system == "mmlsr-approx":
         for ppt in a.builds:
             t = time.perf_counter()
@@ -564,6 +581,10 @@ def main() -> int:
         "--approx-searches", default=APPROX_SEARCHES, help="query_cut:heap_factor pairs, comma-separated"
     )
     ap.add_argument(
+        "--cut-settings", default=CUT_SETTINGS,
+        help="mmlsr-cut's terms:candidates pairs, comma-separated (query-term pruning over the u16 index)",
+    )
+    ap.add_argument(
         "--pisa-queries", type=int, default=0,
         help="time PISA on the first N queries only (0: all); its DAAT passes took 50–230 ms a query at 1M documents",
     )
@@ -590,6 +611,13 @@ def main() -> int:
         a.searches = [(int(c), float(h)) for c, h in (x.split(":") for x in a.approx_searches.split(","))]
     except ValueError as e:
         ap.error(f"--approx-builds / --approx-searches: {e} (e.g. 1000,2000 and 10:0.7,20:0.9)")
+    try:
+        a.cuts = [(int(t), int(c)) for t, c in (x.split(":") for x in a.cut_settings.split(","))]
+    except ValueError as e:
+        ap.error(f"--cut-settings: {e} (e.g. 20:100,40:300)")
+    bad = [f"{t}:{c}" for t, c in a.cuts if t < 1 or c < a.k]
+    if bad:
+        ap.error(f"--cut-settings {','.join(bad)}: need at least 1 term and at least k = {a.k} candidates")
     if a.doc_order != "given" and not re.fullmatch(r"heaviest-terms:[1-9][0-9]*", a.doc_order):
         ap.error(f"--doc-order {a.doc_order!r}: expected given or heaviest-terms:N (N >= 1)")
     unknown = set(a.pisa_algorithms.split(",")) - set(PISA_ALGORITHMS.split(","))
@@ -626,7 +654,8 @@ def main() -> int:
         cmd = [sys.executable, __file__, a.encoded, "--worker", system, "--truth", str(tmp / "truth.npz"),
                "--rows", str(rows_path), "--queries", str(n_q), "--k", str(k), "--repeat", str(a.repeat),
                "--threads", str(a.threads), "--skip", a.skip, "--approx-builds", a.approx_builds,
-               "--approx-searches", a.approx_searches, "--pisa-queries", str(a.pisa_queries),
+               "--approx-searches", a.approx_searches, "--cut-settings", a.cut_settings,
+               "--pisa-queries", str(a.pisa_queries),
                "--pisa-algorithms", a.pisa_algorithms, "--doc-order", a.doc_order,
                "--faiss-max-gib", str(a.faiss_max_gib)]
         child = subprocess.Popen(cmd)
@@ -661,6 +690,8 @@ def main() -> int:
         skip += f" --approx-builds {a.approx_builds}"
     if a.approx_searches != APPROX_SEARCHES:
         skip += f" --approx-searches {a.approx_searches}"
+    if a.cut_settings != CUT_SETTINGS:
+        skip += f" --cut-settings {a.cut_settings}"
     if a.pisa_queries:
         skip += f" --pisa-queries {a.pisa_queries}"
     if a.pisa_algorithms != PISA_ALGORITHMS:

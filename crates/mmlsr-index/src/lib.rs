@@ -24,6 +24,7 @@
 
 mod approx;
 pub mod codec;
+mod cut;
 mod dense;
 pub mod engines;
 mod error;
@@ -48,6 +49,7 @@ pub use crate::{
     approx::{
         ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, ForwardWeights, Pruning, recall,
     },
+    cut::QueryCut,
     dense::{DENSE_QUERY_BLOCK, DenseFlat, dot},
     error::{Error, Result},
     exact::{ExactIndex, ExactScratch},

@@ -37,8 +37,9 @@ pub struct Scratch {
     pub blocks_scored: u64,
     /// Whether block-max pruning handed the last query to exhaustive scoring.
     pub fell_back: bool,
-    /// Documents rescored exactly through the forward index after the dense rows' filter
-    /// (exhaustive scoring with `u16` impacts, [`crate::InvertedIndex::set_impact_rows`]).
+    /// Documents rescored exactly through the forward index: after the dense rows' filter
+    /// (exhaustive scoring with `u16` impacts, [`crate::InvertedIndex::set_impact_rows`]), and
+    /// the candidates of query-term pruning ([`crate::InvertedIndex::search_cut`]).
     pub rescored: u64,
 }
 

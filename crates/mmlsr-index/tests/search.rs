@@ -3,8 +3,8 @@
 
 use mmlsr_core::CsrMatrix;
 use mmlsr_index::{
-    Algorithm, DocOrder, Error, Impact, IndexConfig, InvertedIndex, QueryWeights, Scratch,
-    brute_force_top_k, exact_top_k_f64,
+    Algorithm, DocOrder, Error, Impact, IndexConfig, InvertedIndex, QueryCut, QueryWeights,
+    Scratch, brute_force_top_k, exact_top_k_f64,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -165,6 +165,91 @@ fn impact_rows_change_speed_only() {
             );
         }
     }
+}
+
+/// Query-term pruning: exact when it keeps every term, exact scores and most of the top k when
+/// it keeps half, more of it with more candidates; one by one, `search_cut_many` and
+/// `search_cut_batch` agree; bad cuts are refused.
+#[test]
+fn query_cuts_rank_their_candidates_exactly() {
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let v = 60;
+    let docs = random_rows(&mut rng, 800, v, &|t| 0.5 / (1.0 + t as f64 * 0.05), false);
+    let queries = random_rows(&mut rng, 40, v, &|_| 0.5, false);
+    let k = 10;
+    let u8_index = InvertedIndex::<u8>::build(&docs, IndexConfig::default()).unwrap();
+    let reordered = InvertedIndex::<u16>::build(
+        &docs,
+        IndexConfig {
+            doc_order: DocOrder::HeaviestTerms { terms: 2 },
+            ..IndexConfig::default()
+        },
+    )
+    .unwrap();
+    fn run<I: Impact>(index: &InvertedIndex<I>, queries: &CsrMatrix, k: usize) {
+        let qs: Vec<QueryWeights> = queries
+            .rows()
+            .map(|q| index.quantize_query(q).unwrap())
+            .collect();
+        let want: Vec<_> = qs.iter().map(|q| brute_force_top_k(index, q, k)).collect();
+        let mut s = Scratch::default();
+        let all = QueryCut {
+            terms: usize::MAX,
+            candidates: k,
+        };
+        for (q, w) in qs.iter().zip(&want) {
+            assert_eq!(&index.search_cut(q, k, all, &mut s).unwrap(), w);
+        }
+        let mut recalls = Vec::new();
+        for candidates in [k, 3 * k, 10 * k] {
+            let cut = QueryCut {
+                terms: 10,
+                candidates,
+            };
+            let one: Vec<_> = qs
+                .iter()
+                .map(|q| index.search_cut(q, k, cut, &mut s).unwrap())
+                .collect();
+            assert_eq!(index.search_cut_many(&qs, k, cut, &mut s).unwrap(), one);
+            assert_eq!(index.search_cut_batch(&qs, k, cut).unwrap(), one);
+            let mut found = 0;
+            for ((q, got), w) in qs.iter().zip(&one).zip(&want) {
+                assert!(q.terms().len() > 10, "the cut must drop terms");
+                // Every hit carries its exact score under the whole query.
+                let exact = brute_force_top_k(index, q, index.n_docs());
+                for h in got {
+                    let e = exact.iter().find(|e| e.doc == h.doc).unwrap();
+                    assert_eq!(h.score.raw, e.score.raw);
+                }
+                found += got.iter().filter(|h| w.contains(h)).count();
+            }
+            recalls.push(found as f64 / (qs.len() * k) as f64);
+        }
+        assert!(recalls.windows(2).all(|r| r[0] <= r[1]), "{recalls:?}");
+        assert!(recalls[0] < 1.0 && recalls[2] > 0.8, "{recalls:?}");
+        let mut bad = |terms, candidates| {
+            index
+                .search_cut(&qs[0], k, QueryCut { terms, candidates }, &mut s)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(0, k).contains("at least 1 term"));
+        assert!(bad(5, k - 1).contains("at least k = 10 candidates"));
+    }
+    run(&u8_index, &queries, k);
+    run(&reordered, &queries, k);
+    // `heaviest` keeps the heaviest weights, ties by term id, in term order.
+    let q = QueryWeights::new(
+        mmlsr_core::SparseRow {
+            indices: &[1, 4, 7, 9],
+            values: &[1.0, 3.0, 3.0, 2.0],
+        },
+        v,
+    )
+    .unwrap();
+    assert_eq!(q.heaviest(2).terms(), &[4, 7]);
+    assert_eq!(q.heaviest(3).terms(), &[4, 7, 9]);
+    assert_eq!(q.heaviest(9), q);
 }
 
 #[test]
