@@ -182,7 +182,7 @@ FAISS_MAX_GIB = 4.0
 APPROX_BUILDS = "1000,2000,4000"
 APPROX_SEARCHES = "10:0.7,10:0.9,10:1.0,20:0.9"
 # mmlsr's query-term pruning over its u16 index (--cut-settings): terms:candidates pairs.
-CUT_SETTINGS = "10:100,20:100,20:300,40:100,40:300"
+CUT_SETTINGS = "20:100,30:100,40:100,40:200,60:100"
 PISA_ALGORITHMS = "ranked_or,maxscore,block_max_wand,block_max_maxscore"
 
 

@@ -8,9 +8,9 @@
 //! pruning"). Not rank-safe: recall is measured, not assumed.
 
 use crate::{
-    Algorithm, Error, Impact, InvertedIndex, Result,
+    Error, Impact, InvertedIndex, Result,
     scratch::Scratch,
-    search::{IndexHit, QueryWeights, ROW_QUERY_GROUP, drain, offer},
+    search::{IndexHit, QueryWeights, ROW_QUERY_GROUP},
 };
 
 /// How much of a query [`InvertedIndex::search_cut`] scores exhaustively.
@@ -61,8 +61,9 @@ impl QueryWeights {
 impl<I: Impact> InvertedIndex<I> {
     /// The approximate top `k` for `query` by query-term pruning (see the module's
     /// documentation): exact scores, ranked as [`InvertedIndex::search`] ranks them, of the
-    /// `cut.candidates` documents that score best under the `cut.terms` heaviest terms. With
-    /// `cut.terms` ≥ the query's terms it is exact.
+    /// `cut.candidates` documents that score best under the `cut.terms` heaviest terms (with
+    /// `u16` impacts: under their impacts' high byte). With `cut.terms` ≥ the query's terms and
+    /// `u8` impacts it is exact.
     pub fn search_cut(
         &self,
         query: &QueryWeights,
@@ -70,15 +71,16 @@ impl<I: Impact> InvertedIndex<I> {
         cut: QueryCut,
         scratch: &mut Scratch,
     ) -> Result<Vec<IndexHit>> {
-        cut.check(k)?;
-        let short = query.heaviest(cut.terms);
-        let candidates = self.search(&short, cut.candidates, Algorithm::Exhaustive, scratch);
-        Ok(self.rerank(query, k, &candidates, scratch))
+        Ok(self
+            .search_cut_many(std::slice::from_ref(query), k, cut, scratch)?
+            .pop()
+            .unwrap_or_default())
     }
 
     /// [`InvertedIndex::search_cut`] of many queries on this thread, in groups of
     /// [`ROW_QUERY_GROUP`] that share each pass over the dense rows (as
-    /// [`InvertedIndex::search_many`]); results in query order.
+    /// [`InvertedIndex::search_many`]); results in query order. `scratch`'s counters describe
+    /// the last group.
     pub fn search_cut_many(
         &self,
         queries: &[QueryWeights],
@@ -87,13 +89,22 @@ impl<I: Impact> InvertedIndex<I> {
         scratch: &mut Scratch,
     ) -> Result<Vec<Vec<IndexHit>>> {
         cut.check(k)?;
-        let short: Vec<QueryWeights> = queries.iter().map(|q| q.heaviest(cut.terms)).collect();
-        let candidates = self.search_many(&short, cut.candidates, Algorithm::Exhaustive, scratch);
-        Ok(queries
-            .iter()
-            .zip(&candidates)
-            .map(|(q, c)| self.rerank(q, k, c, scratch))
-            .collect())
+        let mut out = Vec::with_capacity(queries.len());
+        for group in queries.chunks(ROW_QUERY_GROUP) {
+            scratch.postings_scored = 0;
+            scratch.rescored = 0;
+            let short: Vec<QueryWeights> = group.iter().map(|q| q.heaviest(cut.terms)).collect();
+            let short: Vec<&QueryWeights> = short.iter().collect();
+            let candidates = if k == 0 {
+                vec![Vec::new(); group.len()]
+            } else {
+                self.chunked_candidates(&short, cut.candidates, scratch)
+            };
+            for (q, c) in group.iter().zip(&candidates) {
+                out.push(self.rescore(q, k, c, 0, scratch));
+            }
+        }
+        Ok(out)
     }
 
     /// [`InvertedIndex::search_cut_many`] on all threads of the current rayon pool; results in
@@ -111,43 +122,5 @@ impl<I: Impact> InvertedIndex<I> {
             .map_init(Scratch::default, |s, g| self.search_cut_many(g, k, cut, s))
             .collect::<Result<Vec<_>>>()?;
         Ok(groups.into_iter().flatten().collect())
-    }
-
-    /// The top `k` of `candidates` by their exact integer score under `query`, from the
-    /// documents' vectors quantised as the index quantised them.
-    fn rerank(
-        &self,
-        query: &QueryWeights,
-        k: usize,
-        candidates: &[IndexHit],
-        s: &mut Scratch,
-    ) -> Vec<IndexHit> {
-        s.query_dense.resize(self.vocab_size as usize, 0);
-        for (&t, &w) in query.terms.iter().zip(&query.weights) {
-            s.query_dense[t as usize] = w;
-        }
-        let top = I::MAX as f32;
-        let mut heap = std::mem::take(&mut s.heap);
-        heap.clear();
-        for hit in candidates {
-            let row = self.forward.row(hit.doc as usize);
-            let mut raw = 0u64;
-            for (&t, &w) in row.indices.iter().zip(row.values) {
-                let q = s.query_dense[t as usize];
-                if q > 0 {
-                    // The index's quantisation (`InvertedIndex::build`).
-                    let impact = (w / self.scale).round().clamp(0.0, top) as u64;
-                    raw += q as u64 * impact;
-                }
-            }
-            offer(&mut heap, k, hit.doc, raw);
-        }
-        s.rescored += candidates.len() as u64;
-        for &t in &query.terms {
-            s.query_dense[t as usize] = 0;
-        }
-        let hits = drain(&mut heap, query, self.scale);
-        s.heap = heap;
-        hits
     }
 }

@@ -188,10 +188,64 @@ impl<I: Impact> InvertedIndex<I> {
         k: usize,
         s: &mut Scratch,
     ) -> Vec<Vec<IndexHit>> {
-        let n = self.n_docs as usize;
-        if k == 0 || n == 0 {
+        if k == 0 || self.n_docs == 0 {
             return vec![Vec::new(); queries.len()];
         }
+        let thresholds = self.score_chunks(queries, k, false, s);
+        let mut heaps = std::mem::take(&mut s.heaps);
+        let candidates = std::mem::take(&mut s.candidates);
+        let spans = std::mem::take(&mut s.spans);
+        let mut hits = Vec::with_capacity(queries.len());
+        for (qi, (q, span)) in queries.iter().zip(&spans).enumerate() {
+            if span.slack == 0 {
+                hits.push(drain(&mut heaps[qi], q, self.scale));
+            } else if heaps[qi].len() < k || thresholds[qi] <= span.slack {
+                // A document with filter score 0 might belong in the top k.
+                hits.push(self.exhaustive_lists(q, k, s, self.scale));
+            } else {
+                let floor = thresholds[qi] - span.slack;
+                hits.push(self.rescore(q, k, &candidates[qi], floor, s));
+            }
+        }
+        s.heaps = heaps;
+        s.candidates = candidates;
+        s.spans = spans;
+        hits
+    }
+
+    /// The `k` positions of best filter score (exact for `u8` impacts, the top byte's for
+    /// `u16`; ties in no particular order) for every query of `queries`, chunk by chunk: the
+    /// first stage of query-term pruning, for `k` ≥ 1.
+    pub(crate) fn chunked_candidates(
+        &self,
+        queries: &[&QueryWeights],
+        k: usize,
+        s: &mut Scratch,
+    ) -> Vec<Vec<(u32, u64)>> {
+        if self.n_docs == 0 {
+            return vec![Vec::new(); queries.len()];
+        }
+        self.score_chunks(queries, k, true, s);
+        s.heaps[..queries.len()]
+            .iter_mut()
+            .map(|h| h.drain().map(|(a, pos)| (pos, a.0)).collect())
+            .collect()
+    }
+
+    /// Score `queries` (k ≥ 1, documents > 0) chunk by chunk into `s.heaps` (one per query)
+    /// and `s.spans`, returning each query's k-th score so far. A query whose filter scores
+    /// are exact (`slack` 0) keeps its top k by given document id as exhaustive scoring does;
+    /// any other query, or every query when `positions_only`, keeps the k best positions by
+    /// filter score, and (unless `positions_only`) in `s.candidates` every position within its
+    /// slack of the k-th.
+    fn score_chunks(
+        &self,
+        queries: &[&QueryWeights],
+        k: usize,
+        positions_only: bool,
+        s: &mut Scratch,
+    ) -> Vec<u64> {
+        let n = self.n_docs as usize;
         let mut row_terms = std::mem::take(&mut s.row_terms);
         let mut lists = std::mem::take(&mut s.lists);
         let mut spans = std::mem::take(&mut s.spans);
@@ -242,7 +296,17 @@ impl<I: Impact> InvertedIndex<I> {
                     }
                 }
                 let (heap, threshold) = (&mut heaps[qi], &mut thresholds[qi]);
-                if span.slack == 0 {
+                if positions_only {
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        let a = std::mem::take(a) as u64;
+                        if a > *threshold {
+                            offer(heap, k, (start + i) as u32, a);
+                            if heap.len() == k {
+                                *threshold = heap.peek().map_or(0, |t| t.0.0);
+                            }
+                        }
+                    }
+                } else if span.slack == 0 {
                     // Exact scores: offered as exhaustive scoring offers them.
                     for (i, a) in acc.iter_mut().enumerate() {
                         let a = std::mem::take(a) as u64;
@@ -253,55 +317,41 @@ impl<I: Impact> InvertedIndex<I> {
                             }
                         }
                     }
-                    continue;
-                }
-                // Filter scores: the heap keeps the k largest (by position: which of tied
-                // documents it keeps does not matter), the candidates every document within
-                // `slack` of the k-th so far.
-                let cands = &mut candidates[qi];
-                for (i, a) in acc.iter_mut().enumerate() {
-                    let a = std::mem::take(a) as u64;
-                    if a == 0 || a + span.slack < *threshold {
-                        continue;
+                } else {
+                    // Filter scores: the heap keeps the k largest (by position: which of tied
+                    // documents it keeps does not matter), the candidates every document
+                    // within `slack` of the k-th so far.
+                    let cands = &mut candidates[qi];
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        let a = std::mem::take(a) as u64;
+                        if a == 0 || a + span.slack < *threshold {
+                            continue;
+                        }
+                        cands.push(((start + i) as u32, a));
+                        offer(heap, k, (start + i) as u32, a);
+                        if heap.len() == k {
+                            *threshold = heap.peek().map_or(0, |t| t.0.0);
+                        }
                     }
-                    cands.push(((start + i) as u32, a));
-                    offer(heap, k, (start + i) as u32, a);
-                    if heap.len() == k {
-                        *threshold = heap.peek().map_or(0, |t| t.0.0);
+                    if cands.len() > keep {
+                        let t = *threshold;
+                        cands.retain(|&(_, a)| a + span.slack >= t);
                     }
-                }
-                if cands.len() > keep {
-                    let t = *threshold;
-                    cands.retain(|&(_, a)| a + span.slack >= t);
                 }
             }
         }
         s.doc_acc = acc_vec;
-        let mut hits = Vec::with_capacity(queries.len());
-        for (qi, (q, span)) in queries.iter().zip(&spans).enumerate() {
-            if span.slack == 0 {
-                hits.push(drain(&mut heaps[qi], q, self.scale));
-                continue;
-            }
-            let threshold = thresholds[qi];
-            if heaps[qi].len() < k || threshold <= span.slack {
-                // A document with filter score 0 might belong in the top k.
-                hits.push(self.exhaustive_lists(q, k, s, self.scale));
-                continue;
-            }
-            hits.push(self.rescore(q, k, &candidates[qi], threshold - span.slack, s));
-        }
         s.row_terms = row_terms;
         s.lists = lists;
         s.spans = spans;
         s.heaps = heaps;
         s.candidates = candidates;
-        hits
+        thresholds
     }
 
     /// The top `k` of the `candidates` (position, filter score) whose filter score reaches
-    /// `floor`, by their exact scores through the quantised forward index.
-    fn rescore(
+    /// `floor`, by their exact scores under `q` through the quantised forward index.
+    pub(crate) fn rescore(
         &self,
         q: &QueryWeights,
         k: usize,
