@@ -13,7 +13,7 @@ use mmlsr_core::CsrMatrix;
 use mmlsr_index::{
     Algorithm, ApproxConfig, ApproxIndex, ApproxParams, ApproxScratch, DenseFlat, DenseHnsw,
     DocOrder, ExactIndex, ExactScratch, ForwardWeights, Hit, HnswConfig, IndexConfig,
-    InvertedIndex, Pruning, QueryMode, QueryWeights, Scratch, recall,
+    InvertedIndex, Pruning, QueryCut, QueryMode, QueryWeights, Scratch, recall,
 };
 use mmlsr_store::{Dataset, SparseTable, Split, Vocabulary};
 use rand::SeedableRng;
@@ -98,6 +98,13 @@ pub struct BenchPlan {
     /// Approximate mode: heap factor.
     #[arg(long, default_value_t = ApproxParams::default().heap_factor)]
     pub heap_factor: f32,
+    /// Query-term pruning (u16 index): each query's heaviest terms that score every document.
+    #[arg(long, default_value_t = 40, value_parser = crate::values::positive)]
+    pub cut_terms: usize,
+    /// Query-term pruning: documents ranked by their exact score (at least k; raised to k for
+    /// larger cut-offs).
+    #[arg(long, default_value_t = 100, value_parser = crate::values::positive)]
+    pub cut_candidates: usize,
     /// HNSW: neighbours per node (M).
     #[arg(long, default_value_t = HnswConfig::default().max_connections)]
     pub hnsw_m: usize,
@@ -139,6 +146,8 @@ impl Default for BenchPlan {
             approx_sketch_terms: ApproxConfig::default().sketch_terms,
             query_cut: ApproxParams::default().query_cut,
             heap_factor: ApproxParams::default().heap_factor,
+            cut_terms: 40,
+            cut_candidates: 100,
             hnsw_m: HnswConfig::default().max_connections,
             hnsw_ef_construction: HnswConfig::default().ef_construction,
             hnsw_ef_search: HnswConfig::default().ef_search,
@@ -415,8 +424,9 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
             rows.push(row);
         }
     }
-    // The exhaustive reference over finer scores: u16 impacts, and unquantised f32 weights
-    // (exp queries; recall = agreement with the u8 top-10).
+    // The exhaustive reference over finer scores: u16 impacts, and unquantised f32 weights;
+    // and query-term pruning over the u16 index (exp queries; recall = agreement with the u8
+    // top-10).
     let index16 = InvertedIndex::<u16>::build(&c.docs, config)?;
     let qw16: Vec<QueryWeights> = c
         .queries
@@ -425,6 +435,7 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
         .collect::<Result<_, _>>()?;
     let exact = ExactIndex::build(&c.docs)?;
     let mut es = ExactScratch::default();
+    let mut cut_scratch = Scratch::default();
     for (method, run) in [
         (
             "sparse exp · exhaustive, u16 impacts",
@@ -444,6 +455,24 @@ fn bench_collection(args: &BenchPlan, c: Collection) -> anyhow::Result<Vec<Row>>
                     .expect("validated queries")
                     .iter()
                     .map(|h| h.map_score(|s| s as f32))
+                    .collect()
+            },
+        ),
+        (
+            &*format!(
+                "sparse exp · query-term pruning, u16 impacts ({} terms, {} candidates)",
+                args.cut_terms, args.cut_candidates
+            ),
+            &mut |i: usize, k: usize| -> Vec<Hit> {
+                let cut = QueryCut {
+                    terms: args.cut_terms,
+                    candidates: args.cut_candidates.max(k),
+                };
+                index16
+                    .search_cut(&qw16[i], k, cut, &mut cut_scratch)
+                    .expect("a positive cut with at least k candidates")
+                    .iter()
+                    .map(|h| h.map_score(|s| s.value))
                     .collect()
             },
         ),
@@ -670,9 +699,10 @@ fn write_outputs(out: &Path, machine: &str, args: &BenchPlan, rows: &[Row]) -> a
     let _ = writeln!(
         md,
         "\nrecall@10: share of the exact `exp` top-10 of the u8 index (for dense rows, of the \
-         flat top-10) that the row returns; for the u16 and f32 rows, their agreement with \
-         it. Hybrid rescoring uses max(k, {}) candidates.",
-        args.hybrid_candidates
+         flat top-10) that the row returns; for the u16, f32 and query-term pruning rows, \
+         their agreement with it. Hybrid rescoring uses max(k, {}) candidates, query-term \
+         pruning max(k, {}).",
+        args.hybrid_candidates, args.cut_candidates
     );
     for note in &args.notes {
         let _ = writeln!(md, "\n{note}");
