@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! cargo run --release -p mmlsr-index --example rows_sweep -- \
-//!     SOURCE [QUERIES=200] [FRACTIONS=none,0.25,0.125,0.0625,0.03125] [REPS=3]
+//!     SOURCE [QUERIES=200] [FRACTIONS=none,0.25,0.125,0.0625,0.03125] [REPS=3] [K=10]
 //! ```
 //!
 //! SOURCE is a folder written by `mmlsr encode` or `mmlsr synth-sparse` (`img_sparse.parquet`,
@@ -44,6 +44,7 @@ fn sweep<I: Impact>(
     queries: &CsrMatrix,
     fractions: &[Option<f64>],
     reps: usize,
+    k: usize,
 ) -> Res<()> {
     let mut index = InvertedIndex::<I>::build(docs, IndexConfig::default())?;
     let qs: Vec<QueryWeights> = queries
@@ -51,7 +52,6 @@ fn sweep<I: Impact>(
         .map(|r| index.quantize_query(r))
         .collect::<Result<_, _>>()?;
     let n_q = qs.len() as f64;
-    let k = 10;
     let mut reference: Option<Vec<Vec<(u32, u64)>>> = None;
     for &fraction in fractions {
         index.set_impact_rows(fraction.unwrap_or(f64::INFINITY));
@@ -100,7 +100,7 @@ fn sweep<I: Impact>(
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let source = args.first().ok_or(
-        "usage: rows_sweep SOURCE [QUERIES=200] [FRACTIONS=none,0.25,0.125,0.0625,0.03125] [REPS=3]",
+        "usage: rows_sweep SOURCE [QUERIES=200] [FRACTIONS=none,0.25,0.125,0.0625,0.03125] [REPS=3] [K=10]",
     )?;
     let n_q: usize = args.get(1).map_or(Ok(200), |s| s.parse())?;
     let fractions: Vec<Option<f64>> = args
@@ -116,6 +116,7 @@ fn main() -> Res<()> {
         })
         .collect::<Result<_, _>>()?;
     let reps: usize = args.get(3).map_or(Ok(3), |s| s.parse())?;
+    let k: usize = args.get(4).map_or(Ok(10), |s| s.parse())?;
     let dir = std::path::Path::new(source);
     let docs = SparseTable::read_parquet(&dir.join("img_sparse.parquet"), None)?.matrix;
     let all =
@@ -125,7 +126,7 @@ fn main() -> Res<()> {
         queries.push_row(r.indices, r.values)?;
     }
     println!(
-        "{source}: {} documents, {} queries, {} threads in the rayon pool",
+        "{source}: {} documents, {} queries, top {k}, {} threads in the rayon pool",
         docs.n_rows(),
         queries.n_rows(),
         rayon::current_num_threads()
@@ -134,7 +135,7 @@ fn main() -> Res<()> {
         "| impacts | row fraction | rows | row MiB | ms/query one call | q/s search_many (1 thread) | q/s search_batch |"
     );
     println!("|---|---|---|---|---|---|---|");
-    sweep::<u8>(&docs, &queries, &fractions, reps)?;
-    sweep::<u16>(&docs, &queries, &fractions, reps)?;
+    sweep::<u8>(&docs, &queries, &fractions, reps, k)?;
+    sweep::<u16>(&docs, &queries, &fractions, reps, k)?;
     Ok(())
 }

@@ -10,19 +10,19 @@
 //! product there (results/peers/README.md, "Dense rows of impacts").
 //!
 //! Scoring runs over chunks of documents sized so that the chunk's slice of every row stays
-//! in the L2 cache: a group of queries scores one chunk after the other, each query adding
-//! its rows and its sparse lists' postings in the chunk into one small `u32` accumulator, then
-//! offering the chunk's documents to its top-k heap. The rows are read from memory once per
-//! group, not once per query.
+//! in cache (2 MiB of rows a chunk): a group of queries scores one chunk after the other, each
+//! query adding its rows (into a `u32` accumulator) and its sparse lists' postings in the chunk (into a
+//! `u64` one), then offering the chunk's documents to its top-k heap. The rows are read from
+//! memory once per group, not once per query.
 //!
 //! A row holds an impact's top 8 bits: the impact itself for `u8` impacts, so that the chunk's
 //! scores are the exact integer scores; for `u16` impacts the high byte, so that they are a
-//! filter: `unit · A ≤ score ≤ unit · (A + slack)` for the filter score `A` (see
-//! [`QuerySpan`]). Every document whose `A` comes within `slack` of the k-th largest is
-//! rescored exactly through the forward index (on the trained exp=c collection about 16 per
-//! query), and a query whose k-th filter score is not above its slack is answered by
-//! exhaustive scoring of its postings instead. Either way the results are the same exact
-//! integers, ranked the same way, as every other algorithm's.
+//! filter: `filter ≤ score ≤ filter + slack`, where the slack bounds what the rows' low bytes
+//! can add (see `QuerySpan`; the lists are scored exactly). Every document whose filter score
+//! comes within `slack` of the k-th largest is rescored exactly through the forward index (on
+//! the trained exp=c collection about 16 per query), and a query whose k-th filter score is
+//! not above its slack is answered by exhaustive scoring of its postings instead. Either way
+//! the results are the same exact integers, ranked the same way, as every other algorithm's.
 
 use std::collections::BinaryHeap;
 
@@ -30,11 +30,14 @@ use crate::{
     Impact, InvertedIndex,
     index::impact_rows,
     scratch::{QuerySpan, Scratch},
-    search::{IndexHit, QueryWeights, drain, offer},
+    search::{FORWARD_ENTRY_COST, IndexHit, POSTING_COST, QueryWeights, drain, offer},
 };
 
-/// Bytes of the rows' slices that one chunk of documents should keep in cache.
-const CHUNK_ROW_BYTES: usize = 256 << 10;
+/// Bytes of the rows' slices that one chunk of documents should keep in cache (L3 rather than
+/// L2: with 256 KiB chunks, queries with many sparse lists spent more time re-entering each
+/// list chunk after chunk than adding rows — Zipf FLOPs 80, 902 rows: 6.4 ms a query against
+/// 3.4 ms with 2 MiB, and the trained exp=c collection no slower; `examples/rows_sweep.rs`).
+const CHUNK_ROW_BYTES: usize = 2 << 20;
 
 /// Documents per chunk for `n_rows` rows: their slices fill [`CHUNK_ROW_BYTES`], a multiple of
 /// 64 between 256 and 16,384.
@@ -137,7 +140,8 @@ impl<I: Impact> InvertedIndex<I> {
                 .any(|&t| self.impact_row[t as usize] != u32::MAX)
     }
 
-    /// Query `q`'s terms into the group's buffers, and its span of them.
+    /// Query `q`'s terms into the group's buffers, and its span of them: row terms with their
+    /// shifted weights, sparse lists with their own.
     fn split_query(
         &self,
         q: &QueryWeights,
@@ -146,36 +150,46 @@ impl<I: Impact> InvertedIndex<I> {
         s: &mut Scratch,
     ) -> QuerySpan {
         let n = self.n_docs as usize;
-        let total: u64 = q.weights.iter().map(|&w| w as u64).sum();
+        let has_row = |t: u32| self.impact_row[t as usize] != u32::MAX;
+        let total: u64 = q
+            .terms
+            .iter()
+            .zip(&q.weights)
+            .filter(|&(&t, _)| has_row(t))
+            .map(|(_, &w)| w as u64)
+            .sum();
         let mut shift = 0u32;
         while (total >> shift) * 255 > u32::MAX as u64 {
             shift += 1;
         }
         let low_bits = I::BITS - 8;
         let (r0, l0) = (row_terms.len(), lists.len());
-        let mut excess = 0u64;
+        let mut slack = 0u64;
+        let mut postings = 0u64;
         for (&t, &w) in q.terms.iter().zip(&q.weights) {
             let (a, b) = (
                 self.term_start[t as usize] as usize,
                 self.term_start[t as usize + 1] as usize,
             );
-            s.postings_scored += (b - a) as u64;
-            let shifted = w >> shift;
-            let rest = (w - (shifted << shift)) as u64;
-            excess += ((shifted as u64) << shift) * ((1u64 << low_bits) - 1)
-                + rest * self.term_max[t as usize].get() as u64;
-            let row = self.impact_row[t as usize];
-            if row != u32::MAX {
-                row_terms.push((row as usize * n, shifted));
+            postings += (b - a) as u64;
+            if has_row(t) {
+                let shifted = w >> shift;
+                let rest = (w - (shifted << shift)) as u64;
+                slack += ((shifted as u64) << shift) * ((1u64 << low_bits) - 1)
+                    + rest * self.term_max[t as usize].get() as u64;
+                let row = self.impact_row[t as usize] as usize;
+                row_terms.push((row * n, shifted));
             } else if a < b {
-                lists.push((a, b, shifted));
+                lists.push((a, b, w));
             }
         }
-        let unit = 1u64 << (shift + low_bits);
+        s.postings_scored += postings;
         QuerySpan {
             rows: (r0, row_terms.len()),
             lists: (l0, lists.len()),
-            slack: excess.div_ceil(unit),
+            unit: 1u64 << (shift + low_bits),
+            slack,
+            postings,
         }
     }
 
@@ -191,7 +205,7 @@ impl<I: Impact> InvertedIndex<I> {
         if k == 0 || self.n_docs == 0 {
             return vec![Vec::new(); queries.len()];
         }
-        let thresholds = self.score_chunks(queries, k, false, s);
+        let (thresholds, abandoned) = self.score_chunks(queries, k, false, s);
         let mut heaps = std::mem::take(&mut s.heaps);
         let candidates = std::mem::take(&mut s.candidates);
         let spans = std::mem::take(&mut s.spans);
@@ -199,12 +213,20 @@ impl<I: Impact> InvertedIndex<I> {
         for (qi, (q, span)) in queries.iter().zip(&spans).enumerate() {
             if span.slack == 0 {
                 hits.push(drain(&mut heaps[qi], q, self.scale));
-            } else if heaps[qi].len() < k || thresholds[qi] <= span.slack {
-                // A document with filter score 0 might belong in the top k.
+            } else if abandoned[qi] || heaps[qi].len() < k || thresholds[qi] <= span.slack {
+                // Too many candidates to rescore, or a document with filter score 0 might
+                // belong in the top k.
+                s.fell_back = true;
                 hits.push(self.exhaustive_lists(q, k, s, self.scale));
             } else {
                 let floor = thresholds[qi] - span.slack;
-                hits.push(self.rescore(q, k, &candidates[qi], floor, s));
+                let n = candidates[qi].iter().filter(|c| c.1 >= floor).count() as u64;
+                if self.rescoring_costlier(n, span.postings) {
+                    s.fell_back = true;
+                    hits.push(self.exhaustive_lists(q, k, s, self.scale));
+                } else {
+                    hits.push(self.rescore(q, k, &candidates[qi], floor, s));
+                }
             }
         }
         s.heaps = heaps;
@@ -232,19 +254,28 @@ impl<I: Impact> InvertedIndex<I> {
             .collect()
     }
 
+    /// Whether rescoring `candidates` documents through the forward index is estimated to
+    /// cost more than exhaustive scoring of a query's `postings`.
+    fn rescoring_costlier(&self, candidates: u64, postings: u64) -> bool {
+        let doc_terms = self.fwd_terms.len() as f64 / self.n_docs.max(1) as f64;
+        candidates as f64 * doc_terms * FORWARD_ENTRY_COST > postings as f64 * POSTING_COST
+    }
+
     /// Score `queries` (k ≥ 1, documents > 0) chunk by chunk into `s.heaps` (one per query)
-    /// and `s.spans`, returning each query's k-th score so far. A query whose filter scores
-    /// are exact (`slack` 0) keeps its top k by given document id as exhaustive scoring does;
-    /// any other query, or every query when `positions_only`, keeps the k best positions by
-    /// filter score, and (unless `positions_only`) in `s.candidates` every position within its
-    /// slack of the k-th.
+    /// and `s.spans`, returning each query's k-th score so far and whether it was abandoned.
+    /// A query whose filter scores are exact (`slack` 0) keeps its top k by given document id
+    /// as exhaustive scoring does; any other query, or every query when `positions_only`,
+    /// keeps the k best positions by filter score, and (unless `positions_only`) in
+    /// `s.candidates` every position within its slack of the k-th — unless rescoring them
+    /// would read more than the query's postings (a loose slack, a deep k), when the query is
+    /// abandoned, for exhaustive scoring of its postings to answer.
     fn score_chunks(
         &self,
         queries: &[&QueryWeights],
         k: usize,
         positions_only: bool,
         s: &mut Scratch,
-    ) -> Vec<u64> {
+    ) -> (Vec<u64>, Vec<bool>) {
         let n = self.n_docs as usize;
         let mut row_terms = std::mem::take(&mut s.row_terms);
         let mut lists = std::mem::take(&mut s.lists);
@@ -263,12 +294,20 @@ impl<I: Impact> InvertedIndex<I> {
         candidates.resize_with(queries.len().max(candidates.len()), Vec::new);
         candidates.iter_mut().for_each(Vec::clear);
         let mut thresholds = vec![0u64; queries.len()];
+        let mut abandoned = vec![false; queries.len()];
+        let costlier =
+            |candidates: u64, postings: u64| self.rescoring_costlier(candidates, postings);
         let chunk = chunk_docs(self.n_impact_rows());
-        // The `u8` exhaustive accumulator's first `chunk` entries: all zeros between queries
-        // (the selection below takes back what it reads), as exhaustive scoring leaves them.
+        // The `u8` exhaustive accumulator's first `chunk` entries for the rows, and the lists'
+        // chunk accumulator: all zeros between queries (the selection below takes back what it
+        // reads), as exhaustive scoring leaves them.
         let mut acc_vec = std::mem::take(&mut s.doc_acc);
         if acc_vec.len() < chunk.min(n) {
             acc_vec.resize(chunk.min(n), 0);
+        }
+        let mut list_acc_vec = std::mem::take(&mut s.list_acc);
+        if list_acc_vec.len() < chunk.min(n) {
+            list_acc_vec.resize(chunk.min(n), 0);
         }
         let avx2 = has_avx2();
         // Reordered, a later position may hold a smaller document id, so ties are offered.
@@ -277,7 +316,11 @@ impl<I: Impact> InvertedIndex<I> {
         for start in (0..n).step_by(chunk) {
             let end = (start + chunk).min(n);
             let acc = &mut acc_vec[..end - start];
+            let list_acc = &mut list_acc_vec[..end - start];
             for (qi, span) in spans.iter().enumerate() {
+                if abandoned[qi] {
+                    continue;
+                }
                 add_rows(
                     avx2,
                     acc,
@@ -291,14 +334,17 @@ impl<I: Impact> InvertedIndex<I> {
                         if d >= end {
                             break;
                         }
-                        acc[d - start] += *w as u32 * self.impacts[*cur].top_byte() as u32;
+                        list_acc[d - start] += I::product(*w, self.impacts[*cur]).into();
                         *cur += 1;
                     }
                 }
                 let (heap, threshold) = (&mut heaps[qi], &mut thresholds[qi]);
+                let unit = span.unit;
+                let score =
+                    |a: &mut u32, l: &mut u64| std::mem::take(a) as u64 * unit + std::mem::take(l);
                 if positions_only {
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        let a = std::mem::take(a) as u64;
+                    for (i, (a, l)) in acc.iter_mut().zip(list_acc.iter_mut()).enumerate() {
+                        let a = score(a, l);
                         if a > *threshold {
                             offer(heap, k, (start + i) as u32, a);
                             if heap.len() == k {
@@ -308,8 +354,8 @@ impl<I: Impact> InvertedIndex<I> {
                     }
                 } else if span.slack == 0 {
                     // Exact scores: offered as exhaustive scoring offers them.
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        let a = std::mem::take(a) as u64;
+                    for (i, (a, l)) in acc.iter_mut().zip(list_acc.iter_mut()).enumerate() {
+                        let a = score(a, l);
                         if a > *threshold || (ties && a == *threshold) {
                             offer(heap, k, self.doc_id((start + i) as u32), a);
                             if heap.len() == k {
@@ -322,8 +368,8 @@ impl<I: Impact> InvertedIndex<I> {
                     // documents it keeps does not matter), the candidates every document
                     // within `slack` of the k-th so far.
                     let cands = &mut candidates[qi];
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        let a = std::mem::take(a) as u64;
+                    for (i, (a, l)) in acc.iter_mut().zip(list_acc.iter_mut()).enumerate() {
+                        let a = score(a, l);
                         if a == 0 || a + span.slack < *threshold {
                             continue;
                         }
@@ -333,20 +379,35 @@ impl<I: Impact> InvertedIndex<I> {
                             *threshold = heap.peek().map_or(0, |t| t.0.0);
                         }
                     }
-                    if cands.len() > keep {
+                    if start == 0 && end < n {
+                        // The first chunk foretells the rest: its r-th best filter score, r
+                        // the k-th's share of a chunk, stands in for the final k-th, and its
+                        // documents within the slack of it for the share that will need
+                        // rescoring.
+                        let r = (k * end).div_ceil(n).max(1);
+                        if r <= cands.len() {
+                            let mut scores: Vec<u64> = cands.iter().map(|c| c.1).collect();
+                            let at = scores.len() - r;
+                            let kth = *scores.select_nth_unstable(at).1;
+                            let within = cands.iter().filter(|c| c.1 + span.slack >= kth).count();
+                            abandoned[qi] = costlier((within * n / end) as u64, span.postings);
+                        }
+                    } else if cands.len() > keep {
                         let t = *threshold;
                         cands.retain(|&(_, a)| a + span.slack >= t);
+                        abandoned[qi] = costlier(cands.len() as u64, span.postings);
                     }
                 }
             }
         }
         s.doc_acc = acc_vec;
+        s.list_acc = list_acc_vec;
         s.row_terms = row_terms;
         s.lists = lists;
         s.spans = spans;
         s.heaps = heaps;
         s.candidates = candidates;
-        thresholds
+        (thresholds, abandoned)
     }
 
     /// The top `k` of the `candidates` (position, filter score) whose filter score reaches
@@ -424,8 +485,9 @@ mod tests {
     #[test]
     fn chunks_hold_their_rows_in_cache_within_bounds() {
         assert_eq!(chunk_docs(0), 16_384);
-        assert_eq!(chunk_docs(463), 512);
+        // 2 MiB / 463 rows = 4,529 documents, down to a multiple of 64.
+        assert_eq!(chunk_docs(463), 4_480);
         assert_eq!(chunk_docs(100_000), 256);
-        assert_eq!(chunk_docs(100) % 64, 0);
+        assert_eq!(chunk_docs(1000) % 64, 0);
     }
 }

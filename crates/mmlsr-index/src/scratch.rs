@@ -11,6 +11,9 @@ pub struct Scratch {
     pub(crate) doc_acc: Vec<u32>,
     /// The same for `u16` impacts.
     pub(crate) doc_acc_wide: Vec<u64>,
+    /// Scoring over dense rows: the sparse lists' exact scores of a chunk (all zeros between
+    /// queries).
+    pub(crate) list_acc: Vec<u64>,
     pub(crate) block_acc: Vec<u64>,
     pub(crate) blocks: Vec<(u64, u32)>,
     /// Query weights by term id (all zeros between queries).
@@ -35,7 +38,9 @@ pub struct Scratch {
     pub bounds_read: u64,
     /// Blocks scored by the last query (block-max pruning).
     pub blocks_scored: u64,
-    /// Whether block-max pruning handed the last query to exhaustive scoring.
+    /// Whether block-max pruning handed the last query to exhaustive scoring, or the dense
+    /// rows' `u16` filter handed it to exhaustive scoring of its postings (for a group: any
+    /// of its queries).
     pub fell_back: bool,
     /// Documents rescored exactly through the forward index: after the dense rows' filter
     /// (exhaustive scoring with `u16` impacts, [`crate::InvertedIndex::set_impact_rows`]), and
@@ -44,15 +49,21 @@ pub struct Scratch {
 }
 
 /// A query of a group: its row terms `rows.0..rows.1` and sparse lists `lists.0..lists.1` in
-/// the group's buffers, with weights `w' = w >> shift` (the smallest shift that keeps
-/// `255 · Σ w'` within `u32`), and what its filter score `A = Σ w' · top byte` says of its
-/// exact score `Σ w · impact`: with impacts of `b` bits and `w = 2^shift · w' + r`,
-/// `score − unit · A = Σ 2^shift · w' · (low b − 8 bits) + Σ r · impact`, between 0 and
-/// `Σ (2^shift · w' · (2^(b−8) − 1) + r · max impact of the term) ≤ unit · slack`, where
-/// `unit = 2^(shift + b − 8)`. For `u8` impacts `unit` is 1 and `slack` 0: `A` is the score.
+/// the group's buffers. The rows hold top bytes and take weights `w' = w >> shift` (the
+/// smallest shift that keeps `255 · Σ w'` over the row terms within `u32`); the lists take the
+/// exact weights and impacts. A document's filter score `unit · A + L` (`A = Σ w' · top byte`
+/// over the row terms, `L` the lists' exact score) is at most its exact score and at least
+/// that minus `slack`: with impacts of `b` bits and `w = 2^shift · w' + r`, a row term's exact
+/// product exceeds `unit · w' · top byte` (`unit = 2^(shift + b − 8)`) by `2^shift · w' · (low
+/// b − 8 bits) + r · impact`, at most `2^shift · w' · (2^(b−8) − 1) + r · max impact of the
+/// term`, summed into `slack`. For `u8` impacts, or a query without row terms, `slack` is 0
+/// and the filter score is the score.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuerySpan {
     pub(crate) rows: (usize, usize),
     pub(crate) lists: (usize, usize),
+    pub(crate) unit: u64,
     pub(crate) slack: u64,
+    /// The query's postings (what exhaustive scoring of its lists would read).
+    pub(crate) postings: u64,
 }

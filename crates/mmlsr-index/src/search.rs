@@ -145,9 +145,9 @@ pub const ROW_QUERY_GROUP: usize = 32;
 /// Relative costs (ns on the benchmark machine, `mmlsr bench`) behind block-max pruning's
 /// choices; they decide speed only, never results: adding one posting to the exhaustive
 /// accumulator,
-const POSTING_COST: f64 = 0.6;
+pub(crate) const POSTING_COST: f64 = 0.6;
 /// scoring one forward-index entry of a block against the dense query weights,
-const FORWARD_ENTRY_COST: f64 = 1.5;
+pub(crate) const FORWARD_ENTRY_COST: f64 = 1.5;
 /// and finding one query term's postings in a block (a binary search among its blocks).
 const BLOCK_SEARCH_COST: f64 = 40.0;
 

@@ -170,6 +170,43 @@ fn impact_rows_change_speed_only() {
 /// Query-term pruning: exact when it keeps every term, exact scores and most of the top k when
 /// it keeps half, more of it with more candidates; one by one, `search_cut_many` and
 /// `search_cut_batch` agree; bad cuts are refused.
+/// Over several chunks of documents, the `u16` filter both rescores its candidates and, for a
+/// deep k over many query terms, hands queries to their postings (estimated from the first
+/// chunk, or on too many candidates); results stay the brute force's either way.
+#[test]
+fn the_u16_filter_falls_back_where_rescoring_would_cost_more() {
+    let mut rng = ChaCha8Rng::seed_from_u64(37);
+    let v = 2000;
+    // 2,000 rows of 2 MiB / 2,000 = 1,024 documents a chunk: 3 chunks.
+    let docs = random_rows(&mut rng, 3000, v, &|t| 0.02 + 0.1 / (1.0 + t as f64), false);
+    let queries = random_rows(&mut rng, 12, v, &|_| 0.1, false);
+    let mut index = InvertedIndex::<u16>::build(&docs, IndexConfig::default()).unwrap();
+    index.set_impact_rows(0.0);
+    assert!(index.n_impact_rows() > 1900);
+    let qs: Vec<QueryWeights> = queries
+        .rows()
+        .map(|q| index.quantize_query(q).unwrap())
+        .collect();
+    let mut s = Scratch::default();
+    let mut paths = std::collections::BTreeMap::new();
+    for k in [1, 10, 1000, 2500] {
+        let want: Vec<_> = qs.iter().map(|q| brute_force_top_k(&index, q, k)).collect();
+        for (qi, q) in qs.iter().enumerate() {
+            let got = index.search(q, k, Algorithm::Exhaustive, &mut s);
+            assert_eq!(got, want[qi], "k {k}, query {qi}");
+            *paths.entry((k, s.fell_back)).or_insert(0) += 1;
+        }
+        assert_eq!(
+            index.search_many(&qs, k, Algorithm::Exhaustive, &mut s),
+            want
+        );
+        assert_eq!(index.search_batch(&qs, k, Algorithm::Exhaustive), want);
+    }
+    // Shallow k: the filter answers; deep k: the postings do.
+    assert_eq!(paths.get(&(10, false)), Some(&qs.len()), "{paths:?}");
+    assert_eq!(paths.get(&(2500, true)), Some(&qs.len()), "{paths:?}");
+}
+
 #[test]
 fn query_cuts_rank_their_candidates_exactly() {
     let mut rng = ChaCha8Rng::seed_from_u64(31);
