@@ -20,9 +20,11 @@
 //! filter: `filter ≤ score ≤ filter + slack`, where the slack bounds what the rows' low bytes
 //! can add (see `QuerySpan`; the lists are scored exactly). Every document whose filter score
 //! comes within `slack` of the k-th largest is rescored exactly through the forward index (on
-//! the trained exp=c collection 15 per query at k = 10, the median over 300 queries), and a query whose k-th filter score is
-//! not above its slack is answered by exhaustive scoring of its postings instead. Either way
-//! the results are the same exact integers, ranked the same way, as every other algorithm's.
+//! the trained exp=c collection 15 per query at k = 10, the median over 300 queries), and a
+//! query whose k-th filter score is not above its slack, or whose candidates would cost more
+//! to rescore than its postings to score, is answered by exhaustive scoring of its postings
+//! instead. Either way the results are the same exact integers, ranked the same way, as every
+//! other algorithm's.
 
 use std::collections::BinaryHeap;
 
