@@ -91,8 +91,7 @@ impl<I: Impact> InvertedIndex<I> {
         cut.check(k)?;
         let mut out = Vec::with_capacity(queries.len());
         for group in queries.chunks(ROW_QUERY_GROUP) {
-            scratch.postings_scored = 0;
-            scratch.rescored = 0;
+            scratch.reset_counters();
             let short: Vec<QueryWeights> = group.iter().map(|q| q.heaviest(cut.terms)).collect();
             let short: Vec<&QueryWeights> = short.iter().collect();
             let candidates = if k == 0 {

@@ -48,6 +48,17 @@ pub struct Scratch {
     pub rescored: u64,
 }
 
+impl Scratch {
+    /// Zero the public work counters before a query (or a group of queries).
+    pub(crate) fn reset_counters(&mut self) {
+        self.postings_scored = 0;
+        self.bounds_read = 0;
+        self.blocks_scored = 0;
+        self.fell_back = false;
+        self.rescored = 0;
+    }
+}
+
 /// A query of a group: its row terms `rows.0..rows.1` and sparse lists `lists.0..lists.1` in
 /// the group's buffers. The rows hold top bytes and take weights `w' = w >> shift` (the
 /// smallest shift that keeps `255 · Σ w'` over the row terms within `u32`); the lists take the

@@ -197,11 +197,7 @@ impl<I: Impact> InvertedIndex<I> {
         algorithm: Algorithm,
         scratch: &mut Scratch,
     ) -> Vec<IndexHit> {
-        scratch.postings_scored = 0;
-        scratch.bounds_read = 0;
-        scratch.blocks_scored = 0;
-        scratch.fell_back = false;
-        scratch.rescored = 0;
+        scratch.reset_counters();
         let scale = self.scale;
         match algorithm {
             Algorithm::Exhaustive => self.exhaustive(query, k, scratch, scale),
@@ -636,11 +632,7 @@ impl<I: Impact> InvertedIndex<I> {
         }
         let mut out = Vec::with_capacity(queries.len());
         for g in queries.chunks(ROW_QUERY_GROUP) {
-            scratch.postings_scored = 0;
-            scratch.bounds_read = 0;
-            scratch.blocks_scored = 0;
-            scratch.fell_back = false;
-            scratch.rescored = 0;
+            scratch.reset_counters();
             let group: Vec<&QueryWeights> = g.iter().collect();
             out.extend(self.exhaustive_chunked(&group, k, scratch));
         }
